@@ -1,0 +1,184 @@
+# Shared steps of scripts/run.sh and scripts/test.sh: install what is missing, start and stop the
+# services the app and its tests need. Every step is idempotent; sourcing this file changes nothing.
+
+set -euo pipefail
+
+CS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CS_RUN_DIR="$CS_ROOT/.run"
+CS_STARTED_PIDS=()
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Debian packages the desktop app needs to build and run.
+CS_APP_PACKAGES=(libwebkit2gtk-4.1-dev build-essential libxdo-dev libssl-dev
+  libayatana-appindicator3-dev librsvg2-dev pkg-config curl ca-certificates)
+# And what headless runs and the tests need on top.
+CS_HEADLESS_PACKAGES=(xvfb xauth x11-utils imagemagick)
+CS_TEST_PACKAGES=(webkit2gtk-driver dbus dbus-x11 gnome-keyring)
+
+cs_require_platform() {
+  case "$(uname -s)" in
+    Linux) ;;
+    Darwin)
+      cat >&2 <<'MSG'
+On macOS install, then run this again:
+  - Xcode command line tools:  xcode-select --install
+  - Rust 1.90 or newer:        https://rustup.rs
+  - Node.js 20.19 or newer:    https://nodejs.org
+The tests additionally need tauri-driver, which does not support macOS; run them on Linux.
+MSG
+      exit 1 ;;
+    MINGW* | MSYS* | CYGWIN*)
+      cat >&2 <<'MSG'
+On Windows install, then run this again:
+  - Microsoft C++ Build Tools ("Desktop development with C++")
+  - WebView2 runtime (preinstalled on Windows 10 1803+ and 11)
+  - Rust 1.90 or newer (rustup, MSVC toolchain)
+  - Node.js 20.19 or newer
+  - for the tests: cargo install tauri-driver --locked, and msedgedriver matching your Edge
+MSG
+      exit 1 ;;
+    *) die "unsupported system $(uname -s): Countersign builds on Linux, macOS and Windows" ;;
+  esac
+}
+
+# apt-get installs only the packages that are missing, so a second run costs a dpkg query.
+cs_install_packages() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null || die "missing packages ${missing[*]}, and this is not a Debian/Ubuntu system: install their equivalents"
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "missing packages ${missing[*]}: run as root or install sudo"
+    sudo="sudo"
+  fi
+  say "Installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+cs_require_toolchains() {
+  command -v cargo >/dev/null || die "Rust is not installed: install it with rustup (https://rustup.rs), then run this again"
+  command -v node >/dev/null || die "Node.js is not installed: install Node.js 20.19 or newer, then run this again"
+  local node_version major minor
+  node_version=$(node --version | tr -d v)
+  major=${node_version%%.*}; minor=$(echo "$node_version" | cut -d. -f2)
+  if [ "$major" -lt 20 ] || { [ "$major" -eq 20 ] && [ "$minor" -lt 19 ]; }; then
+    die "Node.js $node_version is too old: the UI build needs 20.19 or newer"
+  fi
+}
+
+# npm ci runs only when the lockfile changed since the last install.
+cs_install_ui_deps() {
+  local stamp="$CS_ROOT/ui/node_modules/.countersign-lock-sha"
+  local want
+  want=$(sha256sum "$CS_ROOT/ui/package-lock.json" | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+  say "Installing the UI's npm packages from ui/package-lock.json"
+  (cd "$CS_ROOT/ui" && npm ci --no-audit --no-fund)
+  echo "$want" >"$stamp"
+}
+
+cs_build_ui() {
+  say "Building the UI (type check + Vite)"
+  (cd "$CS_ROOT/ui" && npm run --silent build)
+}
+
+cs_install_tauri_driver() {
+  export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+  command -v tauri-driver >/dev/null && return 0
+  say "Installing tauri-driver (a few minutes, once)"
+  cargo install tauri-driver --locked --version '^2.1'
+}
+
+cs_cleanup() {
+  local pid
+  for pid in "${CS_STARTED_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${CS_STARTED_PIDS[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+}
+
+# Starts a private X server unless one is already there; the display number is the first free one.
+cs_start_xvfb() {
+  if [ -n "${DISPLAY:-}" ] && xdpyinfo >/dev/null 2>&1; then return 0; fi
+  local n=99
+  while [ -e "/tmp/.X11-unix/X$n" ] || [ -e "/tmp/.X$n-lock" ]; do n=$((n + 1)); done
+  Xvfb ":$n" -screen 0 1280x900x24 -nolisten tcp >"$CS_RUN_DIR/xvfb.log" 2>&1 &
+  CS_STARTED_PIDS+=($!)
+  export DISPLAY=":$n"
+  local i
+  for i in $(seq 1 100); do
+    xdpyinfo >/dev/null 2>&1 && { say "Started a virtual display (Xvfb) on $DISPLAY"; return 0; }
+    sleep 0.1
+  done
+  die "Xvfb did not start; see $CS_RUN_DIR/xvfb.log"
+}
+
+# A private session bus and an unlocked gnome-keyring in a throwaway data dir, so tests and the
+# demo never touch a person's real keychain (and never block on an unlock prompt).
+cs_start_keyring() {
+  local home="$CS_RUN_DIR/keyring"
+  rm -rf "$home"; mkdir -p "$home/data" "$home/runtime"; chmod 700 "$home/runtime"
+  export XDG_DATA_HOME="$home/data" XDG_RUNTIME_DIR="$home/runtime"
+  local address
+  address=$(dbus-daemon --session --fork --nopidfile --print-address=1 --print-pid=1 | tr '\n' ' ')
+  export DBUS_SESSION_BUS_ADDRESS="${address%% *}"
+  CS_STARTED_PIDS+=("$(echo "$address" | awk '{print $2}')")
+  local keyring_env
+  keyring_env=$(printf 'countersign-test' | gnome-keyring-daemon --unlock --components=secrets --daemonize)
+  local line
+  while IFS= read -r line; do
+    case "$line" in *=*) export "${line?}" ;; esac
+  done <<<"$keyring_env"
+  CS_STARTED_PIDS+=("$(pgrep -n -f 'gnome-keyring-daemon --unlock' || true)")
+  say "Started a private D-Bus session with an unlocked gnome-keyring"
+}
+
+# PostgreSQL on 127.0.0.1, in a throwaway cluster owned by the current user's postgres role.
+cs_start_postgres() {
+  cs_install_packages postgresql
+  local bindir data="$CS_RUN_DIR/postgres" port=${COUNTERSIGN_PG_PORT:-55432}
+  bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  rm -rf "$data"; mkdir -p "$data"; chown postgres "$data" 2>/dev/null || true
+  local as=()
+  [ "$(id -u)" -eq 0 ] && as=(runuser -u postgres --)
+  "${as[@]}" "$bindir/initdb" -D "$data" -A trust -U postgres >/dev/null
+  "${as[@]}" "$bindir/pg_ctl" -D "$data" -l "$data/log" -w \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $data" start >/dev/null
+  export COUNTERSIGN_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port/postgres"
+  CS_STOP_COMMANDS+=("${as[*]} $bindir/pg_ctl -D $data -m fast stop")
+  say "Started PostgreSQL on 127.0.0.1:$port"
+}
+
+# An SMTP server that keeps every message it receives as a file the tests read back.
+cs_start_smtp() {
+  cs_install_packages python3-aiosmtpd
+  local port=${COUNTERSIGN_SMTP_PORT:-52525} mailbox="$CS_RUN_DIR/mailbox"
+  rm -rf "$mailbox"; mkdir -p "$mailbox"
+  /usr/bin/python3 "$CS_ROOT/scripts/smtp_sink.py" --port "$port" --mailbox "$mailbox" \
+    >"$CS_RUN_DIR/smtp.log" 2>&1 &
+  CS_STARTED_PIDS+=($!)
+  export COUNTERSIGN_TEST_SMTP="127.0.0.1:$port" COUNTERSIGN_TEST_MAILBOX="$mailbox"
+  local i
+  for i in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && { say "Started an SMTP server on 127.0.0.1:$port"; return 0; }
+    sleep 0.1
+  done
+  die "the SMTP server did not start; see $CS_RUN_DIR/smtp.log"
+}
+
+CS_STOP_COMMANDS=()
+cs_stop_all() {
+  local command
+  for command in "${CS_STOP_COMMANDS[@]}"; do
+    eval "$command" >/dev/null 2>&1 || true
+  done
+  cs_cleanup
+}

@@ -1,0 +1,190 @@
+//! Harness for Countersign's end-to-end tests.
+//!
+//! It launches the real desktop binary through `tauri-driver`, which drives the system's
+//! `WebKitWebDriver`, and hands the test a WebDriver client on that window. Nothing here is a
+//! mock: a missing driver, binary or display fails the test with a message naming what to install
+//! (the README's test command provides all of them).
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use fantoccini::{Client, ClientBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use tokio::sync::{Mutex, MutexGuard};
+
+/// The app is single-instance, so two sessions at once would hand over to each other.
+static ONE_APP_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+
+/// How long to wait for a freshly spawned process to start listening.
+const STARTUP_WAIT: Duration = Duration::from_secs(30);
+
+/// A running desktop app under WebDriver control. Dropping it ends the session and the driver.
+pub struct Desktop {
+    /// The WebDriver client bound to the app's main window.
+    pub client: Client,
+    /// The app binary this session launched.
+    pub binary: PathBuf,
+    driver: Child,
+    _exclusive: MutexGuard<'static, ()>,
+}
+
+impl Desktop {
+    /// Launches the app binary and connects a WebDriver client to its window.
+    ///
+    /// # Errors
+    /// Fails, naming the missing piece, when there is no display, no `tauri-driver`, no
+    /// `WebKitWebDriver`, no built app, or when the app does not open a window in time.
+    pub async fn launch() -> anyhow::Result<Self> {
+        let exclusive = ONE_APP_AT_A_TIME.lock().await;
+        if std::env::var_os("DISPLAY").is_none() {
+            bail!(
+                "DISPLAY is not set: run the end-to-end tests through the README's test command, which starts Xvfb"
+            );
+        }
+        let binary = app_binary()?;
+        let tauri_driver = find_program("tauri-driver").context(
+            "tauri-driver is not installed: run `cargo install tauri-driver --locked` (the README's test command does)",
+        )?;
+        find_program("WebKitWebDriver")
+            .context("WebKitWebDriver is not installed: apt-get install webkit2gtk-driver")?;
+
+        let port = free_port()?;
+        let native_port = free_port()?;
+        let driver = Command::new(&tauri_driver)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", tauri_driver.display()))?;
+        let mut desktop_driver = DriverProcess(Some(driver));
+        wait_for_port(port).context("tauri-driver did not start listening")?;
+
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "tauri:options".into(),
+            serde_json::json!({ "application": binary.to_string_lossy() }),
+        );
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .context("tauri-driver did not open a session on the app")?;
+        let driver = desktop_driver.0.take().context("driver process vanished")?;
+        Ok(Self {
+            client,
+            binary,
+            driver,
+            _exclusive: exclusive,
+        })
+    }
+
+    /// Waits for the element matching `css` and returns its text.
+    ///
+    /// # Errors
+    /// Fails when no such element appears within the WebDriver wait.
+    pub async fn text_of(&self, css: &str) -> anyhow::Result<String> {
+        let element = self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(fantoccini::Locator::Css(css))
+            .await
+            .with_context(|| format!("no element matches {css}"))?;
+        Ok(element.text().await?)
+    }
+
+    /// Ends the WebDriver session, which closes the app.
+    ///
+    /// # Errors
+    /// Fails when the driver does not answer.
+    pub async fn close(mut self) -> anyhow::Result<()> {
+        self.client.clone().close().await?;
+        stop(&mut self.driver);
+        Ok(())
+    }
+}
+
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        stop(&mut self.driver);
+    }
+}
+
+/// Kills the driver if launching fails half-way.
+struct DriverProcess(Option<Child>);
+
+impl Drop for DriverProcess {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            stop(child);
+        }
+    }
+}
+
+fn stop(child: &mut Child) {
+    // The driver may already have exited; either way nothing is left running.
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The desktop binary: `COUNTERSIGN_APP_BIN`, or `countersign-desktop` in this build's target dir.
+///
+/// # Errors
+/// Fails when the binary has not been built.
+pub fn app_binary() -> anyhow::Result<PathBuf> {
+    let binary = match std::env::var_os("COUNTERSIGN_APP_BIN") {
+        Some(path) => PathBuf::from(path),
+        None => {
+            // Test executables live in <target>/<profile>/deps; the app in <target>/<profile>.
+            let exe = std::env::current_exe()?;
+            let profile_dir = exe
+                .parent()
+                .and_then(Path::parent)
+                .context("cannot locate the target directory")?;
+            profile_dir.join("countersign-desktop")
+        }
+    };
+    if !binary.is_file() {
+        bail!(
+            "the desktop app is not built at {}: run `cargo build -p countersign-desktop` after building ui/ (the README's test command does)",
+            binary.display()
+        );
+    }
+    Ok(binary)
+}
+
+fn find_program(name: &str) -> anyhow::Result<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    if let Some(home) = std::env::var_os("CARGO_HOME") {
+        dirs.push(PathBuf::from(home).join("bin"));
+    }
+    dirs.into_iter()
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+        .with_context(|| format!("{name} is not on PATH"))
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn wait_for_port(port: u16) -> anyhow::Result<()> {
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + STARTUP_WAIT;
+    while Instant::now() < deadline {
+        if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("nothing listened on 127.0.0.1:{port} within {STARTUP_WAIT:?}")
+}

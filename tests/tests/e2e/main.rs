@@ -1,0 +1,3 @@
+//! End-to-end tests of the real desktop app in the real webview.
+
+mod smoke;
