@@ -1,9 +1,19 @@
 //! `countersign`: the terminal face of Countersign.
 //!
-//! This binary is an adapter. It parses arguments, calls the library crates and prints what they
-//! return; it holds no business logic of its own (design.md §1, invariant 7).
+//! This binary is an adapter. It parses arguments, reads files, calls the library crates and
+//! prints what they return; it holds no business logic of its own (design.md §1, invariant 7).
 
-use clap::Parser;
+mod home;
+
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use countersign_core::credential::Registry;
+use countersign_core::descriptor::Descriptors;
+use countersign_core::{Context, Proposal, Refusal, RefusalCode, Settings};
 
 /// Let AI agents propose actions that only you can approve.
 ///
@@ -11,12 +21,91 @@ use clap::Parser;
 /// email; Countersign explains it in plain words, you approve or reject it, and only then does it
 /// run, once, with a secret kept in your system keychain.
 #[derive(Debug, Parser)]
-#[command(name = "countersign", version, about, long_about)]
-struct Cli {}
+#[command(
+    name = "countersign",
+    version,
+    about,
+    long_about,
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() -> anyhow::Result<()> {
-    let Cli {} = Cli::parse();
-    Ok(())
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Explain a proposal in plain words, or say why it is refused. Makes no network calls.
+    ///
+    /// Prints {"artifact_sha256", "explanation"} and exits 0, or {"error": {code, message,
+    /// field}} and exits 2.
+    Explain {
+        /// The proposal file; `-` or nothing reads standard input.
+        file: Option<PathBuf>,
+    },
+}
+
+/// Exit status of a refused proposal (design.md §6).
+const REFUSED: u8 = 2;
+
+fn main() -> anyhow::Result<ExitCode> {
+    match Cli::parse().command {
+        Command::Explain { file } => explain(file),
+    }
+}
+
+fn explain(file: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let bytes = match file.as_deref() {
+        Some(path) if path.as_os_str() != "-" => {
+            std::fs::read(path).with_context(|| format!("reading {}", path.display()))?
+        }
+        _ => {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .context("reading standard input")?;
+            bytes
+        }
+    };
+    let Ok(text) = String::from_utf8(bytes) else {
+        return Ok(refused(&Refusal::new(
+            RefusalCode::InvalidJson,
+            "The proposal is not UTF-8 text.",
+        )));
+    };
+    let home = home::DataHome::locate()?;
+    let descriptors = Descriptors::with_user_files(&home.descriptor_files()?)?;
+    // Credential metadata and secrets come from the vault once it exists; until then the data
+    // home holds none, so every named credential is unknown.
+    let registry = Registry::default();
+    let settings = Settings::default();
+    let context = Context {
+        registry: &registry,
+        secrets: &[],
+        descriptors: &descriptors,
+        settings: &settings,
+    };
+    let outcome =
+        Proposal::parse(&text).and_then(|proposal| countersign_core::explain(&proposal, &context));
+    match outcome {
+        Ok(explained) => {
+            let output = serde_json::json!({
+                "artifact_sha256": explained.artifact_sha256.to_string(),
+                "explanation": explained.explanation,
+            });
+            println!("{}", serde_json::to_string_pretty(&output)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(refusal) => Ok(refused(&refusal)),
+    }
+}
+
+fn refused(refusal: &Refusal) -> ExitCode {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&refusal.to_wire()).unwrap_or_default()
+    );
+    ExitCode::from(REFUSED)
 }
 
 #[cfg(test)]

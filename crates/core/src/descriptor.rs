@@ -1,0 +1,301 @@
+//! Descriptors: declarative files that explain a known API in the person's words.
+//!
+//! Modelled on ERC-7730 "clear signing": a `context` binds the descriptor to requests (origins,
+//! methods, a path pattern, body conditions), `metadata` names the owner and maps codes to words,
+//! and `display` lists the fields to show (`{path, label, format}`) and an `intent` sentence built
+//! from them. A descriptor only adds words: generic risks are still found, and a field it names
+//! that the artifact lacks is shown as missing, never invented. The format is documented in
+//! `docs/descriptors.md`; the shipped packs are in `crates/core/descriptors/`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::explanation::{Action, RiskCode};
+use crate::json::Json;
+
+/// One descriptor file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Descriptor {
+    /// A stable identifier, e.g. `stripe.payment_intents.create`.
+    pub id: String,
+    /// Which requests it explains.
+    pub context: Context,
+    /// Owner and enumerations.
+    #[serde(default)]
+    pub metadata: Metadata,
+    /// What to show.
+    pub display: Display,
+}
+
+/// Which requests a descriptor explains.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Context {
+    /// Exact origins (`https://api.stripe.com`); empty matches any origin (for FHIR servers).
+    #[serde(default)]
+    pub origins: Vec<String>,
+    /// Methods; empty matches any.
+    #[serde(default)]
+    pub methods: Vec<String>,
+    /// A path pattern: `/v1/refunds`, `/v1/payment_intents/{id}/confirm`; a leading `**` matches
+    /// any number of leading segments (`**/MedicationRequest`).
+    pub path: String,
+    /// Body fields that must equal these values (`resourceType = "Patient"`).
+    #[serde(default)]
+    pub body_equals: BTreeMap<String, String>,
+}
+
+/// Owner and enumerations.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metadata {
+    /// Who runs the API, as people know it ("Stripe").
+    #[serde(default)]
+    pub owner: String,
+    /// Code-to-words maps, used by fields with `format = "enum"`.
+    #[serde(default)]
+    pub enums: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// What to show.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Display {
+    /// The kind of action.
+    pub action: Action,
+    /// The headline, with `{key}` replaced by fields' shown values.
+    pub intent: String,
+    /// Fields in reading order.
+    #[serde(default)]
+    pub fields: Vec<Field>,
+    /// Risks this action always has.
+    #[serde(default)]
+    pub risks: Vec<RiskCode>,
+    /// The key of the field holding the amount (for thresholds and summary checks).
+    #[serde(default)]
+    pub amount: Option<String>,
+    /// The key of the field naming who receives money or a message (for summary checks).
+    #[serde(default)]
+    pub counterparty: Option<String>,
+}
+
+/// One field to show.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Field {
+    /// The name used in `intent` (`{amount}`).
+    pub key: String,
+    /// Where the value is: a body path (`amount`, `transfer_data.destination`, `items[0].name`),
+    /// `path:NAME` for a segment captured by the path pattern, or `query:NAME`.
+    pub path: String,
+    /// The label shown beside the value.
+    pub label: String,
+    /// How to show the value.
+    #[serde(default)]
+    pub format: Format,
+    /// For amounts: the path of the currency code.
+    #[serde(default)]
+    pub currency_path: Option<String>,
+    /// For amounts: a fixed currency code, when the API has only one.
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// For `format = "enum"`: the name of the map in `metadata.enums`.
+    #[serde(default)]
+    pub enum_name: Option<String>,
+    /// Whether the field must be present (shown as missing otherwise).
+    #[serde(default)]
+    pub required: bool,
+    /// A risk flagged when the field is present and not empty.
+    #[serde(default)]
+    pub risk_if_present: Option<RiskCode>,
+}
+
+/// How a value is shown.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// As written.
+    #[default]
+    Text,
+    /// An integer of minor units (cents) with a currency: `$12.00`.
+    AmountMinor,
+    /// A decimal amount with a currency: `$12.00`.
+    AmountDecimal,
+    /// An ISO date: `Thu 3 Dec 2026`.
+    Date,
+    /// An RFC 3339 date-time: `Thu 3 Dec 2026, 10:00 (UTC−05:00)`.
+    Datetime,
+    /// A FHIR reference (`Patient/123` or `{reference, display}`): `Jane Doe (Patient/123)`.
+    Reference,
+    /// A code looked up in `metadata.enums`.
+    Enum,
+    /// A FHIR CodeableConcept: its text or first coding's display, with the code.
+    Codeable,
+    /// A medication (CodeableConcept): also checks DEA schedules.
+    Medication,
+    /// Recipients: a list of addresses, or Microsoft Graph `{emailAddress:{address}}` objects.
+    Recipients,
+    /// A base64url RFC 5322 message (Gmail `raw`): its To, Cc, Bcc and Subject.
+    EmailRaw,
+    /// A list of strings, joined.
+    List,
+}
+
+/// The descriptors in force: the person's own first, then the shipped packs.
+#[derive(Clone, Debug, Default)]
+pub struct Descriptors(Vec<Descriptor>);
+
+/// A descriptor file that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("descriptor {name}: {reason}")]
+pub struct DescriptorError {
+    /// The file or pack name.
+    pub name: String,
+    /// What is wrong, from the TOML reader.
+    pub reason: String,
+}
+
+/// The packs shipped with Countersign, by file name.
+pub const SHIPPED: &[(&str, &str)] = &[
+    (
+        "payments.toml",
+        include_str!("../descriptors/payments.toml"),
+    ),
+    (
+        "healthcare.toml",
+        include_str!("../descriptors/healthcare.toml"),
+    ),
+    ("email.toml", include_str!("../descriptors/email.toml")),
+];
+
+/// A pack file: a list of descriptors.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Pack {
+    descriptor: Vec<Descriptor>,
+}
+
+impl Descriptors {
+    /// The shipped packs only.
+    ///
+    /// # Errors
+    /// Only if a shipped pack is malformed, which the tests rule out.
+    pub fn shipped() -> Result<Self, DescriptorError> {
+        Self::with_user_files(&[])
+    }
+
+    /// The person's own files (name, TOML text), which take precedence, then the shipped packs.
+    ///
+    /// # Errors
+    /// Names the first file that is not a valid pack.
+    pub fn with_user_files(files: &[(String, String)]) -> Result<Self, DescriptorError> {
+        let mut all = Vec::new();
+        let user = files.iter().map(|(n, t)| (n.as_str(), t.as_str()));
+        for (name, text) in user.chain(SHIPPED.iter().copied()) {
+            let pack: Pack = toml::from_str(text).map_err(|e| DescriptorError {
+                name: name.to_owned(),
+                reason: e.to_string(),
+            })?;
+            all.extend(pack.descriptor);
+        }
+        Ok(Self(all))
+    }
+
+    /// The first descriptor matching the request, and the path segments its pattern captured.
+    pub fn find(
+        &self,
+        origin: &str,
+        method: &str,
+        path: &str,
+        body: &Json,
+    ) -> Option<(&Descriptor, BTreeMap<String, String>)> {
+        self.0.iter().find_map(|d| {
+            let c = &d.context;
+            if !c.origins.is_empty() && !c.origins.iter().any(|o| o.eq_ignore_ascii_case(origin)) {
+                return None;
+            }
+            if !c.methods.is_empty() && !c.methods.iter().any(|m| m.eq_ignore_ascii_case(method)) {
+                return None;
+            }
+            let captures = match_path(&c.path, path)?;
+            let conditions_hold = c
+                .body_equals
+                .iter()
+                .all(|(field, want)| body.at(field).and_then(Json::as_str) == Some(want.as_str()));
+            conditions_hold.then_some((d, captures))
+        })
+    }
+}
+
+/// Matches `/a/{x}/b` or `**/b` against a path, returning the captured segments.
+fn match_path(pattern: &str, path: &str) -> Option<BTreeMap<String, String>> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let mut wanted: Vec<&str> = pattern.trim_matches('/').split('/').collect();
+    let any_prefix = wanted.first() == Some(&"**");
+    if any_prefix {
+        wanted.remove(0);
+    }
+    if segments.len() < wanted.len() || (!any_prefix && segments.len() != wanted.len()) {
+        return None;
+    }
+    let tail = &segments[segments.len() - wanted.len()..];
+    let mut captures = BTreeMap::new();
+    for (want, got) in wanted.iter().zip(tail) {
+        if let Some(name) = want.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
+            if got.is_empty() {
+                return None;
+            }
+            let decoded = percent_decode(got);
+            captures.insert(name.to_owned(), decoded);
+        } else if want != got {
+            return None;
+        }
+    }
+    Some(captures)
+}
+
+/// Percent-decodes a URL component for display (invalid UTF-8 is shown replaced).
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = |b: u8| (b as char).to_digit(16);
+            if let (Some(high), Some(low)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push(u8::try_from(high * 16 + low).unwrap_or(b'?'));
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_packs_load() {
+        assert!(Descriptors::shipped().unwrap().0.len() >= 10);
+    }
+
+    #[test]
+    fn patterns_capture_segments() {
+        let captures = match_path(
+            "/v1/payment_intents/{id}/confirm",
+            "/v1/payment_intents/pi_1/confirm",
+        )
+        .unwrap();
+        assert_eq!(captures["id"], "pi_1");
+        assert!(match_path("/v1/refunds", "/v1/refunds/x").is_none());
+        assert!(match_path("**/Patient", "/fhir/r4/Patient").is_some());
+        assert!(match_path("**/Patient/{id}", "/Patient/42").is_some());
+        assert_eq!(percent_decode("a%20b%zz"), "a b%zz");
+    }
+}

@@ -1,0 +1,371 @@
+//! Rendering a descriptor's fields from a request: values found, formatted, and missing ones
+//! shown as missing.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+
+use super::{Draft, Settings};
+use crate::controlled;
+use crate::descriptor::{Descriptor, Field, Format};
+use crate::explanation::RiskCode;
+use crate::json::Json;
+use crate::money::{Decimal, format_money};
+
+/// Where field paths look.
+pub struct Sources<'a> {
+    pub body: &'a Json,
+    pub captures: &'a BTreeMap<String, String>,
+    pub query: &'a BTreeMap<String, String>,
+}
+
+/// Adds the descriptor's details and risks to the draft and returns the headline.
+pub fn render(
+    descriptor: &Descriptor,
+    sources: &Sources<'_>,
+    draft: &mut Draft,
+    settings: &Settings,
+) -> String {
+    let display = &descriptor.display;
+    let mut shown: BTreeMap<&str, String> = BTreeMap::new();
+    for field in &display.fields {
+        let raw = lookup(field, sources);
+        let value = match raw {
+            Some(value) if !is_empty(&value) => {
+                format_value(field, &value, descriptor, sources, draft, settings)
+            }
+            _ => None,
+        };
+        match value {
+            Some(Shown { detail, short }) => {
+                if let Some(code) = field.risk_if_present {
+                    draft.flag(code);
+                }
+                if Some(&field.key) == display.counterparty.as_ref() {
+                    draft.counterparties.push(short.clone());
+                }
+                draft.detail(&field.label, &detail);
+                shown.insert(&field.key, short);
+            }
+            None if field.required => {
+                draft.detail(&field.label, "missing from the request");
+                shown.insert(&field.key, "(not stated)".to_owned());
+            }
+            None => {}
+        }
+    }
+    for code in &display.risks {
+        draft.flag(*code);
+    }
+    interpolate(&display.intent, &shown)
+}
+
+fn is_empty(json: &Json) -> bool {
+    match json {
+        Json::Null => true,
+        Json::String(s) => s.is_empty(),
+        Json::Array(items) => items.is_empty(),
+        Json::Object(members) => members.is_empty(),
+        _ => false,
+    }
+}
+
+fn lookup(field: &Field, sources: &Sources<'_>) -> Option<Json> {
+    if let Some(name) = field.path.strip_prefix("path:") {
+        return sources.captures.get(name).map(|v| Json::String(v.clone()));
+    }
+    if let Some(name) = field.path.strip_prefix("query:") {
+        return sources.query.get(name).map(|v| Json::String(v.clone()));
+    }
+    sources.body.at(&field.path).cloned()
+}
+
+fn plain(json: &Json) -> String {
+    match json {
+        Json::String(s) | Json::Number(s) => s.clone(),
+        Json::Bool(true) => "yes".to_owned(),
+        Json::Bool(false) => "no".to_owned(),
+        Json::Null => String::new(),
+        other => other.canonical(),
+    }
+}
+
+/// A value as shown in the details, and in short for the headline.
+struct Shown {
+    detail: String,
+    short: String,
+}
+
+impl From<String> for Shown {
+    fn from(text: String) -> Self {
+        Shown {
+            short: text.clone(),
+            detail: text,
+        }
+    }
+}
+
+fn format_value(
+    field: &Field,
+    value: &Json,
+    descriptor: &Descriptor,
+    sources: &Sources<'_>,
+    draft: &mut Draft,
+    settings: &Settings,
+) -> Option<Shown> {
+    Some(match field.format {
+        Format::Text => plain(value).into(),
+        Format::AmountMinor | Format::AmountDecimal => {
+            let currency = field
+                .currency
+                .clone()
+                .or_else(|| {
+                    field
+                        .currency_path
+                        .as_ref()
+                        .and_then(|p| sources.body.at(p))
+                        .map(plain)
+                })
+                .unwrap_or_default();
+            let number = value.as_decimal();
+            let amount = match (field.format, number) {
+                (Format::AmountMinor, Some(n)) => Decimal::from_minor(n, &currency),
+                (_, n) => n,
+            };
+            match amount {
+                Some(amount) if !currency.is_empty() => {
+                    draft.money(amount, &currency, settings);
+                    let money = format_money(amount, &currency);
+                    Shown {
+                        detail: format!("{money} ({})", currency.to_ascii_uppercase()),
+                        short: money,
+                    }
+                }
+                Some(amount) => {
+                    draft.money(amount, "", settings);
+                    Shown {
+                        detail: format!("{amount} (no currency given)"),
+                        short: amount.to_string(),
+                    }
+                }
+                None => format!("{} (not a valid amount)", plain(value)).into(),
+            }
+        }
+        Format::Date => format_date(&plain(value)).into(),
+        Format::Datetime => format_datetime(&plain(value)).into(),
+        Format::Reference => match value {
+            Json::Object(_) => {
+                let reference = value.at("reference").map(plain).unwrap_or_default();
+                match value.at("display").map(plain) {
+                    Some(display) if !reference.is_empty() => Shown {
+                        detail: format!("{display} ({reference})"),
+                        short: display,
+                    },
+                    Some(display) => display.into(),
+                    None => reference.into(),
+                }
+            }
+            other => plain(other).into(),
+        },
+        Format::Enum => {
+            let code = plain(value);
+            match field
+                .enum_name
+                .as_ref()
+                .and_then(|name| descriptor.metadata.enums.get(name))
+                .and_then(|map| map.get(&code))
+            {
+                Some(words) => Shown {
+                    detail: format!("{words} ({code})"),
+                    short: words.clone(),
+                },
+                None => code.into(),
+            }
+        }
+        Format::Codeable | Format::Medication => {
+            let coding = value.at("coding[0]");
+            let text = value
+                .at("text")
+                .map(plain)
+                .or_else(|| coding.and_then(|c| c.at("display")).map(plain))
+                .unwrap_or_default();
+            let code = coding.and_then(|c| c.at("code")).map(plain);
+            let mut schedule_words = String::new();
+            if field.format == Format::Medication {
+                let mut codes = Vec::new();
+                if let Some(Json::Array(codings)) = value.at("coding") {
+                    codes = codings
+                        .iter()
+                        .filter_map(|c| c.at("code").and_then(Json::as_str))
+                        .collect();
+                }
+                if let Some((ingredient, schedule)) = controlled::schedule(&text, &codes) {
+                    draft.risks.flag(
+                        RiskCode::ControlledSubstance,
+                        format!(
+                            "This prescribes {ingredient}, a Schedule {schedule} controlled substance; signing needs your second factor."
+                        ),
+                    );
+                    draft.second_factor = true;
+                    schedule_words =
+                        format!(" — {ingredient}, a DEA Schedule {schedule} controlled substance");
+                }
+            }
+            let name = if text.is_empty() {
+                code.clone()
+                    .map(|c| format!("code {c}"))
+                    .unwrap_or_default()
+            } else {
+                text
+            };
+            let detail = match &code {
+                Some(code) if !name.starts_with("code ") => {
+                    format!("{name} (code {code}){schedule_words}")
+                }
+                _ => format!("{name}{schedule_words}"),
+            };
+            Shown {
+                detail,
+                short: name,
+            }
+        }
+        Format::Recipients => {
+            let Json::Array(items) = value else {
+                return Some(plain(value).into());
+            };
+            let addresses: Vec<String> = items
+                .iter()
+                .map(|item| {
+                    item.at("emailAddress.address")
+                        .map_or_else(|| plain(item), plain)
+                })
+                .collect();
+            addresses.join(", ").into()
+        }
+        Format::List => match value {
+            Json::Array(items) => items
+                .iter()
+                .map(|item| item.at("name").map_or_else(|| plain(item), plain))
+                .collect::<Vec<_>>()
+                .join(", ")
+                .into(),
+            other => plain(other).into(),
+        },
+        Format::EmailRaw => {
+            let raw = plain(value);
+            let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(raw.trim_end_matches('='))
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())?;
+            let headers = decoded
+                .split("\r\n\r\n")
+                .next()
+                .unwrap_or("")
+                .replace("\r\n", "\n");
+            let header = |name: &str| {
+                headers.lines().find_map(|line| {
+                    let (key, value) = line.split_once(':')?;
+                    key.trim()
+                        .eq_ignore_ascii_case(name)
+                        .then(|| value.trim().to_owned())
+                })
+            };
+            let to = header("To").unwrap_or_default();
+            let subject = header("Subject").unwrap_or_default();
+            draft.detail("To", &to);
+            if let Some(cc) = header("Cc") {
+                draft.detail("Cc", cc);
+            }
+            if let Some(bcc) = header("Bcc") {
+                draft.detail("Bcc (hidden)", bcc);
+                draft.flag(RiskCode::HiddenRecipient);
+            }
+            draft.detail("Subject", &subject);
+            format!("“{subject}” to {to}").into()
+        }
+    })
+}
+
+fn format_date(value: &str) -> String {
+    let format = format_description!("[year]-[month]-[day]");
+    match time::Date::parse(value, format) {
+        Ok(date) => {
+            let shown = format_description!(
+                "[weekday repr:short] [day padding:none] [month repr:short] [year]"
+            );
+            date.format(shown).unwrap_or_else(|_| value.to_owned())
+        }
+        Err(_) => value.to_owned(),
+    }
+}
+
+fn format_datetime(value: &str) -> String {
+    match OffsetDateTime::parse(value, &Rfc3339) {
+        Ok(at) => {
+            let shown = format_description!(
+                "[weekday repr:short] [day padding:none] [month repr:short] [year], [hour]:[minute]"
+            );
+            let offset = at.offset();
+            let zone = if offset.is_utc() {
+                "UTC".to_owned()
+            } else {
+                let (h, m, _) = offset.as_hms();
+                format!(
+                    "UTC{}{:02}:{:02}",
+                    if offset.is_negative() { '−' } else { '+' },
+                    h.abs(),
+                    m.abs()
+                )
+            };
+            match at.format(shown) {
+                Ok(text) => format!("{text} ({zone})"),
+                Err(_) => value.to_owned(),
+            }
+        }
+        Err(_) => format!("{value} (not a valid date and time)"),
+    }
+}
+
+fn interpolate(intent: &str, shown: &BTreeMap<&str, String>) -> String {
+    let mut out = String::new();
+    let mut rest = intent;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        match after.find('}') {
+            Some(end) => {
+                let key = &after[..end];
+                out.push_str(shown.get(key).map_or("(not given)", String::as_str));
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    // Collapse the double spaces an absent optional field leaves behind.
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_read_like_a_calendar() {
+        assert_eq!(
+            format_datetime("2026-12-03T10:00:00-05:00"),
+            "Thu 3 Dec 2026, 10:00 (UTC−05:00)"
+        );
+        assert_eq!(
+            format_datetime("2026-12-03T10:00:00Z"),
+            "Thu 3 Dec 2026, 10:00 (UTC)"
+        );
+        assert_eq!(format_date("1980-02-29"), "Fri 29 Feb 1980");
+    }
+}

@@ -1,0 +1,479 @@
+//! HTTP artifacts: target, headers, credential scope, then descriptor words or a careful generic
+//! account.
+
+use std::collections::BTreeMap;
+
+use super::fields::{self, Sources};
+use super::sensitive::{is_sensitive_name, sensitive_value};
+use super::{Context, Draft, unknown};
+use crate::artifact::HttpArtifact;
+use crate::credential::{CredentialKind, HttpAuth};
+use crate::explanation::{Action, RiskCode};
+use crate::json::{Json, Object};
+use crate::refusal::{Refusal, RefusalCode};
+use crate::target::{self, Target};
+
+const METHODS: &[&str] = &["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"];
+
+/// Headers only the app sets: credentials, cookies, method overrides, and message framing.
+const FORBIDDEN_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "cookie2",
+    "set-cookie",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    "te",
+    "trailer",
+    "keep-alive",
+    "expect",
+    "idempotency-key",
+    "x-api-key",
+    "api-key",
+    "x-auth-token",
+    "x-access-token",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-real-ip",
+    "forwarded",
+];
+
+pub fn explain(artifact: &HttpArtifact, context: &Context<'_>) -> Result<Draft, Refusal> {
+    if !METHODS.contains(&artifact.method.as_str()) {
+        return Err(Refusal::new(
+            RefusalCode::Unexplainable,
+            format!(
+                "The method {:?} is not one of {}.",
+                artifact.method,
+                METHODS.join(", ")
+            ),
+        )
+        .at("artifact.method"));
+    }
+    let target = target::check(&artifact.url)?;
+    check_headers(artifact)?;
+    let credential = check_credential(artifact, &target, context)?;
+    check_transport(artifact, &target, context, credential.is_some())?;
+
+    let mut draft = Draft::default();
+    let body = body_json(artifact);
+    let query: BTreeMap<String, String> = target.url.query_pairs().into_owned().collect();
+    let path = target.url.path().to_owned();
+    let found = context
+        .descriptors
+        .find(&target.origin, &artifact.method, &path, &body);
+    let generic_action = match artifact.method.as_str() {
+        "GET" | "HEAD" | "OPTIONS" => Action::Read,
+        "POST" => Action::Create,
+        "PUT" | "PATCH" => Action::Update,
+        _ => Action::Delete,
+    };
+    match &found {
+        Some((descriptor, captures)) => {
+            let sources = Sources {
+                body: &body,
+                captures,
+                query: &query,
+            };
+            draft.headline = fields::render(descriptor, &sources, &mut draft, context.settings);
+            draft.action = Some(descriptor.display.action);
+            if !descriptor.metadata.owner.is_empty() {
+                draft.detail("Service", &descriptor.metadata.owner);
+            }
+        }
+        None => {
+            draft.headline = generic_headline(&artifact.method, &target);
+            draft.action = Some(generic_action);
+        }
+    }
+    draft.detail("Site", &target.host_display);
+    draft.detail("Full address", target.url.as_str());
+    draft.detail("Method", method_words(&artifact.method));
+    draft.detail(
+        "Credential",
+        match &credential {
+            Some((name, description)) if !description.is_empty() => {
+                format!("{name} ({description})")
+            }
+            Some((name, _)) => name.clone(),
+            None => "none: the request is sent without a login".to_owned(),
+        },
+    );
+    for (name, value) in &artifact.headers {
+        draft.detail(&format!("Header {name}"), value);
+    }
+    if found.is_none() {
+        describe_body(artifact, &body, &mut draft);
+    }
+
+    // Generic rules: a descriptor adds words, it never removes these.
+    match generic_action {
+        Action::Create | Action::Update => {
+            draft.writes = true;
+            draft.flag(RiskCode::WritesData);
+        }
+        Action::Delete => {
+            draft.writes = true;
+            draft.deletes = true;
+            draft.flag(RiskCode::DeletesData);
+        }
+        _ => {}
+    }
+    if draft.action == Some(Action::Payment) || draft.action == Some(Action::SendEmail) {
+        draft.writes = true;
+    }
+    if let Some(why) = &target.lookalike {
+        draft.risks.flag(
+            RiskCode::Lookalike,
+            format!("The site's name may be a disguise: {why}. Check it is the site you expect."),
+        );
+    }
+    if let Some(place) = target.private {
+        draft.risks.flag(
+            RiskCode::PrivateNetwork,
+            format!("This goes to {place}, not a public website."),
+        );
+    }
+    if found.is_none() && credential.is_none() && target.private.is_none() {
+        draft.flag(RiskCode::UnknownHost);
+    }
+    flag_sensitive(&body, &query, artifact, &mut draft);
+    if found.is_none() && draft.amounts.is_empty() {
+        generic_money(&body, &mut draft, context);
+    }
+    Ok(draft)
+}
+
+fn method_words(method: &str) -> String {
+    let words = match method {
+        "GET" => "reads",
+        "HEAD" | "OPTIONS" => "checks, reads nothing",
+        "POST" => "sends data, usually creating something",
+        "PUT" => "replaces something",
+        "PATCH" => "changes part of something",
+        _ => "deletes something",
+    };
+    format!("{method} ({words})")
+}
+
+fn generic_headline(method: &str, target: &Target) -> String {
+    let host = &target.host_display;
+    let path = target.url.path();
+    match method {
+        "GET" => format!("Read {path} from {host}"),
+        "HEAD" | "OPTIONS" => format!("Check {path} on {host}"),
+        "POST" => format!("Send data to {path} on {host}"),
+        "PUT" => format!("Replace {path} on {host}"),
+        "PATCH" => format!("Change {path} on {host}"),
+        _ => format!("Delete {path} on {host}"),
+    }
+}
+
+fn check_headers(artifact: &HttpArtifact) -> Result<(), Refusal> {
+    for (name, value) in &artifact.headers {
+        let field = format!("artifact.headers.{name}");
+        if name.contains(['\r', '\n']) || value.contains(['\r', '\n', '\0']) {
+            return Err(Refusal::new(
+                RefusalCode::HeaderInjection,
+                format!(
+                    "The header {name:?} contains a line break, which could add hidden headers."
+                ),
+            )
+            .at(field));
+        }
+        let token = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        if !token {
+            return Err(Refusal::new(
+                RefusalCode::HeaderInjection,
+                format!("{name:?} is not a valid header name."),
+            )
+            .at(field));
+        }
+        let lower = name.to_ascii_lowercase();
+        if FORBIDDEN_HEADERS.contains(&lower.as_str())
+            || lower.starts_with("proxy-")
+            || lower.starts_with("sec-")
+        {
+            return Err(Refusal::new(
+                RefusalCode::ForbiddenHeader,
+                format!("The header {name} may only be set by Countersign (logins, cookies, method overrides and message framing are never set by agents)."),
+            )
+            .at(field));
+        }
+    }
+    Ok(())
+}
+
+/// Checks the credential's kind and scope; returns its name and description.
+fn check_credential(
+    artifact: &HttpArtifact,
+    target: &Target,
+    context: &Context<'_>,
+) -> Result<Option<(String, String)>, Refusal> {
+    let Some(name) = &artifact.credential else {
+        return Ok(None);
+    };
+    let field = "artifact.credential";
+    let credential = context
+        .registry
+        .get(name)
+        .ok_or_else(|| unknown(RefusalCode::UnknownCredential, "credential", name, field))?;
+    let CredentialKind::Http { auth, scope } = &credential.kind else {
+        return Err(Refusal::new(
+            RefusalCode::CredentialScopeViolation,
+            format!(
+                "The credential “{name}” is a {} credential, not one for web requests.",
+                credential.kind_name()
+            ),
+        )
+        .at(field));
+    };
+    let violation =
+        |why: String, at: &str| Refusal::new(RefusalCode::CredentialScopeViolation, why).at(at);
+    let origin_allowed = scope.origins.iter().any(|allowed| {
+        url::Url::parse(allowed).is_ok_and(|u| u.origin().ascii_serialization() == target.origin)
+    });
+    if !origin_allowed {
+        return Err(violation(
+            format!(
+                "The credential “{name}” may only be used with {}, not {}.",
+                scope.origins.join(", "),
+                target.origin
+            ),
+            "artifact.url",
+        ));
+    }
+    if !scope.methods.is_empty()
+        && !scope
+            .methods
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(&artifact.method))
+    {
+        return Err(violation(
+            format!(
+                "The credential “{name}” allows only {} requests.",
+                scope.methods.join(", ")
+            ),
+            "artifact.method",
+        ));
+    }
+    let path = target.url.path();
+    if !scope.path_prefixes.is_empty()
+        && !scope
+            .path_prefixes
+            .iter()
+            .any(|p| target::path_within(path, p))
+    {
+        return Err(violation(
+            format!(
+                "The credential “{name}” may only be used under {}, not {path}.",
+                scope.path_prefixes.join(", ")
+            ),
+            "artifact.url",
+        ));
+    }
+    match auth {
+        HttpAuth::Header(header) if artifact.header(header).is_some() => {
+            return Err(Refusal::new(
+                RefusalCode::ForbiddenHeader,
+                format!(
+                    "The header {header} carries the credential's secret; only Countersign sets it."
+                ),
+            )
+            .at(format!("artifact.headers.{header}")));
+        }
+        HttpAuth::Query(parameter)
+            if target
+                .url
+                .query_pairs()
+                .any(|(k, _)| k == parameter.as_str()) =>
+        {
+            return Err(Refusal::new(
+                RefusalCode::ForbiddenHeader,
+                format!("The query parameter {parameter} carries the credential's secret; only Countersign sets it."),
+            )
+            .at("artifact.url"));
+        }
+        _ => {}
+    }
+    Ok(Some((
+        credential.name.clone(),
+        credential.description.clone(),
+    )))
+}
+
+fn check_transport(
+    artifact: &HttpArtifact,
+    target: &Target,
+    context: &Context<'_>,
+    has_credential: bool,
+) -> Result<(), Refusal> {
+    if target.url.scheme() == "https" {
+        return Ok(());
+    }
+    // A credential's scope names its origins explicitly, so a plain loopback origin there was
+    // allowed by the person; without a credential the person's allow-list decides.
+    let allowed = target.loopback
+        && (has_credential
+            || context.registry.plain_loopback_origins.iter().any(|o| {
+                url::Url::parse(o).is_ok_and(|u| u.origin().ascii_serialization() == target.origin)
+            }));
+    if allowed {
+        Ok(())
+    } else {
+        let _ = artifact;
+        Err(Refusal::new(
+            RefusalCode::InsecureTransport,
+            "Plain http:// is only allowed for programs on this computer that you allowed; use https://.",
+        )
+        .at("artifact.url"))
+    }
+}
+
+/// The body as JSON: JSON bodies as they are, form-encoded bodies as an object of their fields.
+fn body_json(artifact: &HttpArtifact) -> Json {
+    match &artifact.body {
+        Json::String(text) => {
+            let form = artifact.header("Content-Type").is_some_and(|t| {
+                t.to_ascii_lowercase()
+                    .starts_with("application/x-www-form-urlencoded")
+            });
+            if form {
+                let members: Object = url::form_urlencoded::parse(text.as_bytes())
+                    .map(|(k, v)| (k.into_owned(), Json::String(v.into_owned())))
+                    .collect();
+                Json::Object(members)
+            } else {
+                Json::String(text.clone())
+            }
+        }
+        other => other.clone(),
+    }
+}
+
+fn describe_body(artifact: &HttpArtifact, body: &Json, draft: &mut Draft) {
+    match body {
+        Json::Null => {}
+        Json::Object(_) | Json::Array(_) => {
+            let mut leaves = Vec::new();
+            collect_leaves(body, String::new(), &mut leaves);
+            let total = leaves.len();
+            for (path, value) in leaves.into_iter().take(12) {
+                draft.detail(&format!("Sends {path}"), value);
+            }
+            if total > 12 {
+                draft.detail(
+                    "Sends",
+                    format!("and {} more values (see the exact request)", total - 12),
+                );
+            }
+        }
+        other => {
+            let text = artifact.body_text().unwrap_or_default();
+            let shown: String = text.chars().take(400).collect();
+            let more = if text.chars().count() > 400 {
+                " …"
+            } else {
+                ""
+            };
+            let _ = other;
+            draft.detail("Sends", format!("{shown}{more}"));
+        }
+    }
+}
+
+fn collect_leaves(json: &Json, path: String, out: &mut Vec<(String, String)>) {
+    match json {
+        Json::Object(members) => {
+            for (key, value) in members {
+                let next = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                collect_leaves(value, next, out);
+            }
+        }
+        Json::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                collect_leaves(item, format!("{path}[{i}]"), out);
+            }
+        }
+        Json::String(s) | Json::Number(s) => out.push((path, s.clone())),
+        Json::Bool(b) => out.push((path, if *b { "yes" } else { "no" }.to_owned())),
+        Json::Null => out.push((path, "empty".to_owned())),
+    }
+}
+
+fn flag_sensitive(
+    body: &Json,
+    query: &BTreeMap<String, String>,
+    artifact: &HttpArtifact,
+    draft: &mut Draft,
+) {
+    let mut names = Vec::new();
+    let mut leaves = Vec::new();
+    collect_leaves(body, String::new(), &mut leaves);
+    for (path, value) in leaves
+        .iter()
+        .map(|(p, v)| (p.as_str(), v.as_str()))
+        .chain(query.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    {
+        if is_sensitive_name(path) {
+            names.push(path.to_owned());
+        }
+        if let Some(what) = sensitive_value(value) {
+            draft.risks.flag(
+                RiskCode::SensitiveData,
+                format!("The request contains {what}."),
+            );
+        }
+    }
+    if let Some(Json::String(text)) = Some(&artifact.body)
+        && let Some(what) = sensitive_value(text)
+    {
+        draft.risks.flag(
+            RiskCode::SensitiveData,
+            format!("The request contains {what}."),
+        );
+    }
+    if let Some(first) = names.first() {
+        draft.risks.flag(
+            RiskCode::SensitiveData,
+            format!("The request includes personal or health details ({first})."),
+        );
+    }
+}
+
+/// Without a descriptor, an `amount` beside a `currency` still means money.
+fn generic_money(body: &Json, draft: &mut Draft, context: &Context<'_>) {
+    let Some(members) = body.as_object() else {
+        return;
+    };
+    let currency = ["currency", "currency_code"]
+        .iter()
+        .find_map(|k| members.get(*k).and_then(Json::as_str));
+    let amount = ["amount", "total", "value", "price"]
+        .iter()
+        .find_map(|k| members.get(*k).and_then(Json::as_decimal));
+    if let (Some(amount), Some(currency)) = (amount, currency) {
+        draft.money(amount, currency, context.settings);
+        draft.detail(
+            "Amount",
+            format!(
+                "{amount} {} (the site decides whether this is in cents or whole units)",
+                currency.to_ascii_uppercase()
+            ),
+        );
+    }
+}

