@@ -95,6 +95,34 @@ cs_install_tauri_driver() {
   cargo install tauri-driver --locked --version '^2.1'
 }
 
+# cargo-fuzz drives libFuzzer. It needs nightly-only flags; RUSTC_BOOTSTRAP=1 lets the one stable
+# toolchain accept them (no other toolchain can be fetched here).
+cs_install_cargo_fuzz() {
+  export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+  command -v cargo-fuzz >/dev/null && return 0
+  say "Installing cargo-fuzz (a minute or two, once)"
+  cargo install cargo-fuzz --locked --version '^0.13'
+}
+
+# Runs every fuzz target of agent-input parsers for a bounded time; a crash fails the run and
+# leaves the input under crates/core/fuzz/artifacts/.
+cs_fuzz() {
+  local dir="$CS_ROOT/crates/core/fuzz" seconds=${COUNTERSIGN_FUZZ_SECONDS:-20} target log
+  (cd "$dir" && RUSTC_BOOTSTRAP=1 cargo fuzz build)
+  for target in proposal sql json; do
+    mkdir -p "$CS_RUN_DIR/fuzz/$target"
+    log="$CS_RUN_DIR/fuzz/$target.log"
+    if (cd "$dir" && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "$CS_RUN_DIR/fuzz/$target" "seeds/$target" \
+        -- -max_total_time="$seconds" >"$log" 2>&1); then
+      echo "    $target: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "$log" | tail -n 1), no crash"
+    else
+      tail -n 40 "$log" >&2
+      echo "fuzz target $target crashed; see $log and $dir/artifacts/$target" >&2
+      return 1
+    fi
+  done
+}
+
 cs_cleanup() {
   local pid
   for pid in "${CS_STARTED_PIDS[@]}"; do

@@ -9,6 +9,7 @@ cs_install_packages "${CS_APP_PACKAGES[@]}" "${CS_HEADLESS_PACKAGES[@]}" "${CS_T
 cs_require_toolchains
 cs_install_ui_deps
 cs_install_tauri_driver
+cs_install_cargo_fuzz
 mkdir -p "$CS_RUN_DIR"
 cd "$CS_ROOT"
 trap cs_stop_all EXIT
@@ -38,4 +39,7 @@ cs_start_keyring
 step "Running the UI's component tests (Vitest)" bash -c 'cd ui && npx vitest run'
 step "Running the Rust tests, including end-to-end in the real webview" \
   cargo test --workspace --locked --no-fail-fast
+step "Fuzzing every parser of agent input (${COUNTERSIGN_FUZZ_SECONDS:-20} s each)" cs_fuzz
+step "Benchmark: explanations per second against JSON parsing alone" \
+  cargo bench --locked -p countersign-core --bench explain -- --quick
 say "All tests passed"

@@ -45,13 +45,25 @@ enum Command {
     },
 }
 
+/// What `explain` prints for an explained proposal (design.md §14).
+#[derive(serde::Serialize)]
+struct ExplainOutput<'a> {
+    artifact_sha256: String,
+    explanation: &'a countersign_core::Explanation,
+}
+
 /// Exit status of a refused proposal (design.md §6).
 const REFUSED: u8 = 2;
 
-fn main() -> anyhow::Result<ExitCode> {
-    match Cli::parse().command {
+fn main() -> ExitCode {
+    let outcome = match Cli::parse().command {
         Command::Explain { file } => explain(file),
-    }
+    };
+    // Errors are for people: one line of causes, no backtrace.
+    outcome.unwrap_or_else(|error| {
+        eprintln!("countersign: {error:#}");
+        ExitCode::FAILURE
+    })
 }
 
 fn explain(file: Option<PathBuf>) -> anyhow::Result<ExitCode> {
@@ -89,10 +101,10 @@ fn explain(file: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         Proposal::parse(&text).and_then(|proposal| countersign_core::explain(&proposal, &context));
     match outcome {
         Ok(explained) => {
-            let output = serde_json::json!({
-                "artifact_sha256": explained.artifact_sha256.to_string(),
-                "explanation": explained.explanation,
-            });
+            let output = ExplainOutput {
+                artifact_sha256: explained.artifact_sha256.to_string(),
+                explanation: &explained.explanation,
+            };
             println!("{}", serde_json::to_string_pretty(&output)?);
             Ok(ExitCode::SUCCESS)
         }

@@ -213,7 +213,12 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn error(&self, what: &str) -> Refusal {
-        let before = &self.text[..self.pos.min(self.text.len())];
+        // The position can sit inside a multi-byte character (after a `\`): step back to one.
+        let mut end = self.pos.min(self.text.len());
+        while !self.text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let before = &self.text[..end];
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         Refusal::new(
@@ -490,6 +495,15 @@ mod tests {
             let err = Json::parse(bad).unwrap_err();
             assert_eq!(err.code, RefusalCode::InvalidJson, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn an_escaped_multibyte_character_is_an_error_not_a_panic() {
+        // Found by the json fuzz target.
+        assert_eq!(
+            Json::parse("\"dd\\ӂ\n").unwrap_err().code,
+            RefusalCode::InvalidJson
+        );
     }
 
     #[test]

@@ -147,10 +147,17 @@ impl Refusal {
         self
     }
 
-    /// The wire form `{"error":{"code","message","field"}}`.
-    pub fn to_wire(&self) -> serde_json::Value {
-        serde_json::json!({ "error": self })
+    /// The wire form `{"error":{"code","message","field"}}`, fields in that order.
+    pub fn to_wire(&self) -> Wire<'_> {
+        Wire { error: self }
     }
+}
+
+/// A refusal as agents receive it.
+#[derive(Debug, Serialize)]
+pub struct Wire<'a> {
+    /// The refusal.
+    pub error: &'a Refusal,
 }
 
 #[cfg(test)]
@@ -162,7 +169,11 @@ mod tests {
         let refusal =
             Refusal::new(RefusalCode::ForbiddenHeader, "no").at("artifact.headers.Cookie");
         assert_eq!(
-            refusal.to_wire(),
+            serde_json::to_string(&refusal.to_wire()).unwrap(),
+            r#"{"error":{"code":"forbidden_header","message":"no","field":"artifact.headers.Cookie"}}"#
+        );
+        assert_eq!(
+            serde_json::to_value(refusal.to_wire()).unwrap(),
             serde_json::json!({"error": {"code": "forbidden_header", "message": "no", "field": "artifact.headers.Cookie"}})
         );
     }

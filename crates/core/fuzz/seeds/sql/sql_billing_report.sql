@@ -1,0 +1,1 @@
+SELECT status, count(*) FROM invoices GROUP BY status

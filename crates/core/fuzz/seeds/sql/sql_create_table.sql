@@ -1,0 +1,1 @@
+CREATE TABLE follow_up_calls (id integer PRIMARY KEY, patient_id integer NOT NULL, due date)

@@ -1,0 +1,1 @@
+WITH gone AS (DELETE FROM invoices RETURNING id) SELECT count(*) FROM gone

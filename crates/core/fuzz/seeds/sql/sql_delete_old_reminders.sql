@@ -1,0 +1,1 @@
+DELETE FROM reminders WHERE sent_at < '2026-01-01'

@@ -1,0 +1,1 @@
+INSERT INTO reminders (patient_id, note) VALUES (1, 'Flu shot due'), (2, 'Annual check-up')

@@ -1,0 +1,1 @@
+SELECT test, value, taken_at FROM lab_results WHERE patient_id = 42 ORDER BY taken_at DESC LIMIT 20

@@ -1,0 +1,1 @@
+SELECT nextval('invoice_numbers')

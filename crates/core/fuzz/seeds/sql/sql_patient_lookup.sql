@@ -1,0 +1,1 @@
+SELECT name, dob FROM patients WHERE mrn = 'MRN-1001' LIMIT 1

@@ -1,0 +1,1 @@
+SELECT id, amount_cents, due FROM invoices WHERE status = 'unpaid' ORDER BY due LIMIT 50

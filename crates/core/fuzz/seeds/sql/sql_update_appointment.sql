@@ -1,0 +1,1 @@
+UPDATE appointments SET status = 'cancelled' WHERE id = 77

@@ -1,0 +1,1 @@
+SELECT name FROM patients WHERE id = 1 /* ‮ } ⁦ if (admin) ⁩ ⁦ */

@@ -1,0 +1,1 @@
+UPDATE patients SET phone = '555-0100' WHERE id = 1
