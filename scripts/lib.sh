@@ -109,10 +109,16 @@ cs_install_cargo_fuzz() {
 cs_fuzz() {
   local dir="$CS_ROOT/crates/core/fuzz" seconds=${COUNTERSIGN_FUZZ_SECONDS:-20} target log
   (cd "$dir" && RUSTC_BOOTSTRAP=1 cargo fuzz build)
+  # Seeds: the snapshot corpus for proposals and JSON, its statements for SQL.
+  local corpus="$CS_ROOT/crates/core/tests/corpus" seeds
   for target in proposal sql json; do
     mkdir -p "$CS_RUN_DIR/fuzz/$target"
     log="$CS_RUN_DIR/fuzz/$target.log"
-    if (cd "$dir" && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "$CS_RUN_DIR/fuzz/$target" "seeds/$target" \
+    case "$target" in
+      sql) seeds=("$dir/seeds/sql") ;;
+      *) seeds=("$corpus"/payments "$corpus"/healthcare "$corpus"/email "$corpus"/adversarial) ;;
+    esac
+    if (cd "$dir" && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "$CS_RUN_DIR/fuzz/$target" "${seeds[@]}" \
         -- -max_total_time="$seconds" >"$log" 2>&1); then
       echo "    $target: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "$log" | tail -n 1), no crash"
     else

@@ -44,8 +44,12 @@ pub struct SqlFacts {
     pub columns: Vec<String>,
     /// The `WHERE` condition, as written.
     pub filter: Option<String>,
+    /// The `WHERE` condition in words ("status is 'unpaid' and due is less than '2026-01-01'").
+    pub filter_words: Option<String>,
     /// The `LIMIT`, as written.
     pub limit: Option<String>,
+    /// For updates, each column and the value it is set to, as written.
+    pub assignments: Vec<(String, String)>,
     /// For inserts from `VALUES`, how many rows.
     pub row_count: Option<usize>,
     /// A data-changing statement nested inside a read (a CTE with DML, `SELECT … INTO`).
@@ -231,8 +235,10 @@ pub fn classify(statement: &str, sql_dialect: SqlDialect) -> Result<SqlFacts, Re
         tables,
         columns: Vec::new(),
         filter: None,
+        filter_words: None,
         limit: None,
         row_count: None,
+        assignments: Vec::new(),
         hidden_write,
         side_effects,
         schema_action: None,
@@ -258,7 +264,13 @@ pub fn classify(statement: &str, sql_dialect: SqlDialect) -> Result<SqlFacts, Re
                 .iter()
                 .map(|a| a.target.to_string())
                 .collect();
+            facts.assignments = update
+                .assignments
+                .iter()
+                .map(|a| (a.target.to_string(), a.value.to_string()))
+                .collect();
             facts.filter = update.selection.as_ref().map(ToString::to_string);
+            facts.filter_words = update.selection.as_ref().map(condition_words);
             facts.limit = update.limit.as_ref().map(ToString::to_string);
         }
         Statement::Delete(delete) => {
@@ -272,6 +284,7 @@ pub fn classify(statement: &str, sql_dialect: SqlDialect) -> Result<SqlFacts, Re
                 .map(name)
                 .or_else(|| from.first().map(|t| t.relation.to_string()));
             facts.filter = delete.selection.as_ref().map(ToString::to_string);
+            facts.filter_words = delete.selection.as_ref().map(condition_words);
             facts.limit = delete.limit.as_ref().map(ToString::to_string);
         }
         Statement::CreateTable(create) => {
@@ -375,6 +388,7 @@ fn read_query(query: &Query, facts: &mut SqlFacts) -> Result<(), Refusal> {
                 })
                 .collect();
             facts.filter = select.selection.as_ref().map(ToString::to_string);
+            facts.filter_words = select.selection.as_ref().map(condition_words);
             facts.target = select.from.first().map(|t| t.relation.to_string());
             if let Some(into) = &select.into {
                 facts.kind = SqlKind::SchemaChange;
@@ -404,6 +418,62 @@ fn read_query(query: &Query, facts: &mut SqlFacts) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// A condition in words, for the common shapes; anything else stays as written.
+pub fn condition_words(expr: &Expr) -> String {
+    use sqlparser::ast::BinaryOperator as Op;
+    match expr {
+        Expr::BinaryOp { left, op, right } => {
+            let verb = match op {
+                Op::Eq => "is",
+                Op::NotEq => "is not",
+                Op::Lt => "is less than",
+                Op::Gt => "is more than",
+                Op::LtEq => "is at most",
+                Op::GtEq => "is at least",
+                Op::And => "and",
+                Op::Or => "or",
+                _ => return expr.to_string(),
+            };
+            format!(
+                "{} {verb} {}",
+                condition_words(left),
+                condition_words(right)
+            )
+        }
+        Expr::IsNull(inner) => format!("{} is empty", condition_words(inner)),
+        Expr::IsNotNull(inner) => format!("{} is not empty", condition_words(inner)),
+        Expr::Between {
+            expr,
+            negated,
+            low,
+            high,
+        } => format!(
+            "{} is {}between {} and {}",
+            condition_words(expr),
+            if *negated { "not " } else { "" },
+            condition_words(low),
+            condition_words(high)
+        ),
+        Expr::Like {
+            negated,
+            expr,
+            pattern,
+            ..
+        } => format!(
+            "{} {} the pattern {}",
+            condition_words(expr),
+            if *negated {
+                "does not match"
+            } else {
+                "matches"
+            },
+            condition_words(pattern)
+        ),
+        Expr::Nested(inner) => format!("({})", condition_words(inner)),
+        other => other.to_string(),
+    }
+}
+
 fn first_words(sql: &str) -> String {
     sql.split_whitespace()
         .take(3)
@@ -426,6 +496,12 @@ mod tests {
         assert_eq!(facts.kind, SqlKind::Read);
         assert_eq!(facts.columns, ["name", "dob"]);
         assert_eq!(facts.filter.as_deref(), Some("id = 42"));
+        assert_eq!(facts.filter_words.as_deref(), Some("id is 42"));
+        let words = pg("DELETE FROM t WHERE (a >= 1 OR b IS NULL) AND c BETWEEN 1 AND 5").unwrap();
+        assert_eq!(
+            words.filter_words.as_deref(),
+            Some("(a is at least 1 or b is empty) and c is between 1 and 5")
+        );
         assert_eq!(facts.limit.as_deref(), Some("10"));
         assert_eq!(facts.tables, ["patients"]);
     }

@@ -59,7 +59,7 @@ pub fn explain(artifact: &SqlArtifact, context: &Context<'_>) -> Result<Draft, R
         .target
         .clone()
         .unwrap_or_else(|| "the database".to_owned());
-    let filter_words = facts.filter.as_ref().map(|f| format!(" where {f}"));
+    let filter_words = facts.filter_words.as_ref().map(|f| format!(" where {f}"));
     match facts.kind {
         SqlKind::Read => {
             draft.action = Some(Action::Read);
@@ -136,12 +136,21 @@ pub fn explain(artifact: &SqlArtifact, context: &Context<'_>) -> Result<Draft, R
                     draft.flag(RiskCode::Irreversible);
                 }
             } else {
-                let columns = facts.columns.join(", ");
+                let change = if (1..=3).contains(&facts.assignments.len()) {
+                    let sets: Vec<String> = facts
+                        .assignments
+                        .iter()
+                        .map(|(c, v)| format!("{c} to {v}"))
+                        .collect();
+                    format!("Set {}", sets.join(", "))
+                } else {
+                    format!("Change {}", facts.columns.join(", "))
+                };
                 draft.headline = match &filter_words {
-                    Some(filter) => format!("Change {columns} in {table}{filter}"),
+                    Some(filter) => format!("{change} in {table}{filter}"),
                     None => {
                         draft.unfiltered = true;
-                        format!("Change {columns} in every row of {table}")
+                        format!("{change} in every row of {table}")
                     }
                 };
             }
