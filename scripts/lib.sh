@@ -12,7 +12,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # Debian packages the desktop app needs to build and run.
 CS_APP_PACKAGES=(libwebkit2gtk-4.1-dev build-essential libxdo-dev libssl-dev
-  libayatana-appindicator3-dev librsvg2-dev pkg-config curl ca-certificates)
+  libayatana-appindicator3-dev librsvg2-dev libdbus-1-dev pkg-config curl ca-certificates)
 # And what headless runs and the tests need on top.
 CS_HEADLESS_PACKAGES=(xvfb xauth x11-utils imagemagick)
 CS_TEST_PACKAGES=(webkit2gtk-driver dbus dbus-x11 gnome-keyring)

@@ -42,4 +42,6 @@ step "Running the Rust tests, including end-to-end in the real webview" \
 step "Fuzzing every parser of agent input (${COUNTERSIGN_FUZZ_SECONDS:-20} s each)" cs_fuzz
 step "Benchmark: explanations per second against JSON parsing alone" \
   cargo bench --locked -p countersign-core --bench explain -- --quick
+step "Benchmark: durable audit appends against raw fsync; verification against SHA-256" \
+  cargo bench --locked -p countersign-audit --bench audit -- --quick
 say "All tests passed"

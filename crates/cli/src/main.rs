@@ -3,7 +3,7 @@
 //! This binary is an adapter. It parses arguments, reads files, calls the library crates and
 //! prints what they return; it holds no business logic of its own (design.md §1, invariant 7).
 
-mod home;
+mod audit;
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -43,6 +43,9 @@ enum Command {
         /// The proposal file; `-` or nothing reads standard input.
         file: Option<PathBuf>,
     },
+    /// Check, export and sign the audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// What `explain` prints for an explained proposal (design.md §14).
@@ -58,6 +61,7 @@ const REFUSED: u8 = 2;
 fn main() -> ExitCode {
     let outcome = match Cli::parse().command {
         Command::Explain { file } => explain(file),
+        Command::Audit(command) => audit::run(command),
     };
     // Errors are for people: one line of causes, no backtrace.
     outcome.unwrap_or_else(|error| {
@@ -85,7 +89,7 @@ fn explain(file: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             "The proposal is not UTF-8 text.",
         )));
     };
-    let home = home::DataHome::locate()?;
+    let home = countersign_app::DataHome::locate()?;
     let descriptors = Descriptors::with_user_files(&home.descriptor_files()?)?;
     // Credential metadata and secrets come from the vault once it exists; until then the data
     // home holds none, so every named credential is unknown.

@@ -174,3 +174,117 @@ fields = [ { key = "title", path = "title", label = "Title", required = true } ]
     assert!(stderr.contains("broken.toml"), "{stderr}");
     assert!(!stderr.contains("backtrace"), "{stderr}");
 }
+
+#[test]
+fn audit_verify_checkpoint_export_and_report() {
+    let home = tempfile::tempdir().unwrap();
+    let verify = countersign(home.path(), &["audit", "verify"], None);
+    let stdout = String::from_utf8_lossy(&verify.stdout);
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    assert!(stdout.starts_with("Audit log intact: "), "{stdout}");
+
+    let file = home.path().join("checkpoint.json");
+    let checkpoint = countersign(
+        home.path(),
+        &["audit", "checkpoint", "--out", file.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(
+        checkpoint.status.code(),
+        Some(0),
+        "a keychain must be running: {}",
+        String::from_utf8_lossy(&checkpoint.stderr)
+    );
+    let verify = countersign(
+        home.path(),
+        &["audit", "verify", "--checkpoint", file.to_str().unwrap()],
+        None,
+    );
+    let stdout = String::from_utf8_lossy(&verify.stdout);
+    assert_eq!(verify.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("the checkpoint at entry"), "{stdout}");
+
+    let export = countersign(
+        home.path(),
+        &[
+            "audit",
+            "export",
+            "--format",
+            "csv",
+            "--event",
+            "audit.verified",
+        ],
+        None,
+    );
+    let csv = String::from_utf8_lossy(&export.stdout);
+    assert!(csv.starts_with("seq,at,actor_kind"), "{csv}");
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+
+    let json_out = home.path().join("export.json");
+    let export = countersign(
+        home.path(),
+        &[
+            "audit",
+            "export",
+            "--format",
+            "json",
+            "--out",
+            json_out.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(export.status.success());
+    let entries: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&json_out).unwrap()).unwrap();
+    assert!(entries.iter().any(|e| e["event"] == "audit.checkpoint"));
+
+    let report = countersign(home.path(), &["audit", "report"], None);
+    let text = String::from_utf8_lossy(&report.stdout);
+    assert!(
+        text.contains("Countersign security report") && text.contains("Nothing to report"),
+        "{text}"
+    );
+}
+
+#[test]
+fn audit_verify_names_the_first_bad_entry() {
+    let home = tempfile::tempdir().unwrap();
+    for _ in 0..3 {
+        assert!(
+            countersign(home.path(), &["audit", "verify"], None)
+                .status
+                .success()
+        );
+    }
+    let db = home.path().join("audit.db");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query("DROP TRIGGER audit_entries_no_update")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE audit_entries SET outcome = 'broken' WHERE seq = 3")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    });
+    let verify = countersign(home.path(), &["audit", "verify"], None);
+    let stdout = String::from_utf8_lossy(&verify.stdout);
+    assert_eq!(verify.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("first bad entry 3") && stdout.contains("altered"),
+        "{stdout}"
+    );
+}

@@ -1,0 +1,47 @@
+//! Errors the shells show to people.
+
+/// Why an application call failed. Every message is meant for the person at the screen.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The audit log refused; the step did not happen.
+    #[error(transparent)]
+    Audit(#[from] countersign_audit::AuditError),
+    /// The keychain refused or is unavailable.
+    #[error(transparent)]
+    Keychain(#[from] countersign_vault::KeychainError),
+    /// A file in the data home could not be read or written.
+    #[error("{what} {path}: {reason}")]
+    File {
+        /// What was being done ("reading", "writing").
+        what: &'static str,
+        /// The file.
+        path: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// A descriptor file is not valid.
+    #[error(transparent)]
+    Descriptor(#[from] countersign_core::descriptor::DescriptorError),
+    /// The data home cannot be located.
+    #[error("no application data directory is known on this system: set COUNTERSIGN_HOME")]
+    NoHome,
+    /// The keychain holds a checkpoint key that is not a key.
+    #[error(
+        "the audit signing key in the keychain is damaged; restore it from a backup of the keychain"
+    )]
+    DamagedKey,
+}
+
+impl AppError {
+    pub(crate) fn file(
+        what: &'static str,
+        path: &std::path::Path,
+        error: impl std::fmt::Display,
+    ) -> Self {
+        AppError::File {
+            what,
+            path: path.display().to_string(),
+            reason: error.to_string(),
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The application API: the one place the desktop shell and the `countersign` CLI call.
+//!
+//! It owns the data home (where files live, which keychain namespace is used) and the order of
+//! steps around the library crates: for the audit log, that verifying and exporting are themselves
+//! audited, that checkpoints are signed with a key kept in the keychain and remembered there, and
+//! that the daily security report is produced when a day has passed. Shells only translate between
+//! people and these calls.
+
+mod audit;
+mod error;
+mod home;
+
+pub use audit::{Audit, ReportOutcome};
+pub use error::AppError;
+pub use home::DataHome;

@@ -1,0 +1,136 @@
+//! Durable appends per second against the raw fsync rate of the same disk, and verification in
+//! entries per second against plain SHA-256 over the same bytes, each measured in the same run
+//! (design.md §17: appends within 2× of fsync, i.e. a ratio ≥ 0.5; verify ≥ 500,000 entries/s).
+//!
+//! `cargo bench -p countersign-audit --bench audit` (add `-- --quick` for a short run). Numbers
+//! are printed, never asserted.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write as _;
+use std::time::Instant;
+
+use countersign_audit::{Actor, AuditLog, Entry, Event, GENESIS_HASH, NewEntry, entry_hash};
+use sha2::{Digest, Sha256};
+use sqlx::Connection as _;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let appends = if quick { 200 } else { 2_000 };
+    let verify_entries: i64 = if quick { 50_000 } else { 300_000 };
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+
+    // Raw fsync rate: append a small record to a file and fsync it, as a commit must.
+    let mut file = std::fs::File::create(dir.path().join("fsync-probe")).unwrap();
+    let start = Instant::now();
+    for i in 0..appends {
+        writeln!(file, "record {i:>200}").unwrap();
+        file.sync_all().unwrap();
+    }
+    let fsync_rate = f64::from(appends) / start.elapsed().as_secs_f64();
+
+    let log = AuditLog::open(&dir.path().join("audit.db")).await.unwrap();
+    let start = Instant::now();
+    for i in 0..appends {
+        log.append(
+            NewEntry::new(Actor::person("alice"), Event::DecisionApproved)
+                .details(serde_json::json!({ "n": i })),
+        )
+        .await
+        .unwrap();
+    }
+    let append_rate = f64::from(appends) / start.elapsed().as_secs_f64();
+
+    // A large log for verification, written in one transaction (the chain is computed the same
+    // way; only the fsync per entry is skipped, since this measures reading).
+    let path = dir.path().join("large.db");
+    drop(AuditLog::open(&path).await.unwrap());
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let mut tx = conn.begin().await.unwrap();
+    let mut prev = GENESIS_HASH.to_owned();
+    let mut bytes_per_entry = Vec::new();
+    for seq in 1..=verify_entries {
+        let mut entry = Entry {
+            seq,
+            at: format!(
+                "2026-11-26T10:{:02}:{:02}.{:06}Z",
+                (seq / 60) % 60,
+                seq % 60,
+                seq % 1_000_000
+            ),
+            actor: Actor::agent("claude"),
+            event: "proposal.received".into(),
+            proposal_id: Some(format!("prop-{seq}")),
+            artifact_sha256: Some(format!("{seq:064x}")),
+            credential: Some("acme-bank".into()),
+            outcome: None,
+            details: format!(r#"{{"purpose":"bench {seq}"}}"#),
+            prev_hash: prev.clone(),
+            entry_hash: String::new(),
+        };
+        entry.entry_hash = entry_hash(&prev, &entry);
+        sqlx::query("INSERT INTO audit_entries (seq, at, actor_kind, actor_id, actor_name, event, proposal_id, artifact_sha256, credential, outcome, details, prev_hash, entry_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)")
+            .bind(entry.seq).bind(&entry.at).bind("agent").bind(&entry.actor.id).bind(&entry.actor.name)
+            .bind(&entry.event).bind(&entry.proposal_id).bind(&entry.artifact_sha256).bind(&entry.credential)
+            .bind(&entry.outcome).bind(&entry.details).bind(&entry.prev_hash).bind(&entry.entry_hash)
+            .execute(&mut *tx).await.unwrap();
+        if bytes_per_entry.len() < 1000 {
+            bytes_per_entry.push(format!(
+                "{}{}{}{}{:?}{:?}{:?}{}{}",
+                entry.seq,
+                entry.at,
+                entry.actor.id,
+                entry.event,
+                entry.proposal_id,
+                entry.artifact_sha256,
+                entry.credential,
+                entry.details,
+                entry.prev_hash
+            ));
+        }
+        prev = entry.entry_hash;
+    }
+    tx.commit().await.unwrap();
+    drop(conn);
+
+    let large = AuditLog::open(&path).await.unwrap();
+    let start = Instant::now();
+    let verdict = large.verify(None, None, None).await.unwrap();
+    let verify_rate = verdict.entries as f64 / start.elapsed().as_secs_f64();
+    assert!(verdict.intact());
+
+    // Baseline: SHA-256 over the same bytes, twice per entry (leaf and node), in memory.
+    let start = Instant::now();
+    let mut digest = [0u8; 32];
+    for i in 0..verify_entries {
+        let bytes = bytes_per_entry[usize::try_from(i).unwrap() % bytes_per_entry.len()].as_bytes();
+        let leaf: [u8; 32] = Sha256::new().chain_update(bytes).finalize().into();
+        digest = Sha256::new()
+            .chain_update(digest)
+            .chain_update(leaf)
+            .finalize()
+            .into();
+    }
+    std::hint::black_box(digest);
+    let sha_rate = verify_entries as f64 / start.elapsed().as_secs_f64();
+
+    println!(
+        "audit benchmark ({} durable appends, {} entries verified)",
+        appends, verdict.entries
+    );
+    println!("  raw fsync (same disk):        {fsync_rate:>12.0} /s");
+    println!("  durable audit appends:        {append_rate:>12.0} /s");
+    println!(
+        "  ratio append/fsync:           {:>12.3}   (target ≥ 0.5)",
+        append_rate / fsync_rate
+    );
+    println!("  plain SHA-256, same bytes:    {sha_rate:>12.0} entries/s");
+    println!("  verification:                 {verify_rate:>12.0} entries/s   (target ≥ 500,000)");
+    println!(
+        "  ratio verify/SHA-256:         {:>12.3}",
+        verify_rate / sha_rate
+    );
+}

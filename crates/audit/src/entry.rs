@@ -1,0 +1,309 @@
+//! What an audit entry records.
+
+use serde::{Deserialize, Serialize};
+
+/// Who did something.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    /// A person using the app or the CLI.
+    Person,
+    /// An agent, identified by its registered name.
+    Agent,
+    /// Countersign itself (executions, expiries, checkpoints).
+    App,
+}
+
+impl ActorKind {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::Person => "person",
+            ActorKind::Agent => "agent",
+            ActorKind::App => "app",
+        }
+    }
+
+    /// Reads the stored spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "person" => Some(ActorKind::Person),
+            "agent" => Some(ActorKind::Agent),
+            "app" => Some(ActorKind::App),
+            _ => None,
+        }
+    }
+}
+
+/// A unique identity: each person and each agent has its own `id`; `name` is for reading.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// Person, agent or app.
+    pub kind: ActorKind,
+    /// A stable identifier (`person:alice`, `agent:claude-desktop`, `app`).
+    pub id: String,
+    /// The name shown to people.
+    pub name: String,
+}
+
+impl Actor {
+    /// Countersign itself.
+    pub fn app() -> Self {
+        Actor {
+            kind: ActorKind::App,
+            id: "app".into(),
+            name: "Countersign".into(),
+        }
+    }
+
+    /// A person known by their operating-system account name.
+    pub fn person(account: &str) -> Self {
+        Actor {
+            kind: ActorKind::Person,
+            id: format!("person:{account}"),
+            name: account.into(),
+        }
+    }
+
+    /// An agent known by its registered name.
+    pub fn agent(name: &str) -> Self {
+        Actor {
+            kind: ActorKind::Agent,
+            id: format!("agent:{name}"),
+            name: name.into(),
+        }
+    }
+}
+
+/// The events of design.md §12 (and `audit.reported` for the daily security report).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Event {
+    /// An agent submitted a proposal.
+    #[serde(rename = "proposal.received")]
+    ProposalReceived,
+    /// A proposal was refused (details carry the error code).
+    #[serde(rename = "proposal.refused")]
+    ProposalRefused,
+    /// The agent withdrew its proposal.
+    #[serde(rename = "proposal.withdrawn")]
+    ProposalWithdrawn,
+    /// Nobody decided in time.
+    #[serde(rename = "proposal.expired")]
+    ProposalExpired,
+    /// A person opened the proposal.
+    #[serde(rename = "proposal.viewed")]
+    ProposalViewed,
+    /// A person approved.
+    #[serde(rename = "decision.approved")]
+    DecisionApproved,
+    /// A person rejected.
+    #[serde(rename = "decision.rejected")]
+    DecisionRejected,
+    /// The second factor was given correctly.
+    #[serde(rename = "second_factor.succeeded")]
+    SecondFactorSucceeded,
+    /// A wrong second factor was given.
+    #[serde(rename = "second_factor.failed")]
+    SecondFactorFailed,
+    /// A grant was used up by an execution.
+    #[serde(rename = "grant.consumed")]
+    GrantConsumed,
+    /// Execution began: written before anything leaves the machine.
+    #[serde(rename = "execution.started")]
+    ExecutionStarted,
+    /// Execution finished and succeeded.
+    #[serde(rename = "execution.succeeded")]
+    ExecutionSucceeded,
+    /// Execution finished and failed.
+    #[serde(rename = "execution.failed")]
+    ExecutionFailed,
+    /// Execution's outcome is unknown (the app stopped during it).
+    #[serde(rename = "execution.outcome_unknown")]
+    ExecutionOutcomeUnknown,
+    /// A person released (part of) a result to the agent.
+    #[serde(rename = "result.released")]
+    ResultReleased,
+    /// A credential was added.
+    #[serde(rename = "credential.added")]
+    CredentialAdded,
+    /// A credential was removed.
+    #[serde(rename = "credential.removed")]
+    CredentialRemoved,
+    /// An agent tried to use a credential outside its scope.
+    #[serde(rename = "credential.scope_violation")]
+    CredentialScopeViolation,
+    /// An agent was registered.
+    #[serde(rename = "agent.added")]
+    AgentAdded,
+    /// An agent's key was revoked.
+    #[serde(rename = "agent.revoked")]
+    AgentRevoked,
+    /// The app was unlocked.
+    #[serde(rename = "app.unlocked")]
+    AppUnlocked,
+    /// The app was locked.
+    #[serde(rename = "app.locked")]
+    AppLocked,
+    /// A setting changed.
+    #[serde(rename = "settings.changed")]
+    SettingsChanged,
+    /// The log was verified (details carry the verdict).
+    #[serde(rename = "audit.verified")]
+    AuditVerified,
+    /// The log was exported (details carry the filters).
+    #[serde(rename = "audit.exported")]
+    AuditExported,
+    /// A checkpoint was signed.
+    #[serde(rename = "audit.checkpoint")]
+    AuditCheckpoint,
+    /// The daily security report was produced.
+    #[serde(rename = "audit.reported")]
+    AuditReported,
+}
+
+impl Event {
+    /// Every event.
+    pub const ALL: [Event; 27] = [
+        Event::ProposalReceived,
+        Event::ProposalRefused,
+        Event::ProposalWithdrawn,
+        Event::ProposalExpired,
+        Event::ProposalViewed,
+        Event::DecisionApproved,
+        Event::DecisionRejected,
+        Event::SecondFactorSucceeded,
+        Event::SecondFactorFailed,
+        Event::GrantConsumed,
+        Event::ExecutionStarted,
+        Event::ExecutionSucceeded,
+        Event::ExecutionFailed,
+        Event::ExecutionOutcomeUnknown,
+        Event::ResultReleased,
+        Event::CredentialAdded,
+        Event::CredentialRemoved,
+        Event::CredentialScopeViolation,
+        Event::AgentAdded,
+        Event::AgentRevoked,
+        Event::AppUnlocked,
+        Event::AppLocked,
+        Event::SettingsChanged,
+        Event::AuditVerified,
+        Event::AuditExported,
+        Event::AuditCheckpoint,
+        Event::AuditReported,
+    ];
+
+    /// The stored spelling, e.g. `decision.approved`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::ProposalReceived => "proposal.received",
+            Event::ProposalRefused => "proposal.refused",
+            Event::ProposalWithdrawn => "proposal.withdrawn",
+            Event::ProposalExpired => "proposal.expired",
+            Event::ProposalViewed => "proposal.viewed",
+            Event::DecisionApproved => "decision.approved",
+            Event::DecisionRejected => "decision.rejected",
+            Event::SecondFactorSucceeded => "second_factor.succeeded",
+            Event::SecondFactorFailed => "second_factor.failed",
+            Event::GrantConsumed => "grant.consumed",
+            Event::ExecutionStarted => "execution.started",
+            Event::ExecutionSucceeded => "execution.succeeded",
+            Event::ExecutionFailed => "execution.failed",
+            Event::ExecutionOutcomeUnknown => "execution.outcome_unknown",
+            Event::ResultReleased => "result.released",
+            Event::CredentialAdded => "credential.added",
+            Event::CredentialRemoved => "credential.removed",
+            Event::CredentialScopeViolation => "credential.scope_violation",
+            Event::AgentAdded => "agent.added",
+            Event::AgentRevoked => "agent.revoked",
+            Event::AppUnlocked => "app.unlocked",
+            Event::AppLocked => "app.locked",
+            Event::SettingsChanged => "settings.changed",
+            Event::AuditVerified => "audit.verified",
+            Event::AuditExported => "audit.exported",
+            Event::AuditCheckpoint => "audit.checkpoint",
+            Event::AuditReported => "audit.reported",
+        }
+    }
+
+    /// Reads the stored spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        Event::ALL.into_iter().find(|e| e.as_str() == text)
+    }
+}
+
+/// An entry to append. The log adds `seq`, `at` and the hashes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEntry {
+    /// Who.
+    pub actor: Actor,
+    /// What happened.
+    pub event: Event,
+    /// The proposal concerned, if any.
+    pub proposal_id: Option<String>,
+    /// The artifact hash concerned, if any.
+    pub artifact_sha256: Option<String>,
+    /// The credential's name (never its secret), if any.
+    pub credential: Option<String>,
+    /// The outcome (`succeeded`, `failed`, `intact`, a refusal code…), if any.
+    pub outcome: Option<String>,
+    /// Purpose, reason, auth method, released paths, error code… Never secrets; health data
+    /// only as identifiers or hashes.
+    pub details: serde_json::Value,
+}
+
+impl NewEntry {
+    /// An entry with no proposal, credential or outcome, and empty details.
+    pub fn new(actor: Actor, event: Event) -> Self {
+        NewEntry {
+            actor,
+            event,
+            proposal_id: None,
+            artifact_sha256: None,
+            credential: None,
+            outcome: None,
+            details: serde_json::Value::Object(serde_json::Map::new()),
+        }
+    }
+
+    /// Sets the outcome.
+    #[must_use]
+    pub fn outcome(mut self, outcome: impl Into<String>) -> Self {
+        self.outcome = Some(outcome.into());
+        self
+    }
+
+    /// Sets the details.
+    #[must_use]
+    pub fn details(mut self, details: serde_json::Value) -> Self {
+        self.details = details;
+        self
+    }
+}
+
+/// An entry as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    /// Gap-free sequence number, from 1.
+    pub seq: i64,
+    /// When, in UTC (RFC 3339 with microseconds).
+    pub at: String,
+    /// Who.
+    pub actor: Actor,
+    /// What happened, e.g. `decision.approved` (stored text; unknown spellings stay visible).
+    pub event: String,
+    /// The proposal concerned.
+    pub proposal_id: Option<String>,
+    /// The artifact hash concerned.
+    pub artifact_sha256: Option<String>,
+    /// The credential's name.
+    pub credential: Option<String>,
+    /// The outcome.
+    pub outcome: Option<String>,
+    /// Canonical JSON text of the details.
+    pub details: String,
+    /// The previous entry's hash (64 zeros for the first).
+    pub prev_hash: String,
+    /// This entry's hash.
+    pub entry_hash: String,
+}

@@ -1,0 +1,620 @@
+//! The SQLite store: open (durability read back), append (fail closed), read, verify.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteRow, SqliteSynchronous};
+use sqlx::{Connection as _, Row as _, SqliteConnection};
+use time::OffsetDateTime;
+use time::macros::format_description;
+use tokio::sync::Mutex;
+
+use crate::chain::{GENESIS_HASH, entry_hash, hex};
+use crate::checkpoint::{Checkpoint, TrustedCheckpoint};
+use crate::entry::{Actor, ActorKind, Entry, NewEntry};
+use crate::error::AuditError;
+use crate::export::Filter;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// How long an append waits for another process's write to finish before failing closed.
+const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An open audit log.
+pub struct AuditLog {
+    path: PathBuf,
+    connection: Mutex<SqliteConnection>,
+    identity: Option<FileIdentity>,
+    log_id: String,
+}
+
+/// The file an open log was opened on, to notice it being removed or replaced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileIdentity {
+    device: u64,
+    inode: u64,
+}
+
+impl FileIdentity {
+    #[cfg(unix)]
+    fn of(path: &Path) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt as _;
+        std::fs::metadata(path).ok().map(|m| FileIdentity {
+            device: m.dev(),
+            inode: m.ino(),
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn of(path: &Path) -> Option<Self> {
+        std::fs::metadata(path).ok().map(|_| FileIdentity {
+            device: 0,
+            inode: 0,
+        })
+    }
+}
+
+/// The first thing found wrong with a log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The first bad sequence number.
+    pub seq: i64,
+    /// What is wrong, in plain words.
+    pub what: String,
+}
+
+/// The verdict of [`AuditLog::verify`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verification {
+    /// How many entries were read.
+    pub entries: u64,
+    /// The last sequence number read.
+    pub last_seq: i64,
+    /// The last entry's hash.
+    pub last_hash: String,
+    /// The sequence number of the checkpoint that was checked, if one was.
+    pub checkpoint_seq: Option<i64>,
+    /// The first problem, if any.
+    pub problem: Option<Problem>,
+}
+
+impl Verification {
+    /// Whether nothing is wrong.
+    pub fn intact(&self) -> bool {
+        self.problem.is_none()
+    }
+}
+
+fn unwritable(path: &Path, error: impl std::fmt::Display) -> AuditError {
+    AuditError::Unwritable {
+        path: path.display().to_string(),
+        reason: error.to_string(),
+    }
+}
+
+fn now() -> String {
+    let format =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+    OffsetDateTime::now_utc()
+        .format(format)
+        .unwrap_or_else(|_| String::from("1970-01-01T00:00:00.000000Z"))
+}
+
+fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    // A failing OS random source leaves zeros; the id only tells logs apart.
+    let _ = getrandom::fill(&mut bytes);
+    hex(&bytes)
+}
+
+fn entry_from_row(row: &SqliteRow) -> Result<Entry, sqlx::Error> {
+    let kind: String = row.try_get("actor_kind")?;
+    Ok(Entry {
+        seq: row.try_get("seq")?,
+        at: row.try_get("at")?,
+        actor: Actor {
+            // An unknown kind is kept visible as an app actor; the hash check still covers it
+            // because it hashes the stored text (see `stored_kind`).
+            kind: ActorKind::parse(&kind).unwrap_or(ActorKind::App),
+            id: row.try_get("actor_id")?,
+            name: row.try_get("actor_name")?,
+        },
+        event: row.try_get("event")?,
+        proposal_id: row.try_get("proposal_id")?,
+        artifact_sha256: row.try_get("artifact_sha256")?,
+        credential: row.try_get("credential")?,
+        outcome: row.try_get("outcome")?,
+        details: row.try_get("details")?,
+        prev_hash: row.try_get("prev_hash")?,
+        entry_hash: row.try_get("entry_hash")?,
+    })
+}
+
+const COLUMNS: &str = "seq, at, actor_kind, actor_id, actor_name, event, proposal_id, artifact_sha256, credential, outcome, details, prev_hash, entry_hash";
+
+impl AuditLog {
+    /// Opens (creating if needed) the log at `path`, and refuses it unless SQLite confirms WAL
+    /// journaling and `synchronous=FULL`.
+    ///
+    /// # Errors
+    /// [`AuditError::Unwritable`] or [`AuditError::NotDurable`].
+    pub async fn open(path: &Path) -> Result<Self, AuditError> {
+        Self::open_with(path, LOCK_TIMEOUT).await
+    }
+
+    /// Like [`AuditLog::open`], waiting at most `lock_timeout` for another writer before an
+    /// append fails closed.
+    ///
+    /// # Errors
+    /// [`AuditError::Unwritable`] or [`AuditError::NotDurable`].
+    pub async fn open_with(path: &Path, lock_timeout: Duration) -> Result<Self, AuditError> {
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(|e| unwritable(path, e))?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(lock_timeout)
+            .foreign_keys(true);
+        let mut connection = SqliteConnection::connect_with(&options)
+            .await
+            .map_err(|e| unwritable(path, e))?;
+        let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut connection)
+            .await
+            .map_err(|e| unwritable(path, e))?;
+        if !journal.eq_ignore_ascii_case("wal") {
+            return Err(AuditError::NotDurable {
+                path: path.display().to_string(),
+                setting: "journal_mode",
+                actual: journal,
+                expected: "wal",
+            });
+        }
+        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut connection)
+            .await
+            .map_err(|e| unwritable(path, e))?;
+        if synchronous != 2 {
+            return Err(AuditError::NotDurable {
+                path: path.display().to_string(),
+                setting: "synchronous",
+                actual: synchronous.to_string(),
+                expected: "2 (FULL)",
+            });
+        }
+        MIGRATOR
+            .run(&mut connection)
+            .await
+            .map_err(|e| unwritable(path, e))?;
+        let existing: Option<String> =
+            sqlx::query_scalar("SELECT value FROM audit_meta WHERE key = 'log_id'")
+                .fetch_optional(&mut connection)
+                .await
+                .map_err(|e| unwritable(path, e))?;
+        let log_id = match existing {
+            Some(id) => id,
+            None => {
+                let id = random_id();
+                sqlx::query("INSERT OR IGNORE INTO audit_meta (key, value) VALUES ('log_id', ?)")
+                    .bind(&id)
+                    .execute(&mut connection)
+                    .await
+                    .map_err(|e| unwritable(path, e))?;
+                sqlx::query_scalar("SELECT value FROM audit_meta WHERE key = 'log_id'")
+                    .fetch_one(&mut connection)
+                    .await
+                    .map_err(|e| unwritable(path, e))?
+            }
+        };
+        Ok(AuditLog {
+            path: path.to_path_buf(),
+            connection: Mutex::new(connection),
+            identity: FileIdentity::of(path),
+            log_id,
+        })
+    }
+
+    /// The log's file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The log's random identity, bound into its checkpoints.
+    pub fn log_id(&self) -> &str {
+        &self.log_id
+    }
+
+    /// Appends an entry and returns it once it is durably committed.
+    ///
+    /// Other processes may append to the same file: the write lock is taken before the last entry
+    /// is read, so the chain stays linear.
+    ///
+    /// # Errors
+    /// When the entry is not durably written. The caller must then not perform the step.
+    pub async fn append(&self, new: NewEntry) -> Result<Entry, AuditError> {
+        let details = canonical_details(&new.details)?;
+        if self.identity.is_some() && FileIdentity::of(&self.path) != self.identity {
+            return Err(AuditError::FileReplaced {
+                path: self.path.display().to_string(),
+            });
+        }
+        let mut connection = self.connection.lock().await;
+        let path = &self.path;
+        let mut tx = connection
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| unwritable(path, e))?;
+        let last: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, entry_hash FROM audit_entries ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(|e| unwritable(path, e))?;
+        let (seq, prev_hash) = match last {
+            Some((seq, hash)) => (seq + 1, hash),
+            None => (1, GENESIS_HASH.to_owned()),
+        };
+        let mut entry = Entry {
+            seq,
+            at: now(),
+            actor: new.actor,
+            event: new.event.as_str().to_owned(),
+            proposal_id: new.proposal_id,
+            artifact_sha256: new.artifact_sha256,
+            credential: new.credential,
+            outcome: new.outcome,
+            details,
+            prev_hash,
+            entry_hash: String::new(),
+        };
+        entry.entry_hash = entry_hash(&entry.prev_hash, &entry);
+        sqlx::query(&format!(
+            "INSERT INTO audit_entries ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(entry.seq)
+        .bind(&entry.at)
+        .bind(entry.actor.kind.as_str())
+        .bind(&entry.actor.id)
+        .bind(&entry.actor.name)
+        .bind(&entry.event)
+        .bind(&entry.proposal_id)
+        .bind(&entry.artifact_sha256)
+        .bind(&entry.credential)
+        .bind(&entry.outcome)
+        .bind(&entry.details)
+        .bind(&entry.prev_hash)
+        .bind(&entry.entry_hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| unwritable(path, e))?;
+        tx.commit().await.map_err(|e| unwritable(path, e))?;
+        Ok(entry)
+    }
+
+    /// The last sequence number and hash, if the log has entries.
+    ///
+    /// # Errors
+    /// When the log cannot be read.
+    pub async fn last(&self) -> Result<Option<(i64, String)>, AuditError> {
+        let mut connection = self.connection.lock().await;
+        sqlx::query_as("SELECT seq, entry_hash FROM audit_entries ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *connection)
+            .await
+            .map_err(|e| unwritable(&self.path, e))
+    }
+
+    /// Entries matching `filter`, oldest first.
+    ///
+    /// # Errors
+    /// When the log cannot be read.
+    pub async fn entries(&self, filter: &Filter) -> Result<Vec<Entry>, AuditError> {
+        let (clause, binds) = filter.sql();
+        let sql = format!("SELECT {COLUMNS} FROM audit_entries {clause} ORDER BY seq");
+        let mut query = sqlx::query(&sql);
+        for bind in binds {
+            query = query.bind(bind);
+        }
+        let mut connection = self.connection.lock().await;
+        let rows = query
+            .fetch_all(&mut *connection)
+            .await
+            .map_err(|e| unwritable(&self.path, e))?;
+        rows.iter()
+            .map(entry_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(|e| unwritable(&self.path, e))
+    }
+
+    /// A value from the log's own metadata table.
+    ///
+    /// # Errors
+    /// When the log cannot be read.
+    pub async fn meta(&self, key: &str) -> Result<Option<String>, AuditError> {
+        let mut connection = self.connection.lock().await;
+        sqlx::query_scalar("SELECT value FROM audit_meta WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&mut *connection)
+            .await
+            .map_err(|e| unwritable(&self.path, e))
+    }
+
+    /// Sets a value in the log's own metadata table (never an entry).
+    ///
+    /// # Errors
+    /// When the log cannot be written.
+    pub async fn set_meta(&self, key: &str, value: &str) -> Result<(), AuditError> {
+        let mut connection = self.connection.lock().await;
+        sqlx::query("INSERT INTO audit_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(value)
+            .execute(&mut *connection)
+            .await
+            .map_err(|e| unwritable(&self.path, e))?;
+        Ok(())
+    }
+
+    /// Verifies the whole chain, then, when given, a checkpoint file (its signature with `key`,
+    /// and that the log still holds the entry it signed) and the latest checkpoint the keychain
+    /// remembers (so a truncation below it, or a replayed older checkpoint file, is found).
+    ///
+    /// The chain is read through a separate read-only connection (rusqlite, on a blocking
+    /// thread): streaming every row through sqlx's asynchronous worker costs several
+    /// microseconds per row, which capped verification far below its budget.
+    ///
+    /// # Errors
+    /// When the log cannot be read (a broken log is a verdict, not an error).
+    pub async fn verify(
+        &self,
+        checkpoint: Option<&Checkpoint>,
+        key: Option<&ed25519_dalek::VerifyingKey>,
+        latest: Option<&TrustedCheckpoint>,
+    ) -> Result<Verification, AuditError> {
+        let watch: Vec<i64> = checkpoint
+            .map(|c| c.seq)
+            .into_iter()
+            .chain(latest.map(|l| l.seq))
+            .collect();
+        // Hold the lock so this process's own appends wait; other processes' appends after the
+        // read began are simply not part of this verdict.
+        let _guard = self.connection.lock().await;
+        let path = self.path.clone();
+        let (mut verification, seen) =
+            tokio::task::spawn_blocking(move || read_chain(&path, &watch))
+                .await
+                .map_err(|e| unwritable(&self.path, e))??;
+        if verification.problem.is_none()
+            && let Some(latest) = latest
+        {
+            verification.problem = check_against(
+                latest.seq,
+                &latest.entry_hash,
+                verification.last_seq,
+                &seen,
+                "the latest checkpoint this computer remembers",
+            );
+        }
+        if verification.problem.is_none()
+            && let Some(checkpoint) = checkpoint
+        {
+            verification.checkpoint_seq = Some(checkpoint.seq);
+            verification.problem = check_checkpoint(
+                checkpoint,
+                key,
+                &self.log_id,
+                verification.last_seq,
+                &seen,
+                latest,
+            );
+        }
+        Ok(verification)
+    }
+}
+
+/// Reads every entry in order, checking numbering, links and hashes; returns the verdict and
+/// the hashes of the watched sequence numbers.
+fn read_chain(
+    path: &Path,
+    watch: &[i64],
+) -> Result<(Verification, Vec<(i64, String)>), AuditError> {
+    use rusqlite::types::ValueRef;
+    let connection = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| unwritable(path, e))?;
+    let mut statement = connection
+        .prepare(&format!("SELECT {COLUMNS} FROM audit_entries ORDER BY seq"))
+        .map_err(|e| unwritable(path, e))?;
+    let mut rows = statement.query([]).map_err(|e| unwritable(path, e))?;
+    let mut expected_seq = 1i64;
+    let mut prev = GENESIS_HASH.to_owned();
+    let mut entries = 0u64;
+    let mut problem = None;
+    let mut seen = Vec::new();
+    while let Some(row) = rows.next().map_err(|e| unwritable(path, e))? {
+        entries += 1;
+        let text = |i: usize| -> Result<Option<String>, ()> {
+            match row.get_ref(i) {
+                Ok(ValueRef::Null) => Ok(None),
+                Ok(ValueRef::Text(bytes)) => std::str::from_utf8(bytes)
+                    .map(|s| Some(s.to_owned()))
+                    .map_err(|_| ()),
+                _ => Err(()),
+            }
+        };
+        let required = |i: usize| text(i).and_then(|v| v.ok_or(()));
+        let seq = row.get::<_, i64>(0).unwrap_or(expected_seq);
+        let decoded = (|| {
+            let stored_kind = required(2)?;
+            let entry = Entry {
+                seq,
+                at: required(1)?,
+                actor: Actor {
+                    kind: ActorKind::parse(&stored_kind).unwrap_or(ActorKind::App),
+                    id: required(3)?,
+                    name: required(4)?,
+                },
+                event: required(5)?,
+                proposal_id: text(6)?,
+                artifact_sha256: text(7)?,
+                credential: text(8)?,
+                outcome: text(9)?,
+                details: required(10)?,
+                prev_hash: required(11)?,
+                entry_hash: required(12)?,
+            };
+            Ok::<_, ()>((stored_kind, entry))
+        })();
+        match decoded {
+            Ok((stored_kind, entry)) => {
+                if problem.is_none() {
+                    problem = check_entry(&entry, &stored_kind, expected_seq, &prev);
+                }
+                if watch.contains(&entry.seq) {
+                    seen.push((entry.seq, entry.entry_hash.clone()));
+                }
+                prev = entry.entry_hash;
+            }
+            Err(()) => {
+                // Text that is not text, or a value of the wrong type: an altered entry.
+                if problem.is_none() {
+                    problem = Some(Problem {
+                        seq,
+                        what: format!("entry {seq} was altered: it holds data that cannot be read"),
+                    });
+                }
+                prev = String::new();
+            }
+        }
+        expected_seq = seq + 1;
+    }
+    let verification = Verification {
+        entries,
+        last_seq: expected_seq - 1,
+        last_hash: prev,
+        checkpoint_seq: None,
+        problem,
+    };
+    Ok((verification, seen))
+}
+
+fn check_entry(entry: &Entry, stored_kind: &str, expected_seq: i64, prev: &str) -> Option<Problem> {
+    if entry.seq != expected_seq {
+        let what = if entry.seq > expected_seq {
+            format!(
+                "entry {expected_seq} is missing: the log jumps from {} to {}",
+                expected_seq - 1,
+                entry.seq
+            )
+        } else {
+            format!(
+                "entry {} appears out of order after entry {}",
+                entry.seq,
+                expected_seq - 1
+            )
+        };
+        return Some(Problem {
+            seq: expected_seq,
+            what,
+        });
+    }
+    if entry.prev_hash != prev {
+        return Some(Problem {
+            seq: entry.seq,
+            what: format!(
+                "entry {} does not follow entry {}: entries were removed, inserted or reordered",
+                entry.seq,
+                entry.seq - 1
+            ),
+        });
+    }
+    if stored_kind != entry.actor.kind.as_str() || entry_hash(prev, entry) != entry.entry_hash {
+        return Some(Problem {
+            seq: entry.seq,
+            what: format!(
+                "entry {} was altered: its contents no longer match its hash",
+                entry.seq
+            ),
+        });
+    }
+    None
+}
+
+fn check_against(
+    seq: i64,
+    hash: &str,
+    last_seq: i64,
+    seen: &[(i64, String)],
+    what: &str,
+) -> Option<Problem> {
+    if last_seq < seq {
+        return Some(Problem {
+            seq: last_seq + 1,
+            what: format!(
+                "the log ends at entry {last_seq}, but {what} covers entries up to {seq}: entries were deleted from the end"
+            ),
+        });
+    }
+    match seen.iter().find(|(s, _)| *s == seq) {
+        Some((_, found)) if found == hash => None,
+        _ => Some(Problem {
+            seq,
+            what: format!("entry {seq} differs from the one {what} signed: the log was rewritten"),
+        }),
+    }
+}
+
+fn check_checkpoint(
+    checkpoint: &Checkpoint,
+    key: Option<&ed25519_dalek::VerifyingKey>,
+    log_id: &str,
+    last_seq: i64,
+    seen: &[(i64, String)],
+    latest: Option<&TrustedCheckpoint>,
+) -> Option<Problem> {
+    let Some(key) = key else {
+        return Some(Problem {
+            seq: checkpoint.seq,
+            what: "no public key is available to check the checkpoint's signature".into(),
+        });
+    };
+    if !checkpoint.signature_valid(key) {
+        return Some(Problem {
+            seq: checkpoint.seq,
+            what: "the checkpoint's signature is not valid for this log's key: the checkpoint, or the log with it, was forged".into(),
+        });
+    }
+    if checkpoint.log_id != log_id {
+        return Some(Problem {
+            seq: checkpoint.seq,
+            what: "the checkpoint belongs to a different audit log".into(),
+        });
+    }
+    if let Some(latest) = latest
+        && checkpoint.seq < latest.seq
+    {
+        return Some(Problem {
+            seq: checkpoint.seq,
+            what: format!(
+                "this checkpoint (entry {}) is older than the latest one this computer signed (entry {}): use the newest checkpoint file",
+                checkpoint.seq, latest.seq
+            ),
+        });
+    }
+    check_against(
+        checkpoint.seq,
+        &checkpoint.entry_hash,
+        last_seq,
+        seen,
+        "the checkpoint",
+    )
+}
+
+/// Details as canonical JSON text (keys sorted), so the stored text is what is hashed.
+fn canonical_details(details: &serde_json::Value) -> Result<String, AuditError> {
+    let text = serde_json::to_string(details).map_err(|e| AuditError::Details(e.to_string()))?;
+    let json =
+        countersign_core::json::Json::parse(&text).map_err(|e| AuditError::Details(e.message))?;
+    Ok(json.canonical())
+}
