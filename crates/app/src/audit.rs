@@ -67,6 +67,11 @@ impl Audit {
         })
     }
 
+    /// Who this audit acts for.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
     /// The underlying log, for the other application steps that append to it.
     pub fn log(&self) -> &AuditLog {
         &self.log

@@ -25,6 +25,12 @@ pub enum AppError {
     /// The data home cannot be located.
     #[error("no application data directory is known on this system: set COUNTERSIGN_HOME")]
     NoHome,
+    /// The credential store failed.
+    #[error(transparent)]
+    Vault(#[from] countersign_vault::VaultError),
+    /// A credential's description is not acceptable.
+    #[error("{0}")]
+    InvalidCredential(String),
     /// The keychain holds a checkpoint key that is not a key.
     #[error(
         "the audit signing key in the keychain is damaged; restore it from a backup of the keychain"

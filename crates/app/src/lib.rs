@@ -7,9 +7,13 @@
 //! people and these calls.
 
 mod audit;
+mod credentials;
 mod error;
+mod explain;
 mod home;
 
 pub use audit::{Audit, ReportOutcome};
+pub use credentials::{Credentials, check as check_credential};
 pub use error::AppError;
+pub use explain::explain;
 pub use home::DataHome;

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Subcommand, ValueEnum};
 use countersign_app::{Audit, DataHome, ReportOutcome};
-use countersign_audit::{Actor, ExportFormat, Filter};
+use countersign_audit::{ExportFormat, Filter};
+
+use crate::person;
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -59,15 +61,6 @@ pub enum Format {
     Csv,
     /// A JSON array.
     Json,
-}
-
-/// The person at the terminal, by their operating-system account.
-fn person() -> Actor {
-    let account = ["USER", "LOGNAME", "USERNAME"]
-        .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
-        .unwrap_or_else(|| "unknown".into());
-    Actor::person(&account)
 }
 
 pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {

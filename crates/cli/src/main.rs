@@ -4,6 +4,7 @@
 //! prints what they return; it holds no business logic of its own (design.md §1, invariant 7).
 
 mod audit;
+mod credential;
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -11,9 +12,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use countersign_core::credential::Registry;
-use countersign_core::descriptor::Descriptors;
-use countersign_core::{Context, Proposal, Refusal, RefusalCode, Settings};
+use countersign_audit::Actor;
+use countersign_core::{Refusal, RefusalCode};
 
 /// Let AI agents propose actions that only you can approve.
 ///
@@ -43,6 +43,9 @@ enum Command {
         /// The proposal file; `-` or nothing reads standard input.
         file: Option<PathBuf>,
     },
+    /// Add, list and remove credentials (secrets go to the system keychain).
+    #[command(subcommand)]
+    Credential(credential::CredentialCommand),
     /// Check, export and sign the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -55,12 +58,22 @@ struct ExplainOutput<'a> {
     explanation: &'a countersign_core::Explanation,
 }
 
+/// The person at the terminal, by their operating-system account.
+fn person() -> Actor {
+    let account = ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "unknown".into());
+    Actor::person(&account)
+}
+
 /// Exit status of a refused proposal (design.md §6).
 const REFUSED: u8 = 2;
 
 fn main() -> ExitCode {
     let outcome = match Cli::parse().command {
         Command::Explain { file } => explain(file),
+        Command::Credential(command) => credential::run(command),
         Command::Audit(command) => audit::run(command),
     };
     // Errors are for people: one line of causes, no backtrace.
@@ -90,20 +103,10 @@ fn explain(file: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         )));
     };
     let home = countersign_app::DataHome::locate()?;
-    let descriptors = Descriptors::with_user_files(&home.descriptor_files()?)?;
-    // Credential metadata and secrets come from the vault once it exists; until then the data
-    // home holds none, so every named credential is unknown.
-    let registry = Registry::default();
-    let settings = Settings::default();
-    let context = Context {
-        registry: &registry,
-        secrets: &[],
-        descriptors: &descriptors,
-        settings: &settings,
-    };
-    let outcome =
-        Proposal::parse(&text).and_then(|proposal| countersign_core::explain(&proposal, &context));
-    match outcome {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    match runtime.block_on(countersign_app::explain(&home, &text))? {
         Ok(explained) => {
             let output = ExplainOutput {
                 artifact_sha256: explained.artifact_sha256.to_string(),

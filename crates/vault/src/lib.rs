@@ -3,7 +3,12 @@
 //!
 //! Every entry lives under a service name derived from the data home, so two data homes (a
 //! person's and a test's) never see each other's secrets. Values come back as [`Secret`], which
-//! prints `<redacted>`, cannot be serialized, and is zeroized when dropped.
+//! prints `<redacted>`, cannot be serialized, and is zeroized when dropped. Credential metadata
+//! (names, kinds, scopes; never secrets) lives beside them in `vault.db` ([`CredentialStore`]).
+
+mod store;
+
+pub use store::{CredentialStore, ReleaseDefault, VaultError};
 
 use std::fmt;
 use std::path::Path;
