@@ -99,12 +99,20 @@ pub fn check(raw: &str) -> Result<Target, Refusal> {
         ascii_host.clone()
     };
 
+    let written_host = raw_host(raw).to_ascii_lowercase();
+    let serialized_host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    if ip.is_some() && written_host != serialized_host {
+        // 2130706433, 0x7f.1, 0177.0.0.1 and [::ffff:127.0.0.1] all mean an address written
+        // another way; no honest request needs that, and a scope must not be matched through it.
+        return Err(invalid(&format!(
+            "The address {written_host} is an unusual way of writing {serialized_host}; write the address plainly."
+        )));
+    }
     let mut lookalike = if ip.is_none() {
         text::lookalike_reason(&unicode_host)
     } else {
         None
     };
-    let written_host = raw_host(raw).to_ascii_lowercase();
     if lookalike.is_none()
         && written_host != ascii_host
         && written_host != unicode_host.to_lowercase()
@@ -228,7 +236,7 @@ mod tests {
     }
 
     #[test]
-    fn ip_spellings_resolve_to_the_real_address() {
+    fn unusual_ip_spellings_are_refused() {
         for raw in [
             "http://2130706433/",
             "http://0x7f.0.0.1/",
@@ -236,11 +244,13 @@ mod tests {
             "http://127.1/",
             "http://[::ffff:127.0.0.1]/",
         ] {
-            let target = check(raw).unwrap();
-            assert!(target.loopback, "{raw}");
-            assert_eq!(target.private, Some("this computer"), "{raw}");
+            let refusal = check(raw).unwrap_err();
+            assert_eq!(refusal.code, RefusalCode::InvalidUrl, "{raw}");
         }
-        assert!(check("http://2130706433/").unwrap().lookalike.is_some());
+        let plain = check("http://127.0.0.1:8080/").unwrap();
+        assert!(plain.loopback && plain.lookalike.is_none());
+        assert_eq!(plain.private, Some("this computer"));
+        assert!(check("http://[::1]/").unwrap().loopback);
         assert_eq!(
             check("http://169.254.169.254/")
                 .unwrap()
