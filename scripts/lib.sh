@@ -175,7 +175,8 @@ cs_start_keyring() {
   say "Started a private D-Bus session with an unlocked gnome-keyring"
 }
 
-# PostgreSQL on 127.0.0.1, in a throwaway cluster owned by the current user's postgres role.
+# PostgreSQL on 127.0.0.1, in a throwaway cluster. TCP logins need a password (SCRAM), as on a
+# real server, so tests exercise the password Countersign keeps in the keychain.
 cs_start_postgres() {
   cs_install_packages postgresql
   local bindir data="$CS_RUN_DIR/postgres" port=${COUNTERSIGN_PG_PORT:-55432}
@@ -183,10 +184,12 @@ cs_start_postgres() {
   rm -rf "$data"; mkdir -p "$data"; chown postgres "$data" 2>/dev/null || true
   local as=()
   [ "$(id -u)" -eq 0 ] && as=(runuser -u postgres --)
-  "${as[@]}" "$bindir/initdb" -D "$data" -A trust -U postgres >/dev/null
+  printf 'postgres-admin-pw' >"$CS_RUN_DIR/pg-admin-pw"; chmod 644 "$CS_RUN_DIR/pg-admin-pw"
+  "${as[@]}" "$bindir/initdb" -D "$data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+    --pwfile="$CS_RUN_DIR/pg-admin-pw" >/dev/null
   "${as[@]}" "$bindir/pg_ctl" -D "$data" -l "$data/log" -w \
     -o "-c listen_addresses=127.0.0.1 -p $port -k $data" start >/dev/null
-  export COUNTERSIGN_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port/postgres"
+  export COUNTERSIGN_TEST_POSTGRES="postgres://postgres:postgres-admin-pw@127.0.0.1:$port/postgres"
   CS_STOP_COMMANDS+=("${as[*]} $bindir/pg_ctl -D $data -m fast stop")
   say "Started PostgreSQL on 127.0.0.1:$port"
 }

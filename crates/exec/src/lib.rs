@@ -12,10 +12,12 @@
 mod grant;
 mod http;
 mod redact;
+mod sql;
 
 pub use grant::{Authorized, DEFAULT_GRANT_TTL, Grant, GrantError, GrantStore};
 pub use http::{HttpExecutor, HttpOutcome, Resolve, SystemResolver};
 pub use redact::Redactor;
+pub use sql::{SqlExecutor, SqlOutcome};
 
 /// Why an execution did not happen or did not complete. Messages never contain a secret.
 #[derive(Debug, thiserror::Error)]

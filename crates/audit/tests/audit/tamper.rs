@@ -2,6 +2,7 @@
 
 use countersign_audit::{Actor, Event, NewEntry};
 use proptest::prelude::*;
+use sqlx::Connection as _;
 
 use crate::support::{all, attacker, log_with};
 
@@ -74,7 +75,7 @@ async fn an_intact_log_verifies() {
 #[tokio::test]
 async fn the_table_refuses_updates_and_deletes() {
     let test = log_with(3).await;
-    let mut conn = sqlx::Connection::connect(&format!("sqlite://{}", test.path().display()))
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", test.path().display()))
         .await
         .unwrap();
     let update = sqlx::query("UPDATE audit_entries SET outcome = 'x' WHERE seq = 1")

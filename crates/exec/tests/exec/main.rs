@@ -6,3 +6,4 @@
 mod grants;
 mod http;
 mod servers;
+mod sql;
