@@ -200,9 +200,10 @@ cs_start_smtp() {
   local port=${COUNTERSIGN_SMTP_PORT:-52525} mailbox="$CS_RUN_DIR/mailbox"
   rm -rf "$mailbox"; mkdir -p "$mailbox"
   /usr/bin/python3 "$CS_ROOT/scripts/smtp_sink.py" --port "$port" --mailbox "$mailbox" \
-    >"$CS_RUN_DIR/smtp.log" 2>&1 &
+    --user countersign-test --password smtp-test-pw-5521 >"$CS_RUN_DIR/smtp.log" 2>&1 &
   CS_STARTED_PIDS+=($!)
   export COUNTERSIGN_TEST_SMTP="127.0.0.1:$port" COUNTERSIGN_TEST_MAILBOX="$mailbox"
+  export COUNTERSIGN_TEST_SMTP_USER=countersign-test COUNTERSIGN_TEST_SMTP_PASSWORD=smtp-test-pw-5521
   local i
   for i in $(seq 1 100); do
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && { say "Started an SMTP server on 127.0.0.1:$port"; return 0; }

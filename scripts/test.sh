@@ -35,6 +35,7 @@ step "Building the desktop app for the end-to-end tests" cargo build --locked -p
 cs_start_xvfb
 cs_start_keyring
 cs_start_postgres
+cs_start_smtp
 
 step "Running the UI's component tests (Vitest)" bash -c 'cd ui && npx vitest run'
 step "Running the Rust tests, including end-to-end in the real webview" \

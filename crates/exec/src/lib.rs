@@ -9,11 +9,13 @@
 //! Executors place a credential's secret in its declared slot only, re-check its scope on the
 //! final target, and redact the secret (raw, base64, URL-encoded) from everything they return.
 
+mod email;
 mod grant;
 mod http;
 mod redact;
 mod sql;
 
+pub use email::{EmailExecutor, EmailOutcome};
 pub use grant::{Authorized, DEFAULT_GRANT_TTL, Grant, GrantError, GrantStore};
 pub use http::{HttpExecutor, HttpOutcome, Resolve, SystemResolver};
 pub use redact::Redactor;

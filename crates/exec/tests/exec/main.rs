@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod email;
 mod grants;
 mod http;
 mod servers;
