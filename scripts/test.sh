@@ -45,4 +45,6 @@ step "Benchmark: explanations per second against JSON parsing alone" \
   cargo bench --locked -p countersign-core --bench explain -- --quick
 step "Benchmark: durable audit appends against raw fsync; verification against SHA-256" \
   cargo bench --locked -p countersign-audit --bench audit -- --quick
+step "Benchmark: HTTP execution overhead against a direct reqwest call" \
+  cargo bench --locked -p countersign-exec --bench http -- --quick
 say "All tests passed"

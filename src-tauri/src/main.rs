@@ -3,7 +3,7 @@
 // No console window behind the app on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("COUNTERSIGN_LOG")
@@ -11,6 +11,12 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    countersign_desktop::run()?;
-    Ok(())
+    match countersign_desktop::run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // One line a person can act on, not a backtrace.
+            eprintln!("countersign: the desktop app could not start: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -21,6 +21,13 @@ static ONE_APP_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 /// How long to wait for a freshly spawned process to start listening.
 const STARTUP_WAIT: Duration = Duration::from_secs(30);
 
+/// How long the app may take to open its window under WebDriver before the test fails (instead
+/// of hanging: a WebDriver session request otherwise waits for ever).
+const SESSION_WAIT: Duration = Duration::from_secs(60);
+
+/// How long a closed app may take to exit and release its single-instance name.
+const EXIT_WAIT: Duration = Duration::from_secs(20);
+
 /// A running desktop app under WebDriver control. Dropping it ends the session and the driver.
 pub struct Desktop {
     /// The WebDriver client bound to the app's main window.
@@ -71,10 +78,15 @@ impl Desktop {
             "tauri:options".into(),
             serde_json::json!({ "application": binary.to_string_lossy() }),
         );
-        let client = ClientBuilder::new(HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{port}"))
+        // The previous test's app must be gone, or this one would hand over to it and exit.
+        wait_for_exit(&binary)?;
+        let mut builder = ClientBuilder::new(HttpConnector::new());
+        builder.capabilities(capabilities);
+        let webdriver = format!("http://127.0.0.1:{port}");
+        let connect = builder.connect(&webdriver);
+        let client = tokio::time::timeout(SESSION_WAIT, connect)
             .await
+            .with_context(|| format!("the app did not open its window within {SESSION_WAIT:?}"))?
             .context("tauri-driver did not open a session on the app")?;
         let driver = desktop_driver.0.take().context("driver process vanished")?;
         Ok(Self {
@@ -107,14 +119,60 @@ impl Desktop {
     pub async fn close(mut self) -> anyhow::Result<()> {
         self.client.clone().close().await?;
         stop(&mut self.driver);
-        Ok(())
+        wait_for_exit(&self.binary)
     }
 }
 
 impl Drop for Desktop {
     fn drop(&mut self) {
         stop(&mut self.driver);
+        // Best effort after a failure: the next test waits for the app to be gone anyway.
+        let _ = wait_for_exit(&self.binary);
     }
+}
+
+/// Waits until no process runs `binary`, killing stragglers after a grace period.
+fn wait_for_exit(binary: &Path) -> anyhow::Result<()> {
+    let deadline = Instant::now() + EXIT_WAIT;
+    loop {
+        let running = processes_of(binary);
+        if running.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            for pid in &running {
+                let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            }
+            std::thread::sleep(Duration::from_millis(500));
+            if processes_of(binary).is_empty() {
+                return Ok(());
+            }
+            bail!(
+                "the app ({}) did not exit within {EXIT_WAIT:?}",
+                binary.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Process ids whose executable is `binary` (Linux `/proc`).
+fn processes_of(binary: &Path) -> Vec<u32> {
+    let Ok(target) = binary.canonicalize() else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let exe = std::fs::read_link(entry.path().join("exe")).ok()?;
+            // A zombie has no exe link; a deleted-then-rebuilt binary reads "… (deleted)".
+            (exe == target).then_some(pid)
+        })
+        .collect()
 }
 
 /// Kills the driver if launching fails half-way.

@@ -25,6 +25,12 @@ pub enum AppError {
     /// The data home cannot be located.
     #[error("no application data directory is known on this system: set COUNTERSIGN_HOME")]
     NoHome,
+    /// A grant could not be used.
+    #[error(transparent)]
+    Grant(#[from] countersign_exec::GrantError),
+    /// An execution was refused or failed.
+    #[error(transparent)]
+    Execution(#[from] countersign_exec::ExecError),
     /// The credential store failed.
     #[error(transparent)]
     Vault(#[from] countersign_vault::VaultError),

@@ -9,11 +9,13 @@
 mod audit;
 mod credentials;
 mod error;
+mod execute;
 mod explain;
 mod home;
 
 pub use audit::{Audit, ReportOutcome};
 pub use credentials::{Credentials, check as check_credential};
 pub use error::AppError;
+pub use execute::{Executions, Outcome};
 pub use explain::explain;
 pub use home::DataHome;

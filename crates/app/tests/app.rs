@@ -253,3 +253,119 @@ async fn a_replaced_public_key_is_reported() {
         .expect("a different public key must be reported");
     assert!(problem.what.contains("public key"), "{}", problem.what);
 }
+
+/// SIGKILL during an execution: on restart the execution is `outcome_unknown`, and nothing is
+/// sent again (the server sees one request, the grant is used up).
+#[tokio::test]
+async fn kill_9_during_an_execution_is_outcome_unknown_and_never_retried() {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    // A server that reads requests and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&requests);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let counter = Arc::clone(&counter);
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut buffer = [0u8; 4096];
+                if stream.read(&mut buffer).is_ok_and(|n| n > 0) {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                }
+                std::thread::sleep(std::time::Duration::from_secs(120));
+            });
+        }
+    });
+
+    let (_dir, home) = home();
+    let exe = std::env::current_exe().unwrap();
+    let helper = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("execute_once");
+    assert!(
+        helper.is_file(),
+        "{} is missing: run through cargo test",
+        helper.display()
+    );
+    let mut child = std::process::Command::new(&helper)
+        .arg(home.root())
+        .arg(format!("http://127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let grant_line = lines.next().unwrap().unwrap();
+    let grant_id = grant_line.strip_prefix("grant ").unwrap().to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while requests.load(Ordering::SeqCst) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request never reached the server"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL, mid-request
+    child.wait().unwrap();
+
+    let audit = Audit::open(&home, Actor::person("alice")).await.unwrap();
+    let executions = countersign_app::Executions::open(
+        &home,
+        countersign_exec::HttpExecutor::new(),
+        countersign_exec::SqlExecutor::new(),
+        countersign_exec::EmailExecutor::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(executions.recover(&audit).await.unwrap(), ["prop-crash"]);
+    assert!(
+        executions.recover(&audit).await.unwrap().is_empty(),
+        "marked once"
+    );
+    let events: Vec<String> = serde_json::from_str::<Vec<serde_json::Value>>(
+        &audit
+            .export(
+                ExportFormat::Json,
+                &Filter {
+                    proposal: Some("prop-crash".into()),
+                    ..Filter::default()
+                },
+            )
+            .await
+            .unwrap(),
+    )
+    .unwrap()
+    .iter()
+    .map(|e| e["event"].as_str().unwrap().to_owned())
+    .collect();
+    assert_eq!(
+        events,
+        [
+            "grant.consumed",
+            "execution.started",
+            "execution.outcome_unknown"
+        ]
+    );
+
+    // Not retried: the grant is used up, and the server saw exactly one request.
+    let artifact = countersign_core::Proposal::parse(&format!(
+        r#"{{"summary":"","purpose":"","artifact":{{"kind":"http","credential":null,"method":"POST","url":"http://127.0.0.1:{port}/v1/transfers","body":{{"amount":100}}}}}}"#
+    ))
+    .unwrap()
+    .artifact;
+    let again = executions
+        .execute(&audit, &grant_id, "prop-crash", artifact)
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("already used"), "{again}");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+    assert!(audit.verify(None).await.unwrap().intact());
+}

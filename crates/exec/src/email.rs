@@ -61,7 +61,7 @@ impl EmailExecutor {
     /// When it is refused on re-checking, or the server refuses or fails.
     pub async fn execute(
         &self,
-        authorized: &Authorized,
+        authorized: Authorized,
         credential: &CredentialMeta,
         secret: &Secret,
     ) -> Result<EmailOutcome, ExecError> {

@@ -2,7 +2,7 @@
 //! DNS resolved once and pinned, no redirects, bounded time and size, the secret redacted.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs as _};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -54,7 +54,9 @@ pub struct HttpOutcome {
 /// Runs authorized HTTP artifacts.
 pub struct HttpExecutor {
     resolver: Arc<dyn Resolve>,
-    roots: Vec<reqwest::Certificate>,
+    roots: Vec<Vec<u8>>,
+    /// Built once: loading the system's roots costs milliseconds, a client per request does not.
+    tls: OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
     plain_loopback_origins: Vec<String>,
     connect_timeout: Duration,
     total_timeout: Duration,
@@ -77,6 +79,7 @@ impl Default for HttpExecutor {
         HttpExecutor {
             resolver: Arc::new(SystemResolver),
             roots: Vec::new(),
+            tls: OnceLock::new(),
             plain_loopback_origins: Vec::new(),
             connect_timeout: Duration::from_secs(10),
             total_timeout: Duration::from_secs(30),
@@ -130,10 +133,41 @@ impl HttpExecutor {
     /// # Errors
     /// When the PEM is not a certificate.
     pub fn with_root_pem(mut self, pem: &[u8]) -> Result<Self, ExecError> {
-        self.roots.push(
-            reqwest::Certificate::from_pem(pem).map_err(|e| ExecError::Transport(e.to_string()))?,
-        );
+        use rustls_pki_types::pem::PemObject as _;
+        let mut found = false;
+        for der in rustls_pki_types::CertificateDer::pem_slice_iter(pem) {
+            let der =
+                der.map_err(|e| ExecError::Transport(format!("not a PEM certificate: {e}")))?;
+            self.roots.push(der.to_vec());
+            found = true;
+        }
+        if !found {
+            return Err(ExecError::Transport("the PEM holds no certificate".into()));
+        }
+        self.tls = OnceLock::new();
         Ok(self)
+    }
+
+    fn tls_config(&self) -> Result<Arc<rustls::ClientConfig>, ExecError> {
+        let built = self.tls.get_or_init(|| {
+            let mut roots = rustls::RootCertStore::empty();
+            // Unreadable system certificates are skipped; the person's own roots are added below.
+            let native = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(native.certs);
+            for der in &self.roots {
+                roots
+                    .add(rustls_pki_types::CertificateDer::from(der.clone()))
+                    .map_err(|e| e.to_string())?;
+            }
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| e.to_string())?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            Ok(Arc::new(config))
+        });
+        built.clone().map_err(ExecError::Transport)
     }
 
     /// Uses another resolver.
@@ -163,7 +197,7 @@ impl HttpExecutor {
     /// When anything about the request is refused before sending, or it fails in transit.
     pub async fn execute(
         &self,
-        authorized: &Authorized,
+        authorized: Authorized,
         credential: Option<(&CredentialMeta, &Secret)>,
     ) -> Result<HttpOutcome, ExecError> {
         if !authorized.still_matches() {
@@ -270,16 +304,13 @@ impl HttpExecutor {
         };
 
         let mut url = target.url.clone();
-        let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
+        let builder = reqwest::Client::builder()
+            .use_preconfigured_tls((*self.tls_config()?).clone())
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(self.connect_timeout)
             .timeout(self.total_timeout)
             .no_proxy()
             .resolve(&host, SocketAddr::new(pinned, port));
-        for root in &self.roots {
-            builder = builder.add_root_certificate(root.clone());
-        }
         let client = builder
             .build()
             .map_err(|e| ExecError::Transport(redactor.text(&e.to_string())))?;

@@ -72,7 +72,7 @@ impl SqlExecutor {
     /// When it is refused on re-checking, or the database refuses or fails.
     pub async fn execute(
         &self,
-        authorized: &Authorized,
+        authorized: Authorized,
         credential: &CredentialMeta,
         secret: &Secret,
     ) -> Result<SqlOutcome, ExecError> {

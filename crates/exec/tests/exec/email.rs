@@ -84,7 +84,7 @@ async fn the_envelope_is_exactly_the_shown_recipients_and_bcc_stays_hidden() {
     .await;
     let secret = Secret::new(env("COUNTERSIGN_TEST_SMTP_PASSWORD"));
     let outcome = EmailExecutor::new()
-        .execute(&authorized, &account(&[]), &secret)
+        .execute(authorized, &account(&[]), &secret)
         .await
         .unwrap();
     assert_eq!(
@@ -132,7 +132,7 @@ async fn a_wrong_password_is_refused_by_the_server_and_never_shown() {
     .await;
     let wrong = "wrong-smtp-pw-NEVER-SHOWN";
     let error = EmailExecutor::new()
-        .execute(&authorized, &account(&[]), &Secret::new(wrong.into()))
+        .execute(authorized, &account(&[]), &Secret::new(wrong.into()))
         .await
         .unwrap_err();
     assert!(matches!(error, ExecError::Transport(_)), "{error}");
@@ -147,7 +147,7 @@ async fn allowed_domains_and_injection_are_rechecked_before_sending() {
     .await;
     let secret = Secret::new(env("COUNTERSIGN_TEST_SMTP_PASSWORD"));
     let error = EmailExecutor::new()
-        .execute(&outside, &account(&["clinic.example"]), &secret)
+        .execute(outside, &account(&["clinic.example"]), &secret)
         .await
         .unwrap_err();
     assert!(matches!(error, ExecError::Refused(_)), "{error}");

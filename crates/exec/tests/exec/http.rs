@@ -105,7 +105,7 @@ async fn the_secret_goes_into_its_slot_only() {
         );
         let (_dir, authorized) = authorize(artifact).await;
         let outcome = HttpExecutor::new()
-            .execute(&authorized, Some((&meta, &secret)))
+            .execute(authorized, Some((&meta, &secret)))
             .await
             .unwrap();
         assert_eq!(outcome.status, 200);
@@ -146,7 +146,7 @@ async fn basic_auth_is_placed_and_redacted() {
     ))
     .await;
     let outcome = HttpExecutor::new()
-        .execute(&authorized, Some((&meta, &secret)))
+        .execute(authorized, Some((&meta, &secret)))
         .await
         .unwrap();
     let expected = format!(
@@ -181,7 +181,7 @@ async fn an_echoed_secret_is_redacted_from_status_headers_and_body() {
     ))
     .await;
     let outcome = HttpExecutor::new()
-        .execute(&authorized, Some((&meta, &secret)))
+        .execute(authorized, Some((&meta, &secret)))
         .await
         .unwrap();
     assert_clean(&outcome.body);
@@ -216,7 +216,7 @@ async fn redirects_are_results_not_followed() {
     ))
     .await;
     let outcome = HttpExecutor::new()
-        .execute(&authorized, Some((&meta, &secret)))
+        .execute(authorized, Some((&meta, &secret)))
         .await
         .unwrap();
     assert_eq!(outcome.status, 302);
@@ -247,7 +247,7 @@ async fn a_stalling_server_times_out() {
         "null",
     ))
     .await;
-    let error = executor.execute(&plain, None).await.unwrap_err();
+    let error = executor.execute(plain, None).await.unwrap_err();
     assert!(matches!(error, ExecError::Transport(_)), "{error}");
     drop(authorized);
 }
@@ -265,7 +265,7 @@ async fn a_huge_body_is_truncated_and_marked() {
         "null",
     ))
     .await;
-    let outcome = executor.execute(&authorized, None).await.unwrap();
+    let outcome = executor.execute(authorized, None).await.unwrap();
     assert!(outcome.truncated);
     assert_eq!(outcome.body.len(), 1024 * 1024);
 }
@@ -292,15 +292,23 @@ async fn tls_with_a_test_ca() {
     .await;
     // Without the CA the certificate is not trusted, and nothing is accepted.
     let untrusted = HttpExecutor::new()
-        .execute(&authorized, Some((&meta, &secret)))
+        .execute(authorized, Some((&meta, &secret)))
         .await
         .unwrap_err();
     assert!(matches!(untrusted, ExecError::Transport(_)), "{untrusted}");
     assert_eq!(server.count(), 0);
+    // A failed execution used its authorization up; approve again.
+    let (_dir, authorized) = authorize(http_artifact(
+        Some("bank"),
+        "POST",
+        &format!("{tls_origin}/v1/payments"),
+        r#"{"a":1}"#,
+    ))
+    .await;
     let outcome = HttpExecutor::new()
         .with_root_pem(ca.ca_pem.as_bytes())
         .unwrap()
-        .execute(&authorized, Some((&meta, &secret)))
+        .execute(authorized, Some((&meta, &secret)))
         .await
         .unwrap();
     assert_eq!(outcome.status, 200);
@@ -353,7 +361,7 @@ async fn every_scope_escape_is_refused_before_a_packet_leaves() {
         let Ok(artifact) = artifact else { continue }; // refused even earlier, at reading
         let (_dir, authorized) = authorize(artifact).await;
         let error = HttpExecutor::new()
-            .execute(&authorized, Some((&meta, &secret)))
+            .execute(authorized, Some((&meta, &secret)))
             .await
             .unwrap_err();
         assert!(
@@ -382,7 +390,7 @@ async fn every_scope_escape_is_refused_before_a_packet_leaves() {
     ))
     .await;
     let error = executor
-        .execute(&authorized, Some((&meta, &secret)))
+        .execute(authorized, Some((&meta, &secret)))
         .await
         .unwrap_err();
     assert!(matches!(error, ExecError::AddressClass(_)), "{error}");
@@ -394,9 +402,16 @@ async fn every_scope_escape_is_refused_before_a_packet_leaves() {
     );
     let executor =
         HttpExecutor::new().with_resolver(Arc::new(FixedResolver("10.1.2.3".parse().unwrap())));
+    let (_dir, authorized) = authorize(http_artifact(
+        Some("bank"),
+        "GET",
+        &format!("{public}/v1/x"),
+        "null",
+    ))
+    .await;
     assert!(matches!(
         executor
-            .execute(&authorized, Some((&meta, &secret)))
+            .execute(authorized, Some((&meta, &secret)))
             .await
             .unwrap_err(),
         ExecError::AddressClass(_)
@@ -418,19 +433,26 @@ async fn the_wrong_credential_or_kind_is_refused() {
     .await;
     assert!(matches!(
         HttpExecutor::new()
-            .execute(&authorized, Some((&other, &secret)))
+            .execute(authorized, Some((&other, &secret)))
             .await,
         Err(ExecError::WrongCredential)
     ));
+    let (_dir, authorized) = authorize(http_artifact(
+        Some("bank"),
+        "GET",
+        &format!("{}/v1/x", origin(&server)),
+        "null",
+    ))
+    .await;
     assert!(matches!(
-        HttpExecutor::new().execute(&authorized, None).await,
+        HttpExecutor::new().execute(authorized, None).await,
         Err(ExecError::WrongCredential)
     ));
     let sql = Proposal::parse(r#"{"summary":"","purpose":"","artifact":{"kind":"sql","database":"d","statement":"SELECT 1"}}"#).unwrap().artifact;
     let (_dir2, authorized) = authorize(sql).await;
     assert!(matches!(
         HttpExecutor::new()
-            .execute(&authorized, Some((&meta, &secret)))
+            .execute(authorized, Some((&meta, &secret)))
             .await,
         Err(ExecError::WrongKind { .. })
     ));
@@ -466,10 +488,10 @@ async fn the_secret_never_reaches_the_logs() {
     ))
     .await;
     let outcome = HttpExecutor::new()
-        .execute(&authorized, Some((&meta, &secret)))
+        .execute(authorized, Some((&meta, &secret)))
         .await
         .unwrap();
-    tracing::info!(?outcome, ?secret, ?authorized, "executed");
+    tracing::info!(?outcome, ?secret, "executed");
     let captured = buffer.lock().unwrap().clone();
     assert!(!captured.is_empty(), "the subscriber captured nothing");
     assert_clean(&captured);

@@ -73,7 +73,7 @@ async fn sqlite_reads_are_capped_and_writes_report_rows() {
     )
     .await;
     match SqlExecutor::new()
-        .execute(&read, &reader, &secret)
+        .execute(read, &reader, &secret)
         .await
         .unwrap()
     {
@@ -108,7 +108,7 @@ async fn sqlite_reads_are_capped_and_writes_report_rows() {
     .await;
     assert_eq!(
         SqlExecutor::new()
-            .execute(&write, &writer, &secret)
+            .execute(write, &writer, &secret)
             .await
             .unwrap(),
         SqlOutcome::Changed { rows_affected: 2 }
@@ -116,7 +116,7 @@ async fn sqlite_reads_are_capped_and_writes_report_rows() {
     // The read-only credential refuses the same write before anything runs.
     let (_g, write) = authorize("billing", "UPDATE invoices SET status = 'paid'").await;
     assert!(matches!(
-        SqlExecutor::new().execute(&write, &reader, &secret).await,
+        SqlExecutor::new().execute(write, &reader, &secret).await,
         Err(ExecError::Refused(_))
     ));
 }
@@ -185,7 +185,7 @@ async fn postgres_reads_with_the_keychain_password_and_typed_values() {
     )
     .await;
     let outcome = SqlExecutor::new()
-        .execute(&read, &meta, &Secret::new("agent-pw-7731".into()))
+        .execute(read, &meta, &Secret::new("agent-pw-7731".into()))
         .await
         .unwrap();
     let SqlOutcome::Rows {
@@ -214,7 +214,7 @@ async fn postgres_writes_report_rows_and_read_only_runs_read_only() {
     let (_g, write) = authorize("clinic-db", "UPDATE patients SET balance = 0 WHERE id = 1").await;
     assert_eq!(
         SqlExecutor::new()
-            .execute(&write, &writer, &secret)
+            .execute(write, &writer, &secret)
             .await
             .unwrap(),
         SqlOutcome::Changed { rows_affected: 1 }
@@ -225,7 +225,7 @@ async fn postgres_writes_report_rows_and_read_only_runs_read_only() {
     let reader = database("clinic-db", SqlDialect::Postgres, &agent_url, true, 50);
     let (_g, sneaky) = authorize("clinic-db", "SELECT nextval('invoice_numbers')").await;
     let error = SqlExecutor::new()
-        .execute(&sneaky, &reader, &secret)
+        .execute(sneaky, &reader, &secret)
         .await
         .unwrap_err();
     assert!(
@@ -241,7 +241,7 @@ async fn postgres_statements_time_out_and_passwords_never_show() {
     let (_g, slow) = authorize("clinic-db", "SELECT pg_sleep(5)").await;
     let error = SqlExecutor::new()
         .with_timeout(Duration::from_millis(500))
-        .execute(&slow, &meta, &Secret::new("agent-pw-7731".into()))
+        .execute(slow, &meta, &Secret::new("agent-pw-7731".into()))
         .await
         .unwrap_err();
     assert!(error.to_string().contains("statement timeout"), "{error}");
@@ -250,7 +250,7 @@ async fn postgres_statements_time_out_and_passwords_never_show() {
     let wrong = "wrong-pw-NEVER-SHOWN-99";
     let (_g, read) = authorize("clinic-db", "SELECT 1").await;
     let error = SqlExecutor::new()
-        .execute(&read, &reader, &Secret::new(wrong.into()))
+        .execute(read, &reader, &Secret::new(wrong.into()))
         .await
         .unwrap_err();
     assert!(
