@@ -37,6 +37,9 @@ pub enum AppError {
     /// A credential's description is not acceptable.
     #[error("{0}")]
     InvalidCredential(String),
+    /// A lifecycle step is not allowed now (not pending, wrong second factor, unknown id…).
+    #[error("{0}")]
+    NotAllowed(String),
     /// The keychain holds a checkpoint key that is not a key.
     #[error(
         "the audit signing key in the keychain is damaged; restore it from a backup of the keychain"

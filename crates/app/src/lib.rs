@@ -12,6 +12,8 @@ mod error;
 mod execute;
 mod explain;
 mod home;
+mod lifecycle;
+pub mod totp;
 
 pub use audit::{Audit, ReportOutcome};
 pub use credentials::{Credentials, check as check_credential};
@@ -19,3 +21,4 @@ pub use error::AppError;
 pub use execute::{Executions, Outcome};
 pub use explain::explain;
 pub use home::DataHome;
+pub use lifecycle::{AgentInfo, Lifecycle, PENDING_TTL, Record, Release};

