@@ -185,7 +185,7 @@ impl AuditLog {
             });
         }
         MIGRATOR
-            .run(&mut connection)
+            .run_direct(&mut connection)
             .await
             .map_err(|e| unwritable(path, e))?;
         let existing: Option<String> =

@@ -95,7 +95,7 @@ impl CredentialStore {
             .await
             .map_err(database)?;
         MIGRATOR
-            .run(&mut connection)
+            .run_direct(&mut connection)
             .await
             .map_err(|e| database(e.into()))?;
         Ok(Self {

@@ -1,0 +1,207 @@
+//! The checks every request passes before a handler runs.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::Request;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::Connector;
+
+/// Per-agent limits.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Requests an agent may make in a burst.
+    pub burst: u32,
+    /// Requests per second it earns back.
+    pub per_second: f64,
+    /// Proposals it may have pending at once.
+    pub max_pending: i64,
+    /// The largest request body.
+    pub max_body: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            burst: 60,
+            per_second: 5.0,
+            max_pending: 20,
+            max_body: 1024 * 1024,
+        }
+    }
+}
+
+/// The connector's shared state.
+pub struct State {
+    pub connector: Connector,
+    pub local: SocketAddr,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    submitting: Mutex<HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// The agent a request was authenticated as.
+#[derive(Clone, Debug)]
+pub struct AgentName(pub String);
+
+impl State {
+    pub fn new(connector: Connector, local: SocketAddr) -> Self {
+        State {
+            connector,
+            local,
+            buckets: Mutex::new(HashMap::new()),
+            submitting: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// One submission at a time per agent, so its pending limit holds under a burst.
+    pub fn submission_lock(&self, agent: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.submitting.lock().unwrap_or_else(|p| p.into_inner());
+        std::sync::Arc::clone(locks.entry(agent.to_owned()).or_default())
+    }
+
+    /// Takes a token from the agent's bucket, or says how long to wait.
+    fn take(&self, agent: &str) -> Result<(), Duration> {
+        let limits = self.connector.limits;
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let (tokens, last) = buckets
+            .entry(agent.to_owned())
+            .or_insert((f64::from(limits.burst), now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * limits.per_second)
+            .min(f64::from(limits.burst));
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64(
+                ((1.0 - *tokens) / limits.per_second).max(1.0),
+            ))
+        }
+    }
+}
+
+/// A JSON error response `{"error":{"code","message","field"}}`.
+pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "error": { "code": code, "message": message, "field": null } });
+    (status, axum::Json(body)).into_response()
+}
+
+fn host_allowed(headers: &HeaderMap, local: SocketAddr) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let port = local.port();
+    let allowed = [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+        format!("{local}"),
+    ];
+    allowed.iter().any(|a| a.eq_ignore_ascii_case(host))
+}
+
+/// The gate: Host, Origin, content type, agent key, rate.
+pub async fn check(
+    state: axum::extract::State<std::sync::Arc<State>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let headers = request.headers();
+    if !host_allowed(headers, state.local) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "forbidden_host",
+            "Requests must name this computer's connector address as Host.",
+        );
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        if !state.connector.allowed_origins.iter().any(|o| o == origin) {
+            return error(
+                StatusCode::FORBIDDEN,
+                "forbidden_origin",
+                "Web pages may not call the connector.",
+            );
+        }
+    }
+    if matches!(
+        *request.method(),
+        Method::POST | Method::PUT | Method::PATCH
+    ) {
+        let json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+            });
+        if !json {
+            return error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Send JSON with Content-Type: application/json.",
+            );
+        }
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > state.connector.limits.max_body) {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "The request body is over 1 MiB.",
+            );
+        }
+    }
+    let key = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .map(str::to_owned);
+    let Some(key) = key else {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Send the agent key as Authorization: Bearer <key>.",
+        );
+    };
+    let agent = match state.connector.lifecycle.authenticate(&key).await {
+        Ok(Some(agent)) => agent,
+        Ok(None) => {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "This agent key is unknown or was revoked.",
+            );
+        }
+        Err(e) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                &e.to_string(),
+            );
+        }
+    };
+    if let Err(wait) = state.take(&agent) {
+        let mut response = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many requests; wait before trying again.",
+        );
+        if let Ok(value) = wait.as_secs().max(1).to_string().parse() {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
+    }
+    request.extensions_mut().insert(AgentName(agent));
+    next.run(request).await
+}
