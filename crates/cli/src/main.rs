@@ -6,6 +6,7 @@
 mod agent;
 mod audit;
 mod credential;
+mod review;
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -47,6 +48,9 @@ enum Command {
     /// Add, list and remove credentials (secrets go to the system keychain).
     #[command(subcommand)]
     Credential(credential::CredentialCommand),
+    /// Run Countersign headless and review proposals in this terminal: listens for agents on
+    /// loopback, shows each proposal's explanation, and asks you to approve, reject or skip.
+    Review,
     /// Register, list and revoke agents.
     #[command(subcommand)]
     Agent(agent::AgentCommand),
@@ -78,6 +82,7 @@ fn main() -> ExitCode {
     let outcome = match Cli::parse().command {
         Command::Explain { file } => explain(file),
         Command::Credential(command) => credential::run(command),
+        Command::Review => review::run(),
         Command::Agent(command) => agent::run(command),
         Command::Audit(command) => audit::run(command),
     };

@@ -1,3 +1,7 @@
-//! End-to-end tests of the real desktop app in the real webview.
+//! End-to-end tests: the real desktop app in the real webview, and the headless loop with the
+//! terminal reviewer.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod review;
 mod smoke;

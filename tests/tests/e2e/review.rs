@@ -1,0 +1,211 @@
+//! The whole loop, headless: an agent proposes over REST, a person reviews in a pseudo-terminal
+//! (`countersign review`), typing as a person would; the artifact runs against a real local
+//! server; the agent reads only the released part; the audit log verifies.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use expectrl::{ControlCode, Expect as _, Regex, Session};
+
+fn countersign_binary() -> PathBuf {
+    let binary = countersign_e2e::app_binary()
+        .unwrap()
+        .with_file_name("countersign");
+    assert!(
+        binary.is_file(),
+        "{} is not built: cargo build -p countersign-cli",
+        binary.display()
+    );
+    binary
+}
+
+fn run(home: &Path, args: &[&str], stdin: &str) -> std::process::Output {
+    let mut child = Command::new(countersign_binary())
+        .args(args)
+        .env("COUNTERSIGN_HOME", home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// A bank API on 127.0.0.1 that answers every request with a balance, and counts requests.
+fn bank() -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&count);
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buffer = [0u8; 8192];
+            let _ = stream.read(&mut buffer);
+            counter.fetch_add(1, Ordering::SeqCst);
+            let body = r#"{"balance":1200,"account":"4410","owner":{"ssn":"123-45-6789"}}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, count)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn propose_review_in_a_terminal_execute_release_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let (bank_port, requests) = bank();
+    let added = run(
+        &home,
+        &[
+            "credential",
+            "add",
+            "bank",
+            "--kind",
+            "http",
+            "--auth",
+            "bearer",
+            "--origin",
+            &format!("http://127.0.0.1:{bank_port}"),
+            "--description",
+            "Test bank",
+        ],
+        "bank-token-0001\n",
+    );
+    assert!(
+        added.status.success(),
+        "a keychain must be running: {}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let key_out = run(&home, &["agent", "add", "claude"], "");
+    let key = String::from_utf8_lossy(&key_out.stdout).trim().to_owned();
+
+    let connector = format!("127.0.0.1:{}", free_port());
+    let mut command = Command::new(countersign_binary());
+    command
+        .arg("review")
+        .env("COUNTERSIGN_HOME", &home)
+        .env("COUNTERSIGN_CONNECTOR_ADDR", &connector);
+    let mut review = Session::spawn(command).unwrap();
+    review.set_expect_timeout(Some(Duration::from_secs(30)));
+    review.expect("listening for agents").unwrap();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let propose = |body: String| {
+        runtime.block_on(async {
+            let response = http
+                .post(format!("http://{connector}/v1/proposals"))
+                .bearer_auth(&key)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), 201);
+            response.json::<serde_json::Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+    };
+    let read = |id: &str| {
+        runtime.block_on(async {
+            http.get(format!("http://{connector}/v1/proposals/{id}?wait=10"))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        })
+    };
+
+    // Approve and release one field.
+    let id = propose(format!(
+        r#"{{"summary":"Check the balance","purpose":"budget","artifact":{{"kind":"http","credential":"bank","method":"GET","url":"http://127.0.0.1:{bank_port}/v1/balance"}}}}"#
+    ));
+    review.expect("Read /v1/balance from 127.0.0.1").unwrap();
+    let prompt = review.expect(Regex(r"Type (\w+) to approve")).unwrap();
+    let code = String::from_utf8_lossy(prompt.get(1).unwrap()).into_owned();
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        0,
+        "nothing runs before the person types the code"
+    );
+    review.send_line("approve").unwrap(); // not the code: nothing happens
+    review.expect("nothing was approved").unwrap();
+    let prompt = review.expect(Regex(r"Type (\w+) to approve")).unwrap();
+    let code_again = String::from_utf8_lossy(prompt.get(1).unwrap()).into_owned();
+    let _ = code;
+    review.send_line(&code_again).unwrap();
+    review.expect("Release to the agent").unwrap();
+    review.send_line("body.balance").unwrap();
+    review.expect("The agent receives").unwrap();
+    let view = read(&id);
+    assert_eq!(view["status"], "succeeded");
+    assert_eq!(
+        view["result"]["data"],
+        serde_json::json!({ "body": { "balance": 1200 } })
+    );
+    assert!(!view.to_string().contains("123-45-6789"));
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+
+    // Reject with a reason.
+    let id = propose(format!(
+        r#"{{"summary":"Check again","purpose":"budget","artifact":{{"kind":"http","credential":"bank","method":"GET","url":"http://127.0.0.1:{bank_port}/v1/balance?again=1"}}}}"#
+    ));
+    review.expect(Regex(r"Type (\w+) to approve")).unwrap();
+    review.send_line("r").unwrap();
+    review.expect("Reason").unwrap();
+    review.send_line("once is enough").unwrap();
+    review.expect("Rejected.").unwrap();
+    let view = read(&id);
+    assert_eq!(view["status"], "rejected");
+    assert_eq!(view["decision"]["reason"], "once is enough");
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        1,
+        "a rejected proposal never runs"
+    );
+
+    // A second reviewer on the same data home is turned away.
+    let second = run(&home, &["review"], "");
+    assert!(!second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains("already using"));
+
+    review.send(ControlCode::EndOfTransmission).unwrap();
+    review.expect("Stopped").unwrap();
+    let verify = run(&home, &["audit", "verify"], "");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+}
