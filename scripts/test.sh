@@ -47,4 +47,6 @@ step "Benchmark: durable audit appends against raw fsync; verification against S
   cargo bench --locked -p countersign-audit --bench audit -- --quick
 step "Benchmark: HTTP execution overhead against a direct reqwest call" \
   cargo bench --locked -p countersign-exec --bench http -- --quick
+step "Benchmark: submission to pending over REST, 10 agents, against an empty handler" \
+  cargo bench --locked -p countersign-connector --bench submit -- --quick
 say "All tests passed"

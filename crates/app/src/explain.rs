@@ -14,7 +14,27 @@ use crate::home::DataHome;
 /// # Errors
 /// When the descriptors, credentials or keychain cannot be read.
 pub async fn explain(home: &DataHome, text: &str) -> Result<Result<Explained, Refusal>, AppError> {
-    let descriptors = Descriptors::with_user_files(&home.descriptor_files()?)?;
+    let descriptors = load_descriptors(home)?;
+    explain_with(home, &descriptors, text).await
+}
+
+/// The data home's descriptors: the person's own files, then the shipped packs.
+///
+/// # Errors
+/// When a file cannot be read or is not a valid descriptor pack.
+pub fn load_descriptors(home: &DataHome) -> Result<Descriptors, AppError> {
+    Ok(Descriptors::with_user_files(&home.descriptor_files()?)?)
+}
+
+/// Like [`explain`], with descriptors already loaded (a long-running app loads them once).
+///
+/// # Errors
+/// When the credentials or keychain cannot be read.
+pub async fn explain_with(
+    home: &DataHome,
+    descriptors: &Descriptors,
+    text: &str,
+) -> Result<Result<Explained, Refusal>, AppError> {
     let (registry, secrets) = if home.root().join("vault.db").exists() {
         let credentials = Credentials::open(home).await?;
         (
@@ -35,7 +55,7 @@ pub async fn explain(home: &DataHome, text: &str) -> Result<Result<Explained, Re
     let context = Context {
         registry: &registry,
         secrets: &probes,
-        descriptors: &descriptors,
+        descriptors,
         settings: &settings,
     };
     Ok(Proposal::parse(text).and_then(|proposal| countersign_core::explain(&proposal, &context)))

@@ -86,6 +86,8 @@ pub enum Release {
 /// The proposal store of a data home, with change notifications.
 pub struct Lifecycle {
     connection: Mutex<SqliteConnection>,
+    /// Parsed once: the person's descriptor files and the shipped packs.
+    descriptors: countersign_core::descriptor::Descriptors,
     changes: watch::Sender<u64>,
     path: String,
 }
@@ -197,8 +199,10 @@ impl Lifecycle {
             .await
             .map_err(|e| fail(e.to_string()))?;
         let (changes, _) = watch::channel(0);
+        let descriptors = crate::explain::load_descriptors(home)?;
         Ok(Lifecycle {
             connection: Mutex::new(connection),
+            descriptors,
             changes,
             path: path.display().to_string(),
         })
@@ -343,7 +347,7 @@ impl Lifecycle {
         text: &str,
     ) -> Result<Result<Record, Refusal>, AppError> {
         let actor = Actor::agent(agent);
-        let explained = crate::explain::explain(home, text).await?;
+        let explained = crate::explain::explain_with(home, &self.descriptors, text).await?;
         let (proposal, explained) = match explained {
             Ok(explained) => (
                 Proposal::parse(text).map_err(|r| not_allowed(r.message))?,
