@@ -8,6 +8,7 @@
 //! on pending proposals. Handlers only translate to and from the application API.
 
 mod gate;
+mod mcp;
 mod rest;
 
 use std::net::SocketAddr;

@@ -25,6 +25,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/v1/capabilities", get(capabilities))
         .route("/v1/proposals", post(propose))
         .route("/v1/proposals/{id}", get(read).delete(withdraw))
+        .nest_service("/mcp", crate::mcp::service(Arc::clone(&state)))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -52,13 +53,25 @@ async fn capabilities(
     StateExtractor(state): Shared,
     Extension(AgentName(agent)): Extension<AgentName>,
 ) -> Response {
+    let (status, json) = capabilities_json(&state, &agent).await;
+    (status, Json(json)).into_response()
+}
+
+/// The agent's name and the credentials it may name (never their secrets).
+pub async fn capabilities_json(state: &State, agent: &str) -> (StatusCode, serde_json::Value) {
+    let unavailable = |e: &dyn std::fmt::Display| {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            serde_json::json!({ "error": { "code": "unavailable", "message": e.to_string(), "field": null } }),
+        )
+    };
     let credentials = match Credentials::open(&state.connector.home).await {
         Ok(c) => c,
-        Err(e) => return app_error(&e),
+        Err(e) => return unavailable(&e),
     };
     let list = match credentials.list().await {
         Ok(list) => list,
-        Err(e) => return app_error(&e),
+        Err(e) => return unavailable(&e),
     };
     let credentials: Vec<serde_json::Value> = list
         .iter()
@@ -70,8 +83,10 @@ async fn capabilities(
             serde_json::json!({ "name": meta.name, "kind": meta.kind_name(), "description": meta.description, "scope": scope })
         })
         .collect();
-    Json(serde_json::json!({ "agent": { "name": agent }, "credentials": credentials }))
-        .into_response()
+    (
+        StatusCode::OK,
+        serde_json::json!({ "agent": { "name": agent }, "credentials": credentials }),
+    )
 }
 
 async fn propose(
@@ -79,36 +94,13 @@ async fn propose(
     Extension(AgentName(agent)): Extension<AgentName>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match body {
-        Ok(body) => body,
-        Err(_) => {
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                RefusalCode::TooLarge.as_str(),
-                "The request body is over 1 MiB.",
-            );
-        }
+    let Ok(body) = body else {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            RefusalCode::TooLarge.as_str(),
+            "The request body is over 1 MiB.",
+        );
     };
-    let connector = &state.connector;
-    let lock = state.submission_lock(&agent);
-    let _one_at_a_time = lock.lock().await;
-    match connector.lifecycle.pending_count(&agent).await {
-        Ok(n) if n >= connector.limits.max_pending => {
-            let mut response = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                RefusalCode::RateLimited.as_str(),
-                "Too many of your proposals are waiting for the person; wait for decisions first.",
-            );
-            if let Ok(value) = "30".parse() {
-                response
-                    .headers_mut()
-                    .insert(axum::http::header::RETRY_AFTER, value);
-            }
-            return response;
-        }
-        Ok(_) => {}
-        Err(e) => return app_error(&e),
-    }
     let Ok(text) = std::str::from_utf8(&body) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -116,21 +108,56 @@ async fn propose(
             "The proposal is not UTF-8 text.",
         );
     };
+    let (status, json) = submit(&state, &agent, text).await;
+    let mut response = (status, Json(json)).into_response();
+    if status == StatusCode::TOO_MANY_REQUESTS
+        && let Ok(value) = "30".parse()
+    {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// Submits a proposal for an agent, with the per-agent pending limit; the same for REST and MCP.
+pub async fn submit(state: &State, agent: &str, text: &str) -> (StatusCode, serde_json::Value) {
+    let connector = &state.connector;
+    let wire = |code: RefusalCode, message: &str| serde_json::json!({ "error": { "code": code.as_str(), "message": message, "field": null } });
+    let lock = state.submission_lock(agent);
+    let _one_at_a_time = lock.lock().await;
+    match connector.lifecycle.pending_count(agent).await {
+        Ok(n) if n >= connector.limits.max_pending => {
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                wire(
+                    RefusalCode::RateLimited,
+                    "Too many of your proposals are waiting for the person; wait for decisions first.",
+                ),
+            );
+        }
+        Ok(_) => {}
+        Err(e) => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                serde_json::json!({ "error": { "code": "unavailable", "message": e.to_string(), "field": null } }),
+            );
+        }
+    }
     match connector
         .lifecycle
-        .submit(&connector.home, &connector.audit, &agent, text)
+        .submit(&connector.home, &connector.audit, agent, text)
         .await
     {
         Ok(Ok(record)) => (
             StatusCode::CREATED,
-            Json(serde_json::json!({
+            serde_json::json!({
                 "id": record.id,
                 "status": record.status,
                 "artifact_sha256": record.artifact_sha256,
                 "explanation": record.explanation,
-            })),
-        )
-            .into_response(),
+            }),
+        ),
         Ok(Err(refusal)) => {
             let status = if refusal.code == RefusalCode::TooLarge {
                 StatusCode::PAYLOAD_TOO_LARGE
@@ -139,11 +166,13 @@ async fn propose(
             };
             (
                 status,
-                Json(serde_json::to_value(refusal.to_wire()).unwrap_or_default()),
+                serde_json::to_value(refusal.to_wire()).unwrap_or_default(),
             )
-                .into_response()
         }
-        Err(e) => app_error(&e),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            serde_json::json!({ "error": { "code": "unavailable", "message": e.to_string(), "field": null } }),
+        ),
     }
 }
 

@@ -1,7 +1,5 @@
 //! The REST connector over real TCP on 127.0.0.1, with a real HTTP client.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::sync::Arc;
 
 use countersign_app::{Audit, DataHome, Lifecycle};

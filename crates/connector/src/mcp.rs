@@ -1,0 +1,304 @@
+//! MCP tools over streamable HTTP at `/mcp` (rmcp), behind the same gate as REST: the agent is
+//! the one its bearer key names. Same semantics and error codes as REST; results carry the same
+//! JSON, as structured content and as text.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{CallToolResult, ServerCapabilities, ServerConfig};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler, schemars, tool, tool_handler, tool_router};
+use serde::Deserialize;
+
+use crate::gate::{AgentName, State};
+
+const INSTRUCTIONS: &str = "Countersign lets you act for a person without holding their passwords or keys. \
+You never see or send a secret: you PROPOSE an exact HTTP request, SQL statement or email with the propose_* tools, \
+naming a credential from list_capabilities. The person reads a plain-language explanation Countersign derives from \
+your artifact (not from your summary, which is only checked against it), and approves or rejects it. Then call \
+get_proposal with wait_seconds to wait for the decision; after it ran, the result holds only what the person chose \
+to release to you. Never ask the person for secrets, and describe each proposal truthfully in its summary.";
+
+/// The tools one MCP session offers.
+#[derive(Clone)]
+pub struct Tools {
+    state: Arc<State>,
+    tool_router: ToolRouter<Self>,
+}
+
+/// `propose_http_request`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProposeHttp {
+    /// What you want done, in plain words (checked against the request; never trusted).
+    pub summary: String,
+    /// Why the person's task needs it.
+    pub purpose: String,
+    /// A credential name from list_capabilities, or null for a request without a login.
+    pub credential: Option<String>,
+    /// GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS.
+    pub method: String,
+    /// The full https URL (plain http only to allowed programs on this computer).
+    pub url: String,
+    /// Request headers; never Authorization, cookies or the credential's own header.
+    #[serde(default)]
+    pub headers: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The body: JSON, a string (sent as is), or null.
+    #[serde(default)]
+    pub body: Option<serde_json::Value>,
+}
+
+/// `propose_sql`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProposeSql {
+    /// What the statement does, in plain words.
+    pub summary: String,
+    /// Why the person's task needs it.
+    pub purpose: String,
+    /// A database name from list_capabilities.
+    pub database: String,
+    /// Exactly one SQL statement in the database's dialect.
+    pub statement: String,
+}
+
+/// One attachment of `propose_email`.
+#[derive(Debug, Deserialize, serde::Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Attachment {
+    /// The file name the recipient sees.
+    pub filename: String,
+    /// The MIME type.
+    pub content_type: String,
+    /// The content, base64-encoded.
+    pub content_base64: String,
+}
+
+/// `propose_email`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProposeEmail {
+    /// What the email is, in plain words.
+    pub summary: String,
+    /// Why the person's task needs it.
+    pub purpose: String,
+    /// An email account name from list_capabilities.
+    pub account: String,
+    /// Recipients.
+    pub to: Vec<String>,
+    /// Copied recipients.
+    #[serde(default)]
+    pub cc: Vec<String>,
+    /// Hidden recipients (the person is warned about them).
+    #[serde(default)]
+    pub bcc: Vec<String>,
+    /// The subject line.
+    pub subject: String,
+    /// The plain-text body.
+    pub text: String,
+    /// Attached files.
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+}
+
+/// `get_proposal`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetProposal {
+    /// The id a propose tool returned.
+    pub id: String,
+    /// Wait up to this many seconds (at most 60) for the status to change.
+    #[serde(default)]
+    pub wait_seconds: Option<u64>,
+}
+
+/// `withdraw_proposal`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawProposal {
+    /// The id of your pending proposal.
+    pub id: String,
+}
+
+/// `list_capabilities` takes nothing.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoArguments {}
+
+fn agent(context: &RequestContext<RoleServer>) -> Result<String, ErrorData> {
+    context
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<AgentName>())
+        .map(|AgentName(name)| name.clone())
+        .ok_or_else(|| ErrorData::invalid_request("no agent key on this session", None))
+}
+
+fn reply(ok: bool, json: serde_json::Value) -> CallToolResult {
+    if ok {
+        CallToolResult::structured(json)
+    } else {
+        CallToolResult::structured_error(json)
+    }
+}
+
+#[tool_router]
+impl Tools {
+    /// The tools for one session.
+    pub fn new(state: Arc<State>) -> Self {
+        Tools {
+            state,
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    async fn propose(&self, agent: &str, proposal: serde_json::Value) -> CallToolResult {
+        let (status, json) = crate::rest::submit(&self.state, agent, &proposal.to_string()).await;
+        reply(status.is_success(), json)
+    }
+
+    #[tool(
+        description = "List the credentials, databases and email accounts you may name in proposals, with their scopes. You never receive their secrets."
+    )]
+    async fn list_capabilities(
+        &self,
+        Parameters(_): Parameters<NoArguments>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let agent = agent(&context)?;
+        let (status, json) = crate::rest::capabilities_json(&self.state, &agent).await;
+        Ok(reply(status.is_success(), json))
+    }
+
+    #[tool(
+        description = "Propose one exact HTTP request for the person to approve. Countersign adds the credential's secret itself, only inside its scope, once, after approval. Returns the proposal id and the explanation the person sees; then call get_proposal with wait_seconds."
+    )]
+    async fn propose_http_request(
+        &self,
+        Parameters(p): Parameters<ProposeHttp>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let agent = agent(&context)?;
+        let proposal = serde_json::json!({
+            "summary": p.summary, "purpose": p.purpose,
+            "artifact": { "kind": "http", "credential": p.credential, "method": p.method, "url": p.url,
+                "headers": p.headers.unwrap_or_default(), "body": p.body.unwrap_or(serde_json::Value::Null) }
+        });
+        Ok(self.propose(&agent, proposal).await)
+    }
+
+    #[tool(
+        description = "Propose exactly one SQL statement against a database from list_capabilities. Reads return at most the database's row limit; read-only databases refuse writes."
+    )]
+    async fn propose_sql(
+        &self,
+        Parameters(p): Parameters<ProposeSql>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let agent = agent(&context)?;
+        let proposal = serde_json::json!({
+            "summary": p.summary, "purpose": p.purpose,
+            "artifact": { "kind": "sql", "database": p.database, "statement": p.statement }
+        });
+        Ok(self.propose(&agent, proposal).await)
+    }
+
+    #[tool(
+        description = "Propose an email from an account in list_capabilities. The From address is the account's; the person sees every recipient, hidden ones included."
+    )]
+    async fn propose_email(
+        &self,
+        Parameters(p): Parameters<ProposeEmail>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let agent = agent(&context)?;
+        let proposal = serde_json::json!({
+            "summary": p.summary, "purpose": p.purpose,
+            "artifact": { "kind": "email", "account": p.account, "to": p.to, "cc": p.cc, "bcc": p.bcc,
+                "subject": p.subject, "text": p.text, "attachments": p.attachments }
+        });
+        Ok(self.propose(&agent, proposal).await)
+    }
+
+    #[tool(
+        description = "Read a proposal's status: pending, approved, rejected, withdrawn, expired, executing, succeeded, failed or outcome_unknown. With wait_seconds (up to 60) it waits for a change. After execution, result holds only what the person released to you."
+    )]
+    async fn get_proposal(
+        &self,
+        Parameters(p): Parameters<GetProposal>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let agent = agent(&context)?;
+        let wait = Duration::from_secs(p.wait_seconds.unwrap_or(0).min(60));
+        match self
+            .state
+            .connector
+            .lifecycle
+            .wait_for_agent(&agent, &p.id, wait)
+            .await
+        {
+            Ok(Some(record)) => Ok(reply(true, record.agent_view())),
+            Ok(None) => Ok(reply(
+                false,
+                serde_json::json!({ "error": { "code": "not_found", "message": "There is no such proposal of yours.", "field": "id" } }),
+            )),
+            Err(e) => Err(ErrorData::internal_error(e.to_string(), None)),
+        }
+    }
+
+    #[tool(description = "Withdraw your proposal while it is still pending.")]
+    async fn withdraw_proposal(
+        &self,
+        Parameters(p): Parameters<WithdrawProposal>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let agent = agent(&context)?;
+        let connector = &self.state.connector;
+        match connector
+            .lifecycle
+            .withdraw(&connector.audit, &agent, &p.id)
+            .await
+        {
+            Ok(record) => Ok(reply(true, record.agent_view())),
+            Err(e) => Ok(reply(
+                false,
+                serde_json::json!({ "error": { "code": "not_pending", "message": e.to_string(), "field": "id" } }),
+            )),
+        }
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for Tools {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_instructions(INSTRUCTIONS)
+    }
+}
+
+/// The streamable-HTTP MCP service. Host and Origin are checked by the connector's gate (and by
+/// rmcp's own host allow-list); every request carries its agent key.
+pub fn service(
+    state: Arc<State>,
+) -> rmcp::transport::streamable_http_server::StreamableHttpService<
+    Tools,
+    rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
+> {
+    use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+    use rmcp::transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService,
+    };
+    let port = state.local.port();
+    let config = StreamableHttpServerConfig::default().with_allowed_hosts([
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+    ]);
+    StreamableHttpService::new(
+        move || Ok(Tools::new(Arc::clone(&state))),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    )
+}
