@@ -212,6 +212,19 @@ cs_start_smtp() {
   die "the SMTP server did not start; see $CS_RUN_DIR/smtp.log"
 }
 
+# The official MCP Python SDK, in a virtual environment of its own, for the interoperability test.
+cs_install_mcp_sdk() {
+  cs_install_packages python3-venv
+  local venv="$CS_ROOT/.run/mcp-venv"
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import mcp' 2>/dev/null; then
+    say "Installing the official MCP Python SDK (once)"
+    rm -rf "$venv"
+    /usr/bin/python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'mcp>=2,<3'
+  fi
+  export COUNTERSIGN_TEST_PYTHON="$venv/bin/python"
+}
+
 CS_STOP_COMMANDS=()
 cs_stop_all() {
   local command

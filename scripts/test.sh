@@ -10,6 +10,8 @@ cs_require_toolchains
 cs_install_ui_deps
 cs_install_tauri_driver
 cs_install_cargo_fuzz
+mkdir -p "$CS_ROOT/.run"
+cs_install_mcp_sdk
 mkdir -p "$CS_RUN_DIR"
 cd "$CS_ROOT"
 trap cs_stop_all EXIT

@@ -6,6 +6,7 @@
 mod agent;
 mod audit;
 mod credential;
+mod mcp;
 mod review;
 
 use std::io::Read as _;
@@ -51,6 +52,9 @@ enum Command {
     /// Run Countersign headless and review proposals in this terminal: listens for agents on
     /// loopback, shows each proposal's explanation, and asks you to approve, reject or skip.
     Review,
+    /// Bridge an agent that speaks MCP over standard input and output to the running app (the
+    /// agent key comes from COUNTERSIGN_AGENT_KEY).
+    Mcp,
     /// Register, list and revoke agents.
     #[command(subcommand)]
     Agent(agent::AgentCommand),
@@ -83,6 +87,7 @@ fn main() -> ExitCode {
         Command::Explain { file } => explain(file),
         Command::Credential(command) => credential::run(command),
         Command::Review => review::run(),
+        Command::Mcp => mcp::run(),
         Command::Agent(command) => agent::run(command),
         Command::Audit(command) => audit::run(command),
     };

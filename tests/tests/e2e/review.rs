@@ -195,6 +195,73 @@ fn propose_review_in_a_terminal_execute_release_verify() {
         "a rejected proposal never runs"
     );
 
+    // An MCP agent over stdio through `countersign mcp`, with the rmcp client.
+    let url = format!("http://127.0.0.1:{bank_port}/v1/balance?via=mcp");
+    let proposed = runtime.block_on(async {
+        use rmcp::ServiceExt as _;
+        let mut bridge = tokio::process::Command::new(countersign_binary());
+        bridge.arg("mcp").env("COUNTERSIGN_AGENT_KEY", &key).env("COUNTERSIGN_CONNECTOR_ADDR", &connector).env("COUNTERSIGN_HOME", &home);
+        let client = ().serve(rmcp::transport::TokioChildProcess::new(bridge).unwrap()).await.unwrap();
+        let tools = client.list_all_tools().await.unwrap();
+        assert_eq!(tools.len(), 6);
+        let arguments = serde_json::json!({ "summary": "Check via MCP", "purpose": "budget", "credential": "bank", "method": "GET", "url": url });
+        let result = client
+            .call_tool(rmcp::model::CallToolRequestParams::new("propose_http_request").with_arguments(arguments.as_object().cloned().unwrap()))
+            .await
+            .unwrap();
+        client.cancel().await.unwrap();
+        result.structured_content.unwrap()
+    });
+    assert_eq!(proposed["status"], "pending");
+    review.expect(Regex(r"Type (\w+) to approve")).unwrap();
+    review.send_line("r").unwrap();
+    review.expect("Reason").unwrap();
+    review.send_line("").unwrap();
+    review.expect("Rejected.").unwrap();
+    assert_eq!(read(proposed["id"].as_str().unwrap())["status"], "rejected");
+
+    // An MCP client nobody here wrote: the official Python SDK, through `countersign mcp`.
+    let python = std::env::var("COUNTERSIGN_TEST_PYTHON").expect("COUNTERSIGN_TEST_PYTHON is not set: run through scripts/test.sh, which installs the official MCP SDK");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/mcp_sdk_check.py");
+    let output = Command::new(python)
+        .arg(script)
+        .arg(countersign_binary())
+        .arg(format!(
+            "http://127.0.0.1:{bank_port}/v1/balance?via=python"
+        ))
+        .env("COUNTERSIGN_AGENT_KEY", &key)
+        .env("COUNTERSIGN_CONNECTOR_ADDR", &connector)
+        .env("COUNTERSIGN_HOME", &home)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let checked: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        checked["tools"],
+        serde_json::json!([
+            "get_proposal",
+            "list_capabilities",
+            "propose_email",
+            "propose_http_request",
+            "propose_sql",
+            "withdraw_proposal"
+        ])
+    );
+    assert_eq!(checked["proposal"]["status"], "pending");
+    review.expect(Regex(r"Type (\w+) to approve")).unwrap();
+    review.send_line("s").unwrap();
+    review.expect("Skipped").unwrap();
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        1,
+        "nothing an MCP agent proposed ran without approval"
+    );
+
     // A second reviewer on the same data home is turned away.
     let second = run(&home, &["review"], "");
     assert!(!second.status.success());

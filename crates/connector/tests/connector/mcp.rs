@@ -115,6 +115,48 @@ async fn an_mcp_agent_lists_tools_proposes_waits_and_reads_the_decision() {
     assert_eq!(view["status"], "rejected");
     assert_eq!(view["decision"]["reason"], "not today");
 
+    // The gate guards /mcp too: a rebinding Host or a foreign Origin never reaches MCP, and a
+    // JSON-RPC batch is refused.
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let initialize = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}});
+    let port = base.rsplit(':').next().unwrap().to_owned();
+    let post = |body: serde_json::Value| {
+        http.post(format!("{base}/mcp"))
+            .bearer_auth(&key)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body.to_string())
+    };
+    assert_eq!(
+        post(initialize.clone())
+            .header("host", format!("evil.example:{port}"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        403
+    );
+    assert_eq!(
+        post(initialize.clone())
+            .header("origin", "https://evil.example")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        403
+    );
+    let batch = post(serde_json::json!([initialize.clone(), initialize]))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        batch.status().is_client_error(),
+        "a batch must be refused, got {}",
+        batch.status()
+    );
+
     // A wrong key gets no session.
     let bad = StreamableHttpClientTransport::from_config(
         StreamableHttpClientTransportConfig::with_uri(format!("{base}/mcp"))
