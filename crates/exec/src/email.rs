@@ -5,9 +5,8 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use countersign_core::credential::{CredentialKind, CredentialMeta, Registry, SmtpTls};
-use countersign_core::descriptor::Descriptors;
-use countersign_core::{Artifact, Context, Proposal, SecretProbe, Settings};
+use countersign_core::Artifact;
+use countersign_core::credential::{CredentialKind, CredentialMeta, SmtpTls};
 use countersign_vault::Secret;
 use lettre::address::Envelope;
 use lettre::message::header::ContentType;
@@ -65,9 +64,6 @@ impl EmailExecutor {
         credential: &CredentialMeta,
         secret: &Secret,
     ) -> Result<EmailOutcome, ExecError> {
-        if !authorized.still_matches() {
-            return Err(ExecError::HashMismatch);
-        }
         let Artifact::Email(email) = authorized.artifact() else {
             return Err(ExecError::WrongKind {
                 expected: "email",
@@ -88,28 +84,7 @@ impl EmailExecutor {
         else {
             return Err(ExecError::WrongCredential);
         };
-        let registry = Registry {
-            credentials: vec![credential.clone()],
-            plain_loopback_origins: Vec::new(),
-        };
-        let probes = [SecretProbe {
-            credential: &credential.name,
-            value: secret.expose(),
-        }];
-        let descriptors = Descriptors::default();
-        let settings = Settings::default();
-        let context = Context {
-            registry: &registry,
-            secrets: &probes,
-            descriptors: &descriptors,
-            settings: &settings,
-        };
-        let proposal = Proposal {
-            summary: String::new(),
-            purpose: String::new(),
-            artifact: authorized.artifact().clone(),
-        };
-        countersign_core::explain(&proposal, &context).map_err(ExecError::Refused)?;
+        crate::recheck(&authorized, Some((credential, secret)), &[])?;
         let redactor = Redactor::new(secret.expose(), &[]);
         let fail = |e: &dyn std::fmt::Display| ExecError::Transport(redactor.text(&e.to_string()));
 

@@ -6,9 +6,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use base64::Engine as _;
-use countersign_core::credential::{CredentialKind, CredentialMeta, HttpAuth, Registry};
-use countersign_core::descriptor::Descriptors;
-use countersign_core::{Artifact, Context, Proposal, SecretProbe, Settings};
+use countersign_core::Artifact;
+use countersign_core::credential::{CredentialKind, CredentialMeta, HttpAuth};
 use countersign_vault::Secret;
 use sha2::{Digest as _, Sha256};
 
@@ -200,9 +199,6 @@ impl HttpExecutor {
         authorized: Authorized,
         credential: Option<(&CredentialMeta, &Secret)>,
     ) -> Result<HttpOutcome, ExecError> {
-        if !authorized.still_matches() {
-            return Err(ExecError::HashMismatch);
-        }
         let Artifact::Http(http) = authorized.artifact() else {
             return Err(ExecError::WrongKind {
                 expected: "http",
@@ -215,34 +211,7 @@ impl HttpExecutor {
 
         // Re-check everything against this credential's scope: the same rules as at proposal
         // time, on the artifact as it will be sent.
-        let registry = Registry {
-            credentials: credential
-                .map(|(meta, _)| meta.clone())
-                .into_iter()
-                .collect(),
-            plain_loopback_origins: self.plain_loopback_origins.clone(),
-        };
-        let probes: Vec<SecretProbe<'_>> = credential
-            .map(|(meta, secret)| SecretProbe {
-                credential: &meta.name,
-                value: secret.expose(),
-            })
-            .into_iter()
-            .collect();
-        let descriptors = Descriptors::default();
-        let settings = Settings::default();
-        let context = Context {
-            registry: &registry,
-            secrets: &probes,
-            descriptors: &descriptors,
-            settings: &settings,
-        };
-        let proposal = Proposal {
-            summary: String::new(),
-            purpose: String::new(),
-            artifact: authorized.artifact().clone(),
-        };
-        countersign_core::explain(&proposal, &context).map_err(ExecError::Refused)?;
+        crate::recheck(&authorized, credential, &self.plain_loopback_origins)?;
         let target = countersign_core::target::check(&http.url).map_err(ExecError::Refused)?;
 
         let redactor = match credential {

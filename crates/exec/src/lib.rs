@@ -56,3 +56,53 @@ pub enum ExecError {
     #[error("the request failed: {0}")]
     Transport(String),
 }
+
+/// Re-checks an authorized artifact before anything is sent: its hash against the approval, and
+/// every rule of `countersign-core` against the one credential it uses (scope, transport, the
+/// secret not inside the artifact). The same rules as at proposal time, on what will be sent.
+pub(crate) fn recheck(
+    authorized: &grant::Authorized,
+    credential: Option<(
+        &countersign_core::credential::CredentialMeta,
+        &countersign_vault::Secret,
+    )>,
+    plain_loopback_origins: &[String],
+) -> Result<(), ExecError> {
+    use countersign_core::credential::Registry;
+    use countersign_core::descriptor::Descriptors;
+    use countersign_core::{Context, Proposal, SecretProbe, Settings};
+
+    if !authorized.still_matches() {
+        return Err(ExecError::HashMismatch);
+    }
+    let registry = Registry {
+        credentials: credential
+            .map(|(meta, _)| meta.clone())
+            .into_iter()
+            .collect(),
+        plain_loopback_origins: plain_loopback_origins.to_vec(),
+    };
+    let probes: Vec<SecretProbe<'_>> = credential
+        .map(|(meta, secret)| SecretProbe {
+            credential: &meta.name,
+            value: secret.expose(),
+        })
+        .into_iter()
+        .collect();
+    let descriptors = Descriptors::default();
+    let settings = Settings::default();
+    let context = Context {
+        registry: &registry,
+        secrets: &probes,
+        descriptors: &descriptors,
+        settings: &settings,
+    };
+    let proposal = Proposal {
+        summary: String::new(),
+        purpose: String::new(),
+        artifact: authorized.artifact().clone(),
+    };
+    countersign_core::explain(&proposal, &context)
+        .map(|_| ())
+        .map_err(ExecError::Refused)
+}

@@ -7,10 +7,9 @@ use std::str::FromStr as _;
 use std::time::Duration;
 
 use base64::Engine as _;
-use countersign_core::credential::{CredentialKind, CredentialMeta, Registry, SqlDialect};
-use countersign_core::descriptor::Descriptors;
+use countersign_core::Artifact;
+use countersign_core::credential::{CredentialKind, CredentialMeta, SqlDialect};
 use countersign_core::sql::{SqlKind, classify};
-use countersign_core::{Artifact, Context, Proposal, SecretProbe, Settings};
 use countersign_vault::Secret;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
@@ -76,9 +75,6 @@ impl SqlExecutor {
         credential: &CredentialMeta,
         secret: &Secret,
     ) -> Result<SqlOutcome, ExecError> {
-        if !authorized.still_matches() {
-            return Err(ExecError::HashMismatch);
-        }
         let Artifact::Sql(sql) = authorized.artifact() else {
             return Err(ExecError::WrongKind {
                 expected: "sql",
@@ -97,28 +93,7 @@ impl SqlExecutor {
         else {
             return Err(ExecError::WrongCredential);
         };
-        let registry = Registry {
-            credentials: vec![credential.clone()],
-            plain_loopback_origins: Vec::new(),
-        };
-        let probes = [SecretProbe {
-            credential: &credential.name,
-            value: secret.expose(),
-        }];
-        let descriptors = Descriptors::default();
-        let settings = Settings::default();
-        let context = Context {
-            registry: &registry,
-            secrets: &probes,
-            descriptors: &descriptors,
-            settings: &settings,
-        };
-        let proposal = Proposal {
-            summary: String::new(),
-            purpose: String::new(),
-            artifact: authorized.artifact().clone(),
-        };
-        countersign_core::explain(&proposal, &context).map_err(ExecError::Refused)?;
+        crate::recheck(&authorized, Some((credential, secret)), &[])?;
         let facts = classify(&sql.statement, *dialect).map_err(ExecError::Refused)?;
         let read = facts.kind == SqlKind::Read && facts.hidden_write.is_none();
         let read_only_transaction = read || *read_only;

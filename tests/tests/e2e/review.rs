@@ -262,6 +262,21 @@ fn propose_review_in_a_terminal_execute_release_verify() {
         "nothing an MCP agent proposed ran without approval"
     );
 
+    // The management commands keep working while the reviewer runs, appending to the same log.
+    for args in [
+        &["agent", "list"][..],
+        &["credential", "list"],
+        &["audit", "verify"],
+        &["agent", "add", "second-agent"],
+    ] {
+        let output = run(&home, args, "");
+        assert!(
+            output.status.success(),
+            "{args:?} while reviewing: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
     // A second reviewer on the same data home is turned away.
     let second = run(&home, &["review"], "");
     assert!(!second.status.success());
