@@ -16,6 +16,10 @@ use crate::home::DataHome;
 
 const SIGNING_KEY: &str = "audit-signing-key";
 const LATEST_CHECKPOINT: &str = "audit-latest-checkpoint";
+
+/// The keychain entries the audit log keeps for a data home (its signing key and the latest
+/// checkpoint it remembers).
+pub const KEYCHAIN_ENTRIES: [&str; 2] = [SIGNING_KEY, LATEST_CHECKPOINT];
 const LAST_REPORT: &str = "last_security_report_at";
 
 /// The audit log of a data home, used on behalf of one person.
@@ -41,7 +45,7 @@ fn stamp(at: OffsetDateTime) -> String {
     at.format(format).unwrap_or_default()
 }
 
-fn write_file(path: &Path, text: &str) -> Result<(), AppError> {
+pub(crate) fn write_file(path: &Path, text: &str) -> Result<(), AppError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| AppError::file("creating", parent, e))?;
     }

@@ -2,7 +2,7 @@
 //! credentials' metadata, and their secrets (read for this one check, then dropped).
 
 use countersign_core::descriptor::Descriptors;
-use countersign_core::{Context, Explained, Proposal, Refusal, SecretProbe, Settings};
+use countersign_core::{Context, Explained, Proposal, Refusal, SecretProbe};
 
 use crate::credentials::Credentials;
 use crate::error::AppError;
@@ -51,7 +51,7 @@ pub async fn explain_with(
             value: secret.expose(),
         })
         .collect();
-    let settings = Settings::default();
+    let settings = crate::settings::Settings::load(home)?.for_explanations();
     let context = Context {
         registry: &registry,
         secrets: &probes,

@@ -8,17 +8,24 @@
 
 mod audit;
 mod credentials;
+mod desk;
 mod error;
 mod execute;
 mod explain;
 mod home;
 mod lifecycle;
+mod settings;
 pub mod totp;
+pub mod views;
 
-pub use audit::{Audit, ReportOutcome};
+pub use audit::{Audit, KEYCHAIN_ENTRIES as AUDIT_KEYCHAIN_ENTRIES, ReportOutcome};
 pub use credentials::{Credentials, check as check_credential};
+pub use desk::{
+    ATTESTATION, Desk, DeskOptions, MINIMUM_VIEW, WORDS, agent_configs, confirmation_word,
+};
 pub use error::AppError;
 pub use execute::{Executions, Outcome};
 pub use explain::explain;
 pub use home::DataHome;
 pub use lifecycle::{AgentInfo, Lifecycle, PENDING_TTL, Record, Release};
+pub use settings::{MoneyThreshold, Settings};

@@ -487,6 +487,22 @@ impl Lifecycle {
         rows.into_iter().map(record).collect()
     }
 
+    /// Proposals no longer pending, newest first, at most `limit`.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub async fn recent(&self, limit: u32) -> Result<Vec<Record>, AppError> {
+        let mut connection = self.connection.lock().await;
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM proposals WHERE status <> 'pending' ORDER BY received_at DESC, id LIMIT ?"
+        ))
+        .bind(limit)
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(|e| self.db(e))?;
+        rows.into_iter().map(record).collect()
+    }
+
     /// How many proposals of an agent are pending.
     ///
     /// # Errors
@@ -771,7 +787,7 @@ impl Lifecycle {
         entry.proposal_id = Some(id.to_owned());
         entry.artifact_sha256 = Some(record.artifact_sha256);
         audit.record(entry).await?;
-        let view = serde_json::json!({ "released": released["released"], "data": released["data"], "withheld": released["withheld"] });
+        let view = agent_result(&result, choice);
         {
             let mut connection = self.connection.lock().await;
             sqlx::query("UPDATE proposals SET released = ? WHERE id = ?")
@@ -816,6 +832,13 @@ fn result_json(outcome: &Outcome) -> serde_json::Value {
     }
 }
 
+/// What the agent receives for `choice` (design.md §11): `{released, data, withheld}`. The
+/// release preview and the release itself both use this, so the preview is exact.
+pub(crate) fn agent_result(result: &serde_json::Value, choice: &Release) -> serde_json::Value {
+    let released = released_view(result, choice);
+    serde_json::json!({ "released": released["released"], "data": released["data"], "withheld": released["withheld"] })
+}
+
 /// Applies a release choice: the data the agent may read, and the paths withheld.
 fn released_view(result: &serde_json::Value, choice: &Release) -> serde_json::Value {
     let all_paths = leaf_paths(result);
@@ -837,23 +860,46 @@ fn released_view(result: &serde_json::Value, choice: &Release) -> serde_json::Va
                     .filter(|(_, c)| c.as_str().is_some_and(|c| fields.iter().any(|f| f == c)))
                     .map(|(i, _)| i)
                     .collect();
+                // `row:N` (from 1) picks rows; without any, every row goes.
+                let picked: Vec<usize> = fields
+                    .iter()
+                    .filter_map(|f| f.strip_prefix("row:")?.trim().parse::<usize>().ok())
+                    .filter(|n| *n >= 1 && *n <= rows.len())
+                    .collect();
+                let keep: Vec<usize> = if keep.is_empty() && !picked.is_empty() {
+                    (0..columns.len()).collect()
+                } else {
+                    keep
+                };
                 let kept_columns: Vec<&serde_json::Value> =
                     keep.iter().map(|i| &columns[*i]).collect();
                 let kept_rows: Vec<Vec<&serde_json::Value>> = rows
                     .iter()
-                    .map(|row| keep.iter().filter_map(|i| row.get(*i)).collect())
+                    .enumerate()
+                    .filter(|(n, _)| picked.is_empty() || picked.contains(&(n + 1)))
+                    .map(|(_, row)| keep.iter().filter_map(|i| row.get(*i)).collect())
                     .collect();
-                let withheld: Vec<&serde_json::Value> = columns
+                let mut withheld: Vec<serde_json::Value> = columns
                     .iter()
                     .enumerate()
                     .filter(|(i, _)| !keep.contains(i))
-                    .map(|(_, c)| c)
+                    .map(|(_, c)| c.clone())
                     .collect();
+                if !picked.is_empty() {
+                    withheld.extend(
+                        (1..=rows.len())
+                            .filter(|n| !picked.contains(n))
+                            .map(|n| serde_json::json!(format!("row:{n}"))),
+                    );
+                }
+                let mut paths: Vec<serde_json::Value> =
+                    kept_columns.iter().map(|c| (*c).clone()).collect();
+                paths.extend(picked.iter().map(|n| serde_json::json!(format!("row:{n}"))));
                 return serde_json::json!({
-                    "released": !keep.is_empty(),
+                    "released": !keep.is_empty() && !kept_rows.is_empty(),
                     "data": { "columns": kept_columns, "rows": kept_rows },
                     "withheld": withheld,
-                    "released_paths": kept_columns,
+                    "released_paths": paths,
                 });
             }
             let mut data = serde_json::Value::Object(serde_json::Map::new());
@@ -958,6 +1004,13 @@ mod tests {
             serde_json::json!({ "columns": ["name"], "rows": [["Jane"]] })
         );
         assert_eq!(view["withheld"], serde_json::json!(["dob"]));
+        let two = serde_json::json!({ "columns": ["name", "dob"], "rows": [["Jane", "1980"], ["Omar", "1975"]], "truncated": false });
+        let view = released_view(&two, &Release::Fields(vec!["row:2".into()]));
+        assert_eq!(
+            view["data"],
+            serde_json::json!({ "columns": ["name", "dob"], "rows": [["Omar", "1975"]] })
+        );
+        assert_eq!(view["withheld"], serde_json::json!(["row:1"]));
         assert_eq!(
             released_view(&rows, &Release::Nothing)["data"],
             serde_json::Value::Null

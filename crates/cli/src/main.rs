@@ -51,7 +51,12 @@ enum Command {
     Credential(credential::CredentialCommand),
     /// Run Countersign headless and review proposals in this terminal: listens for agents on
     /// loopback, shows each proposal's explanation, and asks you to approve, reject or skip.
-    Review,
+    Review {
+        /// Run the demo: sandbox services, their credentials and a demo agent, in a demo home
+        /// inside the data home that starts fresh every time.
+        #[arg(long)]
+        demo: bool,
+    },
     /// Bridge an agent that speaks MCP over standard input and output to the running app (the
     /// agent key comes from COUNTERSIGN_AGENT_KEY).
     Mcp,
@@ -86,7 +91,7 @@ fn main() -> ExitCode {
     let outcome = match Cli::parse().command {
         Command::Explain { file } => explain(file),
         Command::Credential(command) => credential::run(command),
-        Command::Review => review::run(),
+        Command::Review { demo } => review::run(demo),
         Command::Mcp => mcp::run(),
         Command::Agent(command) => agent::run(command),
         Command::Audit(command) => audit::run(command),

@@ -1,26 +1,19 @@
 //! `countersign review`: the application headless, reviewed in the terminal. It runs the
-//! connector, and for each pending proposal shows the explanation and asks for a decision.
+//! connector, and for each pending proposal shows the explanation and asks for a decision. It
+//! goes through the same [`Desk`] as the desktop app, so the same rules hold.
 
 use std::collections::HashSet;
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Instant;
 
-use anyhow::Context as _;
-use countersign_app::{Audit, DataHome, Executions, Lifecycle, Record, Release};
+use countersign_app::views::{ProposalView, ReleaseChoice, ReleaseKind};
+use countersign_app::{DataHome, Desk, DeskOptions, MINIMUM_VIEW, WORDS};
 use countersign_connector::{Connector, Limits};
-use countersign_core::Severity;
-use countersign_exec::{EmailExecutor, HttpExecutor, SqlExecutor};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 
 use crate::person;
-
-/// Short, distinct words: the approval code is one of them, new for every proposal.
-const WORDS: &[&str] = &[
-    "amber", "basil", "cedar", "delta", "ember", "fjord", "garnet", "harbor", "iris", "juniper",
-    "kestrel", "lantern", "meadow", "nectar", "orchid", "pepper", "quartz", "raven", "saffron",
-    "thistle", "umber", "violet", "willow", "yarrow", "zephyr", "copper", "falcon", "granite",
-];
 
 fn approval_code() -> String {
     let mut byte = [0u8; 2];
@@ -41,74 +34,85 @@ impl Terminal {
     }
 }
 
-fn show(record: &Record) {
-    let e = &record.explanation;
+fn show(view: &ProposalView) {
     println!();
-    println!("━━━ Proposal {} from {} ━━━", record.id, record.agent);
-    println!("{}", e.headline);
-    for detail in &e.details {
+    println!("━━━ Proposal {} from {} ━━━", view.line.id, view.line.agent);
+    println!("{}", view.line.headline);
+    for detail in &view.details {
         println!(
             "  {}: {}",
             detail.label,
             detail.value.replace('\n', "\n      ")
         );
     }
-    if !e.risks.is_empty() {
+    if !view.risks.is_empty() {
         println!("Risks:");
-        for risk in &e.risks {
-            let mark = match risk.severity {
-                Severity::Danger => "DANGER ",
-                Severity::Caution => "caution",
-                Severity::Info => "note   ",
+        for risk in &view.risks {
+            let mark = match risk.severity.as_str() {
+                "danger" => "DANGER ",
+                "caution" => "caution",
+                _ => "note   ",
             };
             println!("  [{mark}] {}", risk.message);
         }
     }
-    println!("The agent says: {}", e.agent_summary);
-    println!("Purpose given: {}", record.purpose);
+    if view.mismatch {
+        println!("WARNING: what the agent says does not match what this would do.");
+    }
+    println!("The agent says: {}", view.agent_summary);
+    println!("Purpose given: {}", view.purpose);
 }
 
-pub fn run() -> anyhow::Result<ExitCode> {
+pub fn run(demo: bool) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let home = DataHome::locate()?;
-        home.ensure()?;
-        // One reviewer per data home.
-        let lock_path = home.root().join("review.lock");
-        let lock = std::fs::File::create(&lock_path).with_context(|| format!("creating {}", lock_path.display()))?;
-        if lock.try_lock().is_err() {
-            anyhow::bail!("another `countersign review` (or the desktop app) is already using {}; close it first", home.root().display());
-        }
-        let audit = Arc::new(Audit::open(&home, person()).await?);
-        audit.start_up().await?;
-        let lifecycle = Arc::new(Lifecycle::open(&home).await?);
+        let data_home = DataHome::locate()?;
+        let demo = if demo { Some(countersign_demo::Demo::start(&data_home).await?) } else { None };
+        let home = demo.as_ref().map_or(data_home, |d| d.home().clone());
         let plain: Vec<String> = std::env::var("COUNTERSIGN_PLAIN_LOOPBACK_ORIGINS")
             .map(|v| v.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect())
             .unwrap_or_default();
-        let executions = Executions::open(&home, HttpExecutor::new().with_plain_loopback_origins(plain), SqlExecutor::new(), EmailExecutor::new()).await?;
-        let unknown = lifecycle.recover(&audit, &executions).await?;
+        let options = DeskOptions { plain_loopback_origins: plain, demo: demo.is_some() };
+        let (desk, unknown) = Desk::open(home.clone(), person(), options).await?;
+        let desk = Arc::new(desk);
         for id in &unknown {
             println!("Proposal {id} was running when Countersign stopped: its outcome is unknown, and it was not retried. Check it yourself.");
         }
         let addr = std::env::var("COUNTERSIGN_CONNECTOR_ADDR").unwrap_or_else(|_| countersign_connector::DEFAULT_ADDR.to_owned());
-        let listener = countersign_connector::bind(&addr).await?;
+        let listener = match countersign_connector::bind(&addr).await {
+            Ok(listener) => listener,
+            // The demo must start even when another Countersign holds the usual port.
+            Err(_) if demo.is_some() => countersign_connector::bind("127.0.0.1:0").await?,
+            Err(error) => return Err(error.into()),
+        };
         let local = listener.local_addr()?;
-        let connector = Connector { home: home.clone(), audit: Arc::clone(&audit), lifecycle: Arc::clone(&lifecycle), allowed_origins: Vec::new(), limits: Limits::default() };
+        desk.set_connector(local.to_string());
+        let connector = Connector { home: home.clone(), audit: Arc::clone(desk.audit()), lifecycle: Arc::clone(desk.lifecycle()), allowed_origins: Vec::new(), limits: Limits::default() };
         tokio::spawn(countersign_connector::serve(listener, connector));
         println!("Countersign is listening for agents on http://{local} (data home {}).", home.root().display());
+        if let Some(demo) = &demo {
+            println!("DEMO: sandbox shop/bank at {}, clinic FHIR server at {}; the demo agent is proposing now.", demo.sandbox().bank, demo.sandbox().fhir);
+            demo.run_agent(local.to_string());
+        }
         println!("Proposals appear here as they arrive. Press Ctrl-D to stop.");
 
         let mut terminal = Terminal { lines: BufReader::new(tokio::io::stdin()).lines() };
-        let mut changes = lifecycle.subscribe();
+        let mut changes = desk.lifecycle().subscribe();
         let mut skipped: HashSet<String> = HashSet::new();
+        let mut alerted: HashSet<String> = HashSet::new();
         loop {
-            lifecycle.expire_due(&audit).await?;
-            let mut pending = lifecycle.pending().await?;
-            pending.reverse(); // oldest first: in the order they arrived
-            let Some(record) = pending.into_iter().find(|r| !skipped.contains(&r.id)) else {
+            desk.lifecycle().expire_due(desk.audit()).await?;
+            let inbox = desk.inbox().await?;
+            for alert in inbox.alerts.iter().rev() {
+                if alerted.insert(format!("{}{}", alert.at, alert.credential)) {
+                    println!("ALERT: {} tried to use the credential {} where it is not allowed, and was refused: {}", alert.agent, alert.credential, alert.message);
+                }
+            }
+            // Oldest first: in the order they arrived.
+            let Some(line) = inbox.pending.iter().rev().find(|l| !skipped.contains(&l.id)) else {
                 println!("No proposals waiting.");
                 tokio::select! {
                     changed = changes.changed() => if changed.is_err() { break },
@@ -116,41 +120,52 @@ pub fn run() -> anyhow::Result<ExitCode> {
                 }
                 continue;
             };
-            let record = lifecycle.view(&audit, &record.id).await?;
-            show(&record);
+            let view = desk.proposal(&line.id).await?;
+            let shown = Instant::now();
+            show(&view);
             let code = approval_code();
             let Some(answer) = terminal.ask(&format!("Type {code} to approve, r to reject, s to skip: ")).await? else { break };
             if answer == code {
                 let mut factor = None;
-                if record.explanation.requires_second_factor {
-                    if record.explanation.action == countersign_core::Action::Prescribe {
-                        println!("By entering your code you sign this prescription. I attest that the prescription details above are correct and that I am the prescriber.");
+                if view.requires_second_factor {
+                    if let Some(signing) = &view.signing {
+                        println!("{}", signing.attestation);
+                    }
+                    if let Some(demo_code) = desk.status().await?.demo_code {
+                        println!("(Demo: the demo authenticator shows {demo_code}.)");
                     }
                     factor = terminal.ask("Second factor code: ").await?;
                 }
-                match lifecycle.approve(&home, &audit, &executions, &record.id, factor.as_deref()).await {
+                // Typing the code is the deliberate act here; the desk's minimum reading time
+                // still applies.
+                tokio::time::sleep_until((shown + MINIMUM_VIEW).into()).await;
+                match desk.approve(&view.line.id, view.confirmation_word.as_deref(), factor.as_deref()).await {
                     Ok(done) => {
-                        println!("Result: {}", done.status);
+                        println!("Result: {}", done.line.status);
                         if let Some(result) = &done.result {
                             println!("{}", serde_json::to_string_pretty(result)?);
-                            let choice = terminal.ask("Release to the agent: all, none, or field names separated by commas: ").await?.unwrap_or_default();
-                            let release = match choice.as_str() {
-                                "all" => Release::All,
-                                "" | "none" => Release::Nothing,
-                                fields => Release::Fields(fields.split(',').map(|f| f.trim().to_owned()).filter(|f| !f.is_empty()).collect()),
-                            };
-                            let released = lifecycle.release(&audit, &record.id, &release).await?;
-                            println!("The agent receives: {}", released.agent_view()["result"]);
+                            if done.released.is_none() {
+                                let choice = terminal.ask("Release to the agent: all, none, or field names separated by commas: ").await?.unwrap_or_default();
+                                let choice = match choice.as_str() {
+                                    "all" => ReleaseChoice { kind: ReleaseKind::All, fields: Vec::new() },
+                                    "" | "none" => ReleaseChoice { kind: ReleaseKind::Nothing, fields: Vec::new() },
+                                    fields => ReleaseChoice { kind: ReleaseKind::Fields, fields: fields.split(',').map(|f| f.trim().to_owned()).filter(|f| !f.is_empty()).collect() },
+                                };
+                                let released = desk.release(&view.line.id, &choice).await?;
+                                println!("The agent receives: {}", released.released.unwrap_or_default());
+                            } else {
+                                println!("Released by this credential's default: {}", done.released.unwrap_or_default());
+                            }
                         }
                     }
                     Err(error) => println!("Not approved: {error}"),
                 }
             } else if answer == "r" {
                 let reason = terminal.ask("Reason (optional): ").await?.unwrap_or_default();
-                lifecycle.reject(&audit, &record.id, &reason).await?;
+                desk.reject(&view.line.id, &reason).await?;
                 println!("Rejected.");
             } else if answer == "s" {
-                skipped.insert(record.id.clone());
+                skipped.insert(view.line.id.clone());
                 println!("Skipped for now.");
             } else {
                 println!("That was not the approval code; nothing was approved.");

@@ -130,6 +130,23 @@ impl EmailExecutor {
         }
         .map_err(|e| fail(&e))?;
 
+        let transport = self.transport(host, *port, *tls, username, secret, &fail)?;
+        let response = transport.send(message).await.map_err(|e| fail(&e))?;
+        Ok(EmailOutcome {
+            recipients: recipients.iter().map(ToString::to_string).collect(),
+            reply: redactor.text(&response.message().collect::<Vec<_>>().join(" ")),
+        })
+    }
+
+    fn transport(
+        &self,
+        host: &str,
+        port: u16,
+        tls: SmtpTls,
+        username: &str,
+        secret: &Secret,
+        fail: &dyn Fn(&dyn std::fmt::Display) -> ExecError,
+    ) -> Result<AsyncSmtpTransport<Tokio1Executor>, ExecError> {
         let tls = match tls {
             SmtpTls::PlainLoopback => {
                 let loopback = host == "localhost"
@@ -144,32 +161,64 @@ impl EmailExecutor {
                 Tls::None
             }
             SmtpTls::Starttls | SmtpTls::Tls => {
-                let mut parameters = TlsParameters::builder(host.clone());
+                let mut parameters = TlsParameters::builder(host.to_owned());
                 for pem in &self.roots {
                     parameters = parameters
                         .add_root_certificate(Certificate::from_pem(pem).map_err(|e| fail(&e))?);
                 }
                 let parameters = parameters.build_rustls().map_err(|e| fail(&e))?;
-                if *tls == SmtpTls::Tls {
+                if tls == SmtpTls::Tls {
                     Tls::Wrapper(parameters)
                 } else {
                     Tls::Required(parameters)
                 }
             }
         };
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-            .port(*port)
-            .tls(tls)
-            .credentials(Credentials::new(
-                username.clone(),
-                secret.expose().to_owned(),
-            ))
-            .timeout(self.timeout.or(Some(Duration::from_secs(60))))
-            .build();
-        let response = transport.send(message).await.map_err(|e| fail(&e))?;
-        Ok(EmailOutcome {
-            recipients: recipients.iter().map(ToString::to_string).collect(),
-            reply: redactor.text(&response.message().collect::<Vec<_>>().join(" ")),
-        })
+        Ok(
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+                .port(port)
+                .tls(tls)
+                .credentials(Credentials::new(
+                    username.to_owned(),
+                    secret.expose().to_owned(),
+                ))
+                .timeout(self.timeout.or(Some(Duration::from_secs(60))))
+                .build(),
+        )
+    }
+
+    /// Connects and logs in with the account's secret, sending nothing: the credentials
+    /// screen's "Test the connection".
+    ///
+    /// # Errors
+    /// When the server cannot be reached or refuses the login; the message never holds the
+    /// secret.
+    pub async fn test_connection(
+        &self,
+        credential: &CredentialMeta,
+        secret: &Secret,
+    ) -> Result<String, ExecError> {
+        let CredentialKind::Smtp {
+            host,
+            port,
+            tls,
+            username,
+            ..
+        } = &credential.kind
+        else {
+            return Err(ExecError::WrongCredential);
+        };
+        let redactor = Redactor::new(secret.expose(), &[]);
+        let fail = |e: &dyn std::fmt::Display| ExecError::Transport(redactor.text(&e.to_string()));
+        let transport = self.transport(host, *port, *tls, username, secret, &fail)?;
+        match transport.test_connection().await {
+            Ok(true) => Ok(format!(
+                "Connected to {host}:{port} and logged in as {username}."
+            )),
+            Ok(false) => Err(ExecError::Transport(format!(
+                "{host}:{port} did not answer like a mail server"
+            ))),
+            Err(error) => Err(fail(&error)),
+        }
     }
 }

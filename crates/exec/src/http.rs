@@ -189,6 +189,37 @@ impl HttpExecutor {
         self
     }
 
+    /// Checks that each origin of an HTTP credential answers, without sending its secret: the
+    /// credentials screen's "Test the connection". Any HTTP answer counts as reachable.
+    ///
+    /// # Errors
+    /// When an origin cannot be reached or its TLS certificate is not trusted.
+    pub async fn test_connection(&self, credential: &CredentialMeta) -> Result<String, ExecError> {
+        let CredentialKind::Http { scope, .. } = &credential.kind else {
+            return Err(ExecError::WrongCredential);
+        };
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls((*self.tls_config()?).clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(self.connect_timeout)
+            .timeout(Duration::from_secs(15))
+            .no_proxy()
+            .build()
+            .map_err(|e| ExecError::Transport(e.to_string()))?;
+        let mut answers = Vec::new();
+        for origin in &scope.origins {
+            let response =
+                client.head(origin).send().await.map_err(|e| {
+                    ExecError::Transport(format!("{origin} cannot be reached: {e}"))
+                })?;
+            answers.push(format!(
+                "{origin} answered (HTTP {})",
+                response.status().as_u16()
+            ));
+        }
+        Ok(format!("{}. The secret was not sent.", answers.join("; ")))
+    }
+
     /// Sends the authorized request once. `credential` is the artifact's credential and its
     /// secret (read from the keychain for this call), or `None` for an anonymous request.
     ///

@@ -193,6 +193,70 @@ impl SqlExecutor {
     }
 }
 
+impl SqlExecutor {
+    /// Connects with the credential's secret and runs `SELECT 1`, changing nothing: the
+    /// credentials screen's "Test the connection".
+    ///
+    /// # Errors
+    /// When the database cannot be reached or refuses the login; the message never holds the
+    /// secret.
+    pub async fn test_connection(
+        &self,
+        credential: &CredentialMeta,
+        secret: &Secret,
+    ) -> Result<String, ExecError> {
+        let CredentialKind::Sql { dialect, url, .. } = &credential.kind else {
+            return Err(ExecError::WrongCredential);
+        };
+        let redactor = Redactor::new(secret.expose(), &[]);
+        let fail = |e: sqlx::Error| ExecError::Transport(redactor.text(&e.to_string()));
+        let full_url = secret.expose().contains("://");
+        let work = async {
+            match dialect {
+                SqlDialect::Postgres => {
+                    let options = if full_url {
+                        PgConnectOptions::from_str(secret.expose()).map_err(fail)?
+                    } else {
+                        PgConnectOptions::from_str(url)
+                            .map_err(fail)?
+                            .password(secret.expose())
+                    };
+                    let mut conn = PgConnection::connect_with(&options).await.map_err(fail)?;
+                    sqlx::query("SELECT 1")
+                        .execute(&mut conn)
+                        .await
+                        .map_err(fail)?;
+                    Ok("Connected to the PostgreSQL database and logged in.".to_owned())
+                }
+                SqlDialect::Sqlite => {
+                    let location = if full_url {
+                        secret.expose()
+                    } else {
+                        url.as_str()
+                    };
+                    let options = SqliteConnectOptions::from_str(location)
+                        .map_err(fail)?
+                        .read_only(true);
+                    let mut conn = SqliteConnection::connect_with(&options)
+                        .await
+                        .map_err(fail)?;
+                    sqlx::query("SELECT 1")
+                        .execute(&mut conn)
+                        .await
+                        .map_err(fail)?;
+                    Ok("Opened the SQLite database.".to_owned())
+                }
+                SqlDialect::Mysql => Err(ExecError::Transport(
+                    "MySQL and MariaDB are explained but not yet executed by this version".into(),
+                )),
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(15), work)
+            .await
+            .map_err(|_| ExecError::Transport("the database did not answer in time".into()))?
+    }
+}
+
 async fn fetch<'c, E, DB>(
     executor: E,
     statement: &'c str,

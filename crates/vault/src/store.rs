@@ -53,11 +53,22 @@ pub enum ReleaseDefault {
 }
 
 impl ReleaseDefault {
-    fn as_str(self) -> &'static str {
+    /// The stored spelling: `ask`, `always` or `never`.
+    pub fn as_str(self) -> &'static str {
         match self {
             ReleaseDefault::Ask => "ask",
             ReleaseDefault::Always => "always",
             ReleaseDefault::Never => "never",
+        }
+    }
+
+    /// Reads the stored spelling back.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "ask" => Some(ReleaseDefault::Ask),
+            "always" => Some(ReleaseDefault::Always),
+            "never" => Some(ReleaseDefault::Never),
+            _ => None,
         }
     }
 }
@@ -198,6 +209,44 @@ impl CredentialStore {
                 })
             })
             .collect()
+    }
+
+    /// What is released from `name`'s results by default.
+    ///
+    /// # Errors
+    /// When it does not exist or the database fails.
+    pub async fn release_default(&self, name: &str) -> Result<ReleaseDefault, VaultError> {
+        let mut connection = self.connection.lock().await;
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT release_default FROM credentials WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&mut *connection)
+                .await
+                .map_err(|e| self.database(e))?;
+        let stored = stored.ok_or_else(|| VaultError::Unknown(name.to_owned()))?;
+        Ok(ReleaseDefault::parse(&stored).unwrap_or(ReleaseDefault::Ask))
+    }
+
+    /// Changes what is released from `name`'s results by default.
+    ///
+    /// # Errors
+    /// When it does not exist or the database fails.
+    pub async fn set_release_default(
+        &self,
+        name: &str,
+        release: ReleaseDefault,
+    ) -> Result<(), VaultError> {
+        let mut connection = self.connection.lock().await;
+        let changed = sqlx::query("UPDATE credentials SET release_default = ? WHERE name = ?")
+            .bind(release.as_str())
+            .bind(name)
+            .execute(&mut *connection)
+            .await
+            .map_err(|e| self.database(e))?;
+        if changed.rows_affected() == 0 {
+            return Err(VaultError::Unknown(name.to_owned()));
+        }
+        Ok(())
     }
 
     /// The metadata as a validation registry.

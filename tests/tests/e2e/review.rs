@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use expectrl::{ControlCode, Expect as _, Regex, Session};
 
-fn countersign_binary() -> PathBuf {
+pub fn countersign_binary() -> PathBuf {
     let binary = countersign_e2e::app_binary()
         .unwrap()
         .with_file_name("countersign");
@@ -64,7 +64,7 @@ fn bank() -> (u16, Arc<AtomicUsize>) {
     (port, count)
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

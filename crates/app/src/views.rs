@@ -1,0 +1,389 @@
+//! What the desktop screens receive and send: plain structs, serialised as JSON over IPC, with
+//! TypeScript types generated from them (`ui/src/bindings.ts`, checked for drift by a test).
+//!
+//! No view ever carries a credential's secret. Two values a person must see exactly once do
+//! cross to the screen on purpose: a new agent's key (to paste into the agent) and the
+//! authenticator seed while enrolling the second factor (as a QR code and as text).
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::settings::Settings;
+
+/// One labelled fact of an explanation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct DetailView {
+    /// What it is ("Amount").
+    pub label: String,
+    /// The fact ("$99.99 (USD)").
+    pub value: String,
+}
+
+/// One risk, in one sentence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RiskView {
+    /// The stable code (design.md §7).
+    pub code: String,
+    /// `info`, `caution` or `danger`.
+    pub severity: String,
+    /// The sentence.
+    pub message: String,
+}
+
+/// A proposal as a line of the inbox.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ProposalLine {
+    /// Its id.
+    pub id: String,
+    /// The agent that proposed it.
+    pub agent: String,
+    /// When it arrived (RFC 3339).
+    pub received_at: String,
+    /// Its status (design.md §3).
+    pub status: String,
+    /// What it does, in one line derived from the artifact.
+    pub headline: String,
+    /// The kind of action (`payment`, `read`, `send_email`…).
+    pub action: String,
+    /// How many `danger` risks it has.
+    pub danger: u32,
+    /// How many `caution` risks it has.
+    pub caution: u32,
+}
+
+/// A refused proposal worth the person's attention: a credential asked for outside its scope.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct AlertView {
+    /// When.
+    pub at: String,
+    /// Which agent.
+    pub agent: String,
+    /// Which credential it tried to use.
+    pub credential: String,
+    /// What was refused, in words.
+    pub message: String,
+}
+
+/// The inbox: pending proposals first (newest first), then recent decisions, and alerts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct InboxView {
+    /// Waiting for a decision, newest first.
+    pub pending: Vec<ProposalLine>,
+    /// Decided or finished, newest first (at most 50).
+    pub recent: Vec<ProposalLine>,
+    /// Refusals of credentials used out of scope, newest first (at most 20).
+    pub alerts: Vec<AlertView>,
+}
+
+/// What the screens need to know at every moment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct StatusView {
+    /// Changes whenever anything a screen shows may have changed.
+    pub version: String,
+    /// Whether the app is locked.
+    pub locked: bool,
+    /// How many proposals wait.
+    pub pending: u32,
+    /// Whether this is the demo (labelled on every screen).
+    pub demo: bool,
+    /// Whether a second factor is enrolled.
+    pub second_factor_enrolled: bool,
+    /// The demo's authenticator code, shown in the demo banner so a newcomer needs no phone;
+    /// never set outside the demo.
+    pub demo_code: Option<String>,
+    /// Where agents connect (`127.0.0.1:7717`), once listening.
+    pub connector: Option<String>,
+}
+
+/// The EPCS signing statement (21 CFR 1311.140) shown while the code is entered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct SigningView {
+    /// The attestation the prescriber signs by entering the code.
+    pub attestation: String,
+}
+
+/// A proposal on the review screen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ProposalView {
+    /// The inbox line.
+    pub line: ProposalLine,
+    /// `http`, `sql` or `email`.
+    pub kind: String,
+    /// Labelled facts derived from the artifact.
+    pub details: Vec<DetailView>,
+    /// Each risk, most severe first.
+    pub risks: Vec<RiskView>,
+    /// The agent's own summary, hidden characters made visible: its claim, not the truth.
+    pub agent_summary: String,
+    /// The agent's stated purpose, hidden characters made visible.
+    pub purpose: String,
+    /// Whether the claim contradicts what the artifact does.
+    pub mismatch: bool,
+    /// The credential used, if any.
+    pub credential: Option<String>,
+    /// Where it goes: an origin, a database or the recipients.
+    pub destination: String,
+    /// The exact artifact, as pretty JSON with hidden characters shown as `⟨U+…⟩` markers.
+    pub artifact_text: String,
+    /// Its SHA-256, which the approval is bound to.
+    pub artifact_sha256: String,
+    /// Whether approving needs the second factor.
+    pub requires_second_factor: bool,
+    /// Present for a controlled-substance prescription: approving is signing.
+    pub signing: Option<SigningView>,
+    /// For `danger` risks: the word to type before approving.
+    pub confirmation_word: Option<String>,
+    /// When it was decided.
+    pub decided_at: Option<String>,
+    /// Why it was rejected.
+    pub reason: Option<String>,
+    /// The full result, once executed (the secret redacted).
+    #[ts(type = "unknown")]
+    pub result: Option<serde_json::Value>,
+    /// What the agent was given, once released.
+    #[ts(type = "unknown")]
+    pub released: Option<serde_json::Value>,
+    /// The credential's default release: `ask`, `always` or `never`.
+    pub release_default: String,
+}
+
+/// How much of a result the person releases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ReleaseKind {
+    /// Everything.
+    All,
+    /// Only the chosen fields, columns (by name) and rows (`row:N`, from 1).
+    Fields,
+    /// Nothing.
+    Nothing,
+}
+
+/// The person's release choice.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ReleaseChoice {
+    /// How much.
+    pub kind: ReleaseKind,
+    /// For `fields`: JSON paths (`body.balance`), column names, and rows as `row:N`.
+    pub fields: Vec<String>,
+}
+
+/// A credential on the credentials screen (never its secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct CredentialView {
+    /// Its name.
+    pub name: String,
+    /// `http`, `sql` or `smtp`.
+    pub kind: String,
+    /// What it is for.
+    pub description: String,
+    /// Its scope in plain words.
+    pub scope: Vec<String>,
+    /// `ask`, `always` or `never`.
+    pub release_default: String,
+}
+
+/// What the scope builder sends to add a credential. The secret is not in it: it is typed into
+/// a native prompt the shell opens, never into the web page.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(default)]
+pub struct CredentialForm {
+    /// The name agents will use.
+    pub name: String,
+    /// `http`, `sql` or `smtp`.
+    pub kind: String,
+    /// What it is for.
+    pub description: String,
+    /// http: `bearer`, `basic`, `header` or `query`.
+    pub auth: String,
+    /// http: the header or query parameter name for `header`/`query`.
+    pub auth_name: String,
+    /// http: the origins the secret may go to.
+    pub origins: Vec<String>,
+    /// http: the methods allowed (none: any).
+    pub methods: Vec<String>,
+    /// http: the path prefixes allowed (none: any).
+    pub path_prefixes: Vec<String>,
+    /// sql: `sqlite`, `postgres` or `mysql`.
+    pub dialect: String,
+    /// sql: the URL without password.
+    pub url: String,
+    /// sql: whether statements may change data.
+    pub read_write: bool,
+    /// sql: the most rows a read returns.
+    pub max_rows: u32,
+    /// smtp: the server.
+    pub host: String,
+    /// smtp: its port.
+    pub port: u16,
+    /// smtp: `starttls`, `tls` or `plain-loopback`.
+    pub tls: String,
+    /// smtp: the login.
+    pub username: String,
+    /// smtp: the From address.
+    pub from: String,
+    /// smtp: the recipient domains allowed (none: any).
+    pub allowed_domains: Vec<String>,
+    /// Whether every use needs the second factor.
+    pub second_factor: bool,
+    /// `ask`, `always` or `never`.
+    pub release_default: String,
+}
+
+/// A registered agent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct AgentView {
+    /// Its name.
+    pub name: String,
+    /// When it was added.
+    pub added_at: String,
+    /// When it was revoked.
+    pub revoked_at: Option<String>,
+}
+
+/// A newly connected agent: its key, shown once, and configuration to paste.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ConnectedAgent {
+    /// The name.
+    pub name: String,
+    /// The agent key (shown once; stored only hashed).
+    pub key: String,
+    /// Ready-to-paste configuration, one per client.
+    pub configs: Vec<AgentConfig>,
+}
+
+/// Configuration for one MCP client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct AgentConfig {
+    /// The client ("Claude Desktop").
+    pub client: String,
+    /// Where it goes, in words.
+    pub place: String,
+    /// The text to paste.
+    pub text: String,
+}
+
+/// One audit entry as the audit screen lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct AuditLine {
+    /// Sequence number.
+    pub seq: u32,
+    /// When (UTC).
+    pub at: String,
+    /// Who, in words (`person alice`, `agent claude`, `app`).
+    pub actor: String,
+    /// The event (`decision.approved`).
+    pub event: String,
+    /// The proposal.
+    pub proposal_id: Option<String>,
+    /// The credential's name.
+    pub credential: Option<String>,
+    /// The outcome.
+    pub outcome: Option<String>,
+    /// The details (canonical JSON).
+    pub details: String,
+}
+
+/// The audit screen's filter; empty fields do not filter.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(default)]
+pub struct AuditQuery {
+    /// From this date or time.
+    pub from: String,
+    /// Before this date or time.
+    pub to: String,
+    /// By this actor.
+    pub actor: String,
+    /// Of this event.
+    pub event: String,
+    /// About this proposal.
+    pub proposal: String,
+}
+
+/// The verdict of verifying the audit log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct VerifyView {
+    /// Whether the chain (and checkpoint) hold.
+    pub intact: bool,
+    /// One sentence for the person.
+    pub message: String,
+    /// How many entries were checked.
+    pub entries: u32,
+}
+
+/// The start of second-factor enrolment: scan the code, then confirm with a code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct EnrolmentView {
+    /// A `data:image/svg+xml` URL of the QR code.
+    pub qr_data_url: String,
+    /// The same seed as text, for typing into an authenticator app.
+    pub manual_key: String,
+}
+
+/// The settings screen's data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct SettingsView {
+    /// The settings.
+    pub settings: Settings,
+    /// Whether a second factor is enrolled.
+    pub second_factor_enrolled: bool,
+}
+
+/// Every type above, in the order the bindings file declares them.
+#[cfg(test)]
+pub(crate) fn typescript() -> String {
+    use ts_rs::{Config, TS};
+    let config = Config::default();
+    let mut out = String::from(
+        "// Generated from crates/app/src/views.rs and settings.rs by `UPDATE_BINDINGS=1 cargo test -p countersign-app bindings`.\n// Do not edit: a test fails when this file and the Rust types differ.\n\n",
+    );
+    for decl in [
+        crate::settings::MoneyThreshold::decl(&config),
+        Settings::decl(&config),
+        DetailView::decl(&config),
+        RiskView::decl(&config),
+        ProposalLine::decl(&config),
+        AlertView::decl(&config),
+        InboxView::decl(&config),
+        StatusView::decl(&config),
+        SigningView::decl(&config),
+        ProposalView::decl(&config),
+        ReleaseKind::decl(&config),
+        ReleaseChoice::decl(&config),
+        CredentialView::decl(&config),
+        CredentialForm::decl(&config),
+        AgentView::decl(&config),
+        ConnectedAgent::decl(&config),
+        AgentConfig::decl(&config),
+        AuditLine::decl(&config),
+        AuditQuery::decl(&config),
+        VerifyView::decl(&config),
+        EnrolmentView::decl(&config),
+        SettingsView::decl(&config),
+    ] {
+        out.push_str("export ");
+        out.push_str(&decl);
+        out.push_str("\n\n");
+    }
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bindings_match_the_rust_types() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/bindings.ts");
+        let generated = super::typescript();
+        if std::env::var_os("UPDATE_BINDINGS").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "ui/src/bindings.ts differs from the Rust types; run `UPDATE_BINDINGS=1 cargo test -p countersign-app bindings` and commit it"
+        );
+    }
+}

