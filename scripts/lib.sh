@@ -15,7 +15,7 @@ CS_APP_PACKAGES=(libwebkit2gtk-4.1-dev build-essential libxdo-dev libssl-dev
   libayatana-appindicator3-dev librsvg2-dev libdbus-1-dev pkg-config curl ca-certificates)
 # And what headless runs and the tests need on top.
 CS_HEADLESS_PACKAGES=(xvfb xauth x11-utils imagemagick)
-CS_TEST_PACKAGES=(webkit2gtk-driver dbus dbus-x11 gnome-keyring)
+CS_TEST_PACKAGES=(webkit2gtk-driver dbus dbus-x11 gnome-keyring dunst)
 
 cs_require_platform() {
   case "$(uname -s)" in
@@ -173,6 +173,25 @@ cs_start_keyring() {
   done <<<"$keyring_env"
   CS_STARTED_PIDS+=("$(pgrep -n -f 'gnome-keyring-daemon --unlock' || true)")
   say "Started a private D-Bus session with an unlocked gnome-keyring"
+}
+
+# A notification server on the private session bus (dunst, on the virtual display), so the app's
+# desktop notifications are delivered as on a real desktop. Needs cs_start_xvfb and
+# cs_start_keyring first.
+cs_start_notifications() {
+  cs_install_packages dunst
+  dunst >"$CS_RUN_DIR/dunst.log" 2>&1 &
+  CS_STARTED_PIDS+=($!)
+  local i
+  for i in $(seq 1 50); do
+    if dbus-send --session --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.NameHasOwner \
+      string:org.freedesktop.Notifications 2>/dev/null | grep -q 'boolean true'; then
+      say "Started a notification server (dunst)"
+      return 0
+    fi
+    sleep 0.1
+  done
+  die "dunst did not start; see $CS_RUN_DIR/dunst.log"
 }
 
 # PostgreSQL on 127.0.0.1, in a throwaway cluster. TCP logins need a password (SCRAM), as on a

@@ -2,13 +2,17 @@
 # Builds and starts the Countersign desktop app. Installs what is missing first. With no display
 # it starts the app on a virtual one (Xvfb), says so, and saves a screenshot of the window.
 #   --screenshot-only  exit after the screenshot instead of keeping the app running
+#   --demo / --no-demo always / never run the demo (by default: the demo while the data home has
+#                      no credentials, i.e. on a newcomer's first run)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 screenshot_only=false
+app_args=()
 for arg in "$@"; do
   case "$arg" in
     --screenshot-only) screenshot_only=true ;;
-    *) die "unknown option $arg (known: --screenshot-only)" ;;
+    --demo | --no-demo) app_args+=("$arg") ;;
+    *) die "unknown option $arg (known: --screenshot-only, --demo, --no-demo)" ;;
   esac
 done
 
@@ -35,7 +39,7 @@ if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
 fi
 
 say "Starting Countersign"
-"$app" &
+"$app" "${app_args[@]}" &
 app_pid=$!
 CS_STARTED_PIDS+=("$app_pid")
 
@@ -44,12 +48,12 @@ if $headless; then
   window=""
   for _ in $(seq 1 300); do
     kill -0 "$app_pid" 2>/dev/null || die "the app exited before its window appeared"
-    window=$(xwininfo -root -tree 2>/dev/null | awk '/"Countersign"/ { print $1; exit }')
+    window=$(xwininfo -root -tree 2>/dev/null | awk '/"Countersign( — [0-9]+ waiting)?"/ { print $1; exit }')
     [ -n "$window" ] && break
     sleep 0.1
   done
   [ -n "$window" ] || die "the Countersign window did not appear within 30 seconds"
-  sleep 2 # let the webview paint
+  sleep 4 # let the webview paint, and the demo agent propose
   import -display "$DISPLAY" -window "$window" "$shot"
   say "Screenshot of the window: $shot"
   $screenshot_only && exit 0

@@ -36,6 +36,7 @@ step "Building the desktop app for the end-to-end tests" cargo build --locked -p
 
 cs_start_xvfb
 cs_start_keyring
+cs_start_notifications
 cs_start_postgres
 cs_start_smtp
 
@@ -51,4 +52,8 @@ step "Benchmark: HTTP execution overhead against a direct reqwest call" \
   cargo bench --locked -p countersign-exec --bench http -- --quick
 step "Benchmark: submission to pending over REST, 10 agents, against an empty handler" \
   cargo bench --locked -p countersign-connector --bench submit -- --quick
+step "Building the release desktop app and a bare Tauri window for the desktop benchmark" \
+  cargo build --release --locked -p countersign-desktop --bin countersign-desktop --example bare
+step "Benchmark: release start-up to inbox and idle memory, against a bare Tauri window" \
+  cargo bench --locked -p countersign-e2e --bench desktop
 say "All tests passed"

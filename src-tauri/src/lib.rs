@@ -1,22 +1,56 @@
 //! The Countersign desktop shell.
 //!
 //! This crate is the only one in the workspace that depends on `tauri`. It opens the window, owns
-//! the tray icon and the single-instance lock, and forwards what the UI asks for to the library
-//! crates. It holds no business logic: every decision about a proposal is made below it
-//! (design.md §1, invariant 7).
+//! the tray icon, notifications and the single-instance lock, starts the connector (and the demo
+//! when asked), and forwards each IPC command to [`countersign_app::Desk`]. It holds no business
+//! logic: every decision about a proposal is made below it (design.md §1, invariant 7).
 
+mod background;
+mod commands;
+mod native;
+
+use std::sync::Arc;
+
+use countersign_app::Desk;
 use tauri::menu::{Menu, MenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Manager, Runtime};
+use tokio::sync::watch;
 
 /// The label of the one main window, as named in `tauri.conf.json` and the capabilities.
 const MAIN_WINDOW: &str = "main";
+
+/// The tray icon's id.
+const TRAY: &str = "countersign";
+
+/// The opened desk, or why it could not be opened (shown on screen in words).
+pub(crate) type Opened = Option<Result<Arc<Desk>, String>>;
+
+/// What the commands share: the desk once it is open.
+pub(crate) struct Shared {
+    desk: watch::Receiver<Opened>,
+}
+
+/// How the app was launched.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Launch {
+    /// `--demo`: always the demo.
+    demo: bool,
+    /// `--no-demo`: never the demo, even with no credentials yet.
+    no_demo: bool,
+}
 
 /// Builds and runs the desktop app until the person quits it.
 ///
 /// # Errors
 /// Fails when the webview or the tray cannot be created, e.g. with no display.
 pub fn run() -> tauri::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let launch = Launch {
+        demo: args.iter().any(|a| a == "--demo"),
+        no_demo: args.iter().any(|a| a == "--no-demo"),
+    };
+    let (opened, desk) = watch::channel::<Opened>(None);
     tauri::Builder::default()
         // Registered first: a second launch must hand over to the running app before the second
         // copy opens a window or touches the data home.
@@ -24,8 +58,11 @@ pub fn run() -> tauri::Result<()> {
             tracing::info!("a second launch asked for the window; focusing the running app");
             show_main_window(app);
         }))
-        .setup(|app| {
+        .manage(Shared { desk })
+        .invoke_handler(commands::handler())
+        .setup(move |app| {
             install_tray(app.handle())?;
+            background::start(app.handle().clone(), launch, opened);
             Ok(())
         })
         .run(tauri::generate_context!())
@@ -36,7 +73,7 @@ fn install_tray<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     let open = MenuItem::with_id(app, "open", "Open Countersign", true, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit Countersign", true, None::<&str>)?;
     let menu = Menu::with_items(app, &[&open, &quit])?;
-    let mut tray = TrayIconBuilder::with_id("countersign")
+    let mut tray = TrayIconBuilder::with_id(TRAY)
         .tooltip("Countersign")
         .menu(&menu)
         .show_menu_on_left_click(false)
@@ -62,7 +99,7 @@ fn install_tray<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     Ok(())
 }
 
-fn show_main_window<R: Runtime>(app: &AppHandle<R>) {
+pub(crate) fn show_main_window<R: Runtime>(app: &AppHandle<R>) {
     let Some(window) = app.get_webview_window(MAIN_WINDOW) else {
         tracing::warn!("the main window is gone; nothing to focus");
         return;

@@ -45,6 +45,15 @@ impl Desktop {
     /// Fails, naming the missing piece, when there is no display, no `tauri-driver`, no
     /// `WebKitWebDriver`, no built app, or when the app does not open a window in time.
     pub async fn launch() -> anyhow::Result<Self> {
+        Self::launch_with(&[], &[]).await
+    }
+
+    /// Like [`Desktop::launch`], with environment variables for the app (set on the driver,
+    /// which the app inherits) and command-line arguments.
+    ///
+    /// # Errors
+    /// As [`Desktop::launch`].
+    pub async fn launch_with(env: &[(&str, &str)], args: &[&str]) -> anyhow::Result<Self> {
         let exclusive = ONE_APP_AT_A_TIME.lock().await;
         if std::env::var_os("DISPLAY").is_none() {
             bail!(
@@ -67,6 +76,7 @@ impl Desktop {
                 "--native-port",
                 &native_port.to_string(),
             ])
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .spawn()
             .with_context(|| format!("starting {}", tauri_driver.display()))?;
@@ -76,7 +86,7 @@ impl Desktop {
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "tauri:options".into(),
-            serde_json::json!({ "application": binary.to_string_lossy() }),
+            serde_json::json!({ "application": binary.to_string_lossy(), "args": args }),
         );
         // The previous test's app must be gone, or this one would hand over to it and exit.
         wait_for_exit(&binary)?;
@@ -110,6 +120,90 @@ impl Desktop {
             .await
             .with_context(|| format!("no element matches {css}"))?;
         Ok(element.text().await?)
+    }
+
+    /// Waits for the element matching `css` and returns it.
+    ///
+    /// # Errors
+    /// Fails when no such element appears within `within`.
+    pub async fn find(
+        &self,
+        css: &str,
+        within: Duration,
+    ) -> anyhow::Result<fantoccini::elements::Element> {
+        self.client
+            .wait()
+            .at_most(within)
+            .for_element(fantoccini::Locator::Css(css))
+            .await
+            .with_context(|| format!("no element matches {css} within {within:?}"))
+    }
+
+    /// Clicks the element matching `css` once it appears.
+    ///
+    /// # Errors
+    /// Fails when it does not appear or cannot be clicked.
+    pub async fn click(&self, css: &str) -> anyhow::Result<()> {
+        self.find(css, Duration::from_secs(20))
+            .await?
+            .click()
+            .await?;
+        Ok(())
+    }
+
+    /// Waits until the text of `css` contains `needle`, and returns it.
+    ///
+    /// # Errors
+    /// Fails when it does not within `within`.
+    pub async fn wait_for_text(
+        &self,
+        css: &str,
+        needle: &str,
+        within: Duration,
+    ) -> anyhow::Result<String> {
+        let deadline = Instant::now() + within;
+        loop {
+            let text = match self.client.find(fantoccini::Locator::Css(css)).await {
+                Ok(element) => element.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if text.contains(needle) {
+                return Ok(text);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "{css} did not come to contain {needle:?} within {within:?}; it reads {text:?}"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Saves a PNG of the window as `docs/screenshots/NAME.png` (committed, shown in the README).
+    ///
+    /// # Errors
+    /// Fails when the screenshot cannot be taken or written.
+    pub async fn screenshot(&self, name: &str) -> anyhow::Result<()> {
+        self.screenshot_from(name, "body").await
+    }
+
+    /// Like [`Desktop::screenshot`], with the element matching `css` scrolled to the top.
+    ///
+    /// # Errors
+    /// Fails when the screenshot cannot be taken or written.
+    pub async fn screenshot_from(&self, name: &str, css: &str) -> anyhow::Result<()> {
+        self.client
+            .execute(
+                "const e = document.querySelector(arguments[0]); if (e) { e.scrollIntoView({block: 'start'}); } if (arguments[0] === 'body') { window.scrollTo(0, 0); document.getElementById('main')?.scrollTo(0, 0); }",
+                vec![serde_json::json!(css)],
+            )
+            .await?;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let png = self.client.screenshot().await?;
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join(format!("{name}.png")), png)?;
+        Ok(())
     }
 
     /// Ends the WebDriver session, which closes the app.

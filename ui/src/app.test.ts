@@ -1,27 +1,61 @@
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { mountApp } from "./app";
-import { el } from "./dom";
+import { el, revealed } from "./dom";
+import { fakeApi, proposal, status } from "./testing";
+
+const settle = async (): Promise<void> => {
+  for (let i = 0; i < 5; i += 1) await Promise.resolve();
+  await new Promise((r) => setTimeout(r, 0));
+};
 
 describe("the app shell", () => {
   beforeEach(() => {
     document.body.replaceChildren();
+    location.hash = "";
   });
 
-  it("opens on the empty inbox, in plain words", () => {
+  it("opens on the empty inbox, in plain words", async () => {
     const root = document.createElement("div");
-    mountApp(root);
-    const heading = root.querySelector("#empty-inbox-heading");
-    expect(heading?.textContent).toBe("No proposals waiting.");
+    const { api } = fakeApi({ pending: [], recent: [], alerts: [] }, proposal());
+    mountApp(root, api).stop();
+    await settle();
+    expect(root.querySelector("#empty-inbox-heading")?.textContent).toBe("No proposals waiting.");
     expect(root.textContent).toContain("Connect an agent to get started.");
   });
 
-  it("has one main landmark, one h1 and a labelled navigation", () => {
+  it("has one main landmark, one h1 and a labelled navigation", async () => {
     const root = document.createElement("div");
-    mountApp(root);
+    const { api } = fakeApi({ pending: [], recent: [], alerts: [] }, proposal());
+    mountApp(root, api).stop();
+    await settle();
     expect(root.querySelectorAll("main")).toHaveLength(1);
     expect(root.querySelectorAll("h1")).toHaveLength(1);
     expect(root.querySelector("nav")?.getAttribute("aria-label")).toBe("Sections");
     expect(root.querySelector("a.skip-link")?.getAttribute("href")).toBe("#main");
+  });
+
+  it("opens on the newest pending proposal and labels the demo", async () => {
+    const root = document.createElement("div");
+    const newest = proposal();
+    const { api } = fakeApi({ pending: [newest.line], recent: [], alerts: [] }, newest, status({ pending: 1, demo: true, demo_code: "123456" }));
+    mountApp(root, api).stop();
+    await settle();
+    await settle();
+    expect(location.hash).toBe("#proposal/prop_1");
+    expect(root.querySelector("#review-headline")?.textContent).toBe("Pay $99.99 to Amazon");
+    expect(root.querySelector("#demo-label")?.textContent).toContain("Demo");
+    expect(root.querySelector("#demo-code")?.textContent).toBe("123456");
+    expect(document.title).toBe("Countersign — 1 waiting");
+  });
+
+  it("shows the lock screen, and nothing else, while locked", async () => {
+    const root = document.createElement("div");
+    const { api } = fakeApi({ pending: [], recent: [], alerts: [] }, proposal(), status({ locked: true, second_factor_enrolled: true }));
+    mountApp(root, api).stop();
+    await settle();
+    expect(root.querySelector("#lock-title")?.textContent).toBe("Countersign is locked");
+    expect(root.querySelector("#unlock-code")).not.toBeNull();
+    expect(root.querySelector("#empty-inbox-heading")).toBeNull();
   });
 });
 
@@ -38,4 +72,16 @@ describe("el", () => {
   it("refuses event-handler attributes", () => {
     expect(() => el("div", { onclick: "alert(1)" })).toThrow(/event attribute/);
   });
+
+  it("marks hidden characters without parsing anything", () => {
+    const nodes = revealed("pay ⟨U+202E⟩<b>x</b>");
+    const p = el("p", {}, ...nodes);
+    expect(p.querySelector("mark.hidden-char")?.textContent).toBe("⟨U+202E⟩");
+    expect(p.querySelector("b")).toBeNull();
+    expect(p.textContent).toBe("pay ⟨U+202E⟩<b>x</b>");
+  });
+});
+
+afterEach(() => {
+  vi.useRealTimers();
 });

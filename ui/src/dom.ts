@@ -28,3 +28,46 @@ export function el<K extends keyof HTMLElementTagNameMap>(
   }
   return element;
 }
+
+/** A labelled form control: the label's `for` points at the control's id. */
+export function field(
+  label: string,
+  control: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement,
+  hint?: string,
+): HTMLElement {
+  const hintId = hint === undefined ? undefined : `${control.id}-hint`;
+  if (hintId !== undefined) control.setAttribute("aria-describedby", hintId);
+  return el(
+    "div",
+    { class: "field" },
+    el("label", { for: control.id }, label),
+    control,
+    hint === undefined ? null : el("p", { class: "hint", id: hintId }, hint),
+  );
+}
+
+/** A button that runs `action` on click (and on Space/Enter, as buttons do). */
+export function button(
+  text: string,
+  attributes: Attributes,
+  action: (event: MouseEvent) => void,
+): HTMLButtonElement {
+  const node = el("button", { type: "button", ...attributes }, text);
+  node.addEventListener("click", action);
+  return node;
+}
+
+/**
+ * Text with Countersign's hidden-character markers (`⟨U+202E⟩`) wrapped in <mark>, so they stand
+ * out. Everything stays text; nothing is parsed as markup.
+ */
+export function revealed(text: string): Node[] {
+  const parts = text.split(/(⟨U\+[0-9A-F]{4,6}⟩)/u);
+  return parts
+    .filter((part) => part !== "")
+    .map((part) =>
+      /^⟨U\+[0-9A-F]{4,6}⟩$/u.test(part)
+        ? el("mark", { class: "hidden-char", title: "A hidden character" }, part)
+        : document.createTextNode(part),
+    );
+}

@@ -1,22 +1,112 @@
+import type { InboxView, ProposalLine } from "./bindings";
 import { el } from "./dom";
 
-/** The inbox page. Until an agent is connected there is nothing to review, and it says so. */
-export function inboxPage(): HTMLElement {
-  return el(
-    "section",
-    { class: "page", "aria-labelledby": "inbox-title" },
-    el("h1", { id: "inbox-title" }, "Inbox"),
-    el(
-      "div",
-      { class: "empty-state", role: "status" },
-      el("h2", { id: "empty-inbox-heading" }, "No proposals waiting."),
-      el("p", {}, "Connect an agent to get started."),
-      el(
-        "p",
-        { class: "hint" },
-        "When an agent asks to pay, change a record or send an email, it appears here for you " +
-          "to read and approve or reject. Nothing happens without you.",
-      ),
-    ),
+/** When the person opens a proposal. */
+export type Open = (id: string) => void;
+
+function badges(line: ProposalLine): HTMLElement {
+  const list = el("span", { class: "badges" });
+  if (line.danger > 0) {
+    list.append(el("span", { class: "badge badge-danger" }, `${line.danger} danger`));
+  }
+  if (line.caution > 0) {
+    list.append(el("span", { class: "badge badge-caution" }, `${line.caution} caution`));
+  }
+  return list;
+}
+
+function when(at: string): string {
+  const date = new Date(at);
+  return Number.isNaN(date.getTime()) ? at : date.toLocaleString();
+}
+
+function row(line: ProposalLine, open: Open): HTMLElement {
+  const link = el(
+    "a",
+    { href: `#proposal/${encodeURIComponent(line.id)}`, class: "proposal-link", "data-id": line.id },
+    line.headline,
   );
+  link.addEventListener("click", (event) => {
+    event.preventDefault();
+    open(line.id);
+  });
+  return el(
+    "li",
+    { class: `proposal status-${line.status}` },
+    link,
+    badges(line),
+    el("span", { class: "meta" }, `${line.agent} · ${when(line.received_at)}`),
+    line.status === "pending" ? null : el("span", { class: "status-word" }, statusWords(line.status)),
+  );
+}
+
+/** A status in the person's words. */
+export function statusWords(status: string): string {
+  const words: Record<string, string> = {
+    pending: "Waiting for you",
+    approved: "Approved",
+    executing: "Running",
+    succeeded: "Done",
+    failed: "Failed",
+    outcome_unknown: "Outcome unknown — check it yourself",
+    rejected: "Rejected",
+    withdrawn: "Withdrawn by the agent",
+    expired: "Expired",
+  };
+  return words[status] ?? status;
+}
+
+/** The inbox page: pending proposals first, newest first; alerts; recent decisions. */
+export function inboxPage(inbox: InboxView | null, open: Open): HTMLElement {
+  const page = el("section", { class: "page", "aria-labelledby": "inbox-title" });
+  page.append(el("h1", { id: "inbox-title" }, "Inbox"));
+  if (inbox !== null && inbox.alerts.length > 0) {
+    page.append(
+      el(
+        "section",
+        { class: "alerts", role: "alert", "aria-labelledby": "alerts-title" },
+        el("h2", { id: "alerts-title" }, "Refused: a credential asked for where it is not allowed"),
+        el(
+          "ul",
+          {},
+          ...inbox.alerts.map((alert) =>
+            el(
+              "li",
+              { class: "alert" },
+              `${alert.agent} tried to use “${alert.credential}” outside what you allowed, and Countersign refused it. `,
+              el("span", { class: "meta" }, `${when(alert.at)} — ${alert.message}`),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+  if (inbox === null || inbox.pending.length === 0) {
+    page.append(
+      el(
+        "div",
+        { class: "empty-state", role: "status" },
+        el("h2", { id: "empty-inbox-heading" }, "No proposals waiting."),
+        el("p", {}, "Connect an agent to get started."),
+        el(
+          "p",
+          { class: "hint" },
+          "When an agent asks to pay, change a record or send an email, it appears here for you " +
+            "to read and approve or reject. Nothing happens without you.",
+        ),
+      ),
+    );
+  } else {
+    page.append(
+      el("h2", { id: "pending-title" }, `Waiting for you (${inbox.pending.length})`),
+      el("ul", { class: "proposals", id: "pending", "aria-labelledby": "pending-title" }, ...inbox.pending.map((l) => row(l, open))),
+    );
+  }
+  if (inbox !== null && inbox.recent.length > 0) {
+    page.append(
+      el("h2", { id: "recent-title" }, "Recently decided"),
+      el("ul", { class: "proposals", id: "recent", "aria-labelledby": "recent-title" }, ...inbox.recent.map((l) => row(l, open))),
+    );
+  }
+  return page;
 }

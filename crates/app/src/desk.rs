@@ -50,6 +50,15 @@ pub const ATTESTATION: &str = "I am the prescriber. I have reviewed the prescrip
 it is correct, and I intend to sign it. Entering my second-factor code is my signature \
 (21 CFR 1311.140).";
 
+/// The person at this computer, by their login name.
+pub fn person() -> Actor {
+    let account = ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "unknown".into());
+    Actor::person(&account)
+}
+
 /// How the desk was started.
 #[derive(Clone, Debug, Default)]
 pub struct DeskOptions {

@@ -21,7 +21,7 @@ pub mod views;
 pub use audit::{Audit, KEYCHAIN_ENTRIES as AUDIT_KEYCHAIN_ENTRIES, ReportOutcome};
 pub use credentials::{Credentials, check as check_credential};
 pub use desk::{
-    ATTESTATION, Desk, DeskOptions, MINIMUM_VIEW, WORDS, agent_configs, confirmation_word,
+    ATTESTATION, Desk, DeskOptions, MINIMUM_VIEW, WORDS, agent_configs, confirmation_word, person,
 };
 pub use error::AppError;
 pub use execute::{Executions, Outcome};

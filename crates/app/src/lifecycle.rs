@@ -368,6 +368,8 @@ impl Lifecycle {
                     violation.credential = entry.credential;
                     audit.record(violation).await?;
                 }
+                // Screens show scope violations as alerts.
+                self.changed();
                 return Ok(Err(refusal));
             }
         };

@@ -77,11 +77,7 @@ struct ExplainOutput<'a> {
 
 /// The person at the terminal, by their operating-system account.
 fn person() -> Actor {
-    let account = ["USER", "LOGNAME", "USERNAME"]
-        .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
-        .unwrap_or_else(|| "unknown".into());
-    Actor::person(&account)
+    countersign_app::person()
 }
 
 /// Exit status of a refused proposal (design.md §6).

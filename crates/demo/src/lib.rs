@@ -77,6 +77,21 @@ fn random_secret(prefix: &str) -> Secret {
     ))
 }
 
+/// Whether the app should run the demo: always with `--demo`, never with `--no-demo`, and
+/// otherwise when the data home has no credential yet (a newcomer's first run).
+///
+/// # Errors
+/// When the data home's credentials cannot be read.
+pub async fn wanted(data_home: &DataHome, demo: bool, no_demo: bool) -> Result<bool, DemoError> {
+    if demo || no_demo {
+        return Ok(demo);
+    }
+    if !data_home.root().join("vault.db").exists() {
+        return Ok(true);
+    }
+    Ok(Credentials::open(data_home).await?.list().await?.is_empty())
+}
+
 /// The demo home inside a data home.
 pub fn home_for(data_home: &DataHome) -> DataHome {
     DataHome::at(data_home.root().join("demo"))

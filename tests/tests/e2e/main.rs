@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod demo_desktop;
 mod demo_review;
+mod desktop;
 mod review;
 mod smoke;

@@ -5,9 +5,24 @@ use std::time::{Duration, Instant};
 
 use countersign_e2e::Desktop;
 
+/// The app on an empty data home of its own, without the demo.
+async fn launch_empty(home: &std::path::Path) -> anyhow::Result<Desktop> {
+    let home = home.to_string_lossy().into_owned();
+    let connector = format!("127.0.0.1:{}", crate::review::free_port());
+    Desktop::launch_with(
+        &[
+            ("COUNTERSIGN_HOME", &home),
+            ("COUNTERSIGN_CONNECTOR_ADDR", &connector),
+        ],
+        &["--no-demo"],
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opens_on_the_empty_inbox() -> anyhow::Result<()> {
-    let desktop = Desktop::launch().await?;
+    let dir = tempfile::tempdir()?;
+    let desktop = launch_empty(dir.path()).await?;
     assert_eq!(
         desktop.text_of("#empty-inbox-heading").await?,
         "No proposals waiting."
@@ -23,7 +38,8 @@ async fn opens_on_the_empty_inbox() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inline_script_is_blocked_and_no_global_tauri() -> anyhow::Result<()> {
-    let desktop = Desktop::launch().await?;
+    let dir = tempfile::tempdir()?;
+    let desktop = launch_empty(dir.path()).await?;
     desktop.text_of("#empty-inbox-heading").await?;
     // The WebDriver script itself is exempt from the page's CSP; the inline <script> it adds is not.
     let ran = desktop
@@ -42,9 +58,13 @@ async fn inline_script_is_blocked_and_no_global_tauri() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_launch_hands_over_and_exits() -> anyhow::Result<()> {
-    let desktop = Desktop::launch().await?;
+    let dir = tempfile::tempdir()?;
+    let desktop = launch_empty(dir.path()).await?;
     desktop.text_of("#empty-inbox-heading").await?;
-    let mut second = Command::new(&desktop.binary).spawn()?;
+    let mut second = Command::new(&desktop.binary)
+        .env("COUNTERSIGN_HOME", dir.path())
+        .arg("--no-demo")
+        .spawn()?;
     // A hang guard, not a performance budget: the second copy must not stay up beside the first.
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {

@@ -1,0 +1,526 @@
+//! The desktop app in the real webview (tauri-driver + WebKitWebDriver under Xvfb): an MCP agent
+//! proposes a payment, the person is notified, reviews, approves with the second factor, the
+//! payment runs once against a local server, the person releases two fields, the agent receives
+//! only those, and the audit screen shows the entries and verifies. Also: rejecting, the
+//! hidden-character and mismatch warnings, Approve not armed at first, and auto-lock. Each main
+//! screen is saved to `docs/screenshots/`.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use countersign_e2e::Desktop;
+use rmcp::ServiceExt as _;
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+
+use crate::review::{countersign_binary, free_port};
+
+const TOKEN: &str = "bank-token-e2e-5521";
+
+/// A payments API on 127.0.0.1 that records every request it receives.
+fn bank() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buffer = vec![0u8; 16384];
+            let n = stream.read(&mut buffer).unwrap_or(0);
+            record
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&buffer[..n]).into_owned());
+            let body = r#"{"id":"pay_0001","status":"completed","balance_after":412310,"account_holder":{"ssn":"123-45-6789"}}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (origin, seen)
+}
+
+fn cli(home: &Path, args: &[&str], stdin: &str) -> String {
+    let mut child = Command::new(countersign_binary())
+        .args(args)
+        .env("COUNTERSIGN_HOME", home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "countersign {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A data home with the bank credential, an agent, a $50 threshold, a second factor enrolled
+/// (its seed returned) and `auto_lock_seconds`.
+fn prepared_home(home: &Path, origin: &str, auto_lock_seconds: u32) -> (String, Vec<u8>) {
+    cli(
+        home,
+        &[
+            "credential",
+            "add",
+            "bank",
+            "--kind",
+            "http",
+            "--auth",
+            "bearer",
+            "--origin",
+            origin,
+            "--path-prefix",
+            "/v1",
+            "--description",
+            "Everyday bank account",
+        ],
+        &format!("{TOKEN}\n"),
+    );
+    let key = cli(home, &["agent", "add", "claude"], "");
+    let settings = serde_json::json!({ "auto_lock_seconds": auto_lock_seconds, "threshold": { "amount": "50", "currency": "USD" } });
+    std::fs::write(home.join("settings.json"), settings.to_string()).unwrap();
+    let seed = countersign_app::totp::new_secret();
+    let keychain = countersign_vault::Keychain::for_home(&std::path::absolute(home).unwrap());
+    keychain
+        .store(
+            countersign_app::totp::KEYCHAIN_ENTRY,
+            &countersign_vault::Secret::new(seed.clone()),
+        )
+        .unwrap();
+    (key, countersign_app::totp::decode(&seed).unwrap())
+}
+
+fn code(seed: &[u8]) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    countersign_app::totp::code(seed, now)
+}
+
+/// Watches the session bus for desktop notifications (`Notify` calls), as a notification
+/// server would receive them.
+fn watch_notifications() -> (std::process::Child, Arc<Mutex<String>>) {
+    let mut monitor = Command::new("dbus-monitor")
+        .args([
+            "--session",
+            "interface='org.freedesktop.Notifications',member='Notify'",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dbus-monitor (package dbus-bin) is needed: run through scripts/test.sh");
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&text);
+    let stdout = monitor.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push_str(&line);
+            sink.lock().unwrap().push('\n');
+        }
+    });
+    (monitor, text)
+}
+
+async fn launch(home: &Path, connector: &str) -> Desktop {
+    let home = home.to_string_lossy().into_owned();
+    Desktop::launch_with(
+        &[
+            ("COUNTERSIGN_HOME", &home),
+            ("COUNTERSIGN_CONNECTOR_ADDR", connector),
+        ],
+        &["--no-demo"],
+    )
+    .await
+    .unwrap()
+}
+
+async fn mcp(connector: &str, key: &str) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(format!("http://{connector}/mcp"))
+            .auth_header(key.to_owned()),
+    );
+    ().serve(transport).await.expect("the MCP session starts")
+}
+
+fn call(tool: &'static str, arguments: serde_json::Value) -> CallToolRequestParams {
+    CallToolRequestParams::new(tool).with_arguments(arguments.as_object().cloned().unwrap())
+}
+
+async fn open_newest(desktop: &Desktop) {
+    desktop.click("#pending a.proposal-link").await.unwrap();
+    desktop
+        .find("#review-headline", Duration::from_secs(20))
+        .await
+        .unwrap();
+}
+
+async fn type_into(desktop: &Desktop, css: &str, text: &str) {
+    let field = desktop.find(css, Duration::from_secs(10)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+async fn approve_disabled(desktop: &Desktop) -> bool {
+    desktop
+        .find("#approve", Duration::from_secs(10))
+        .await
+        .unwrap()
+        .attr("disabled")
+        .await
+        .unwrap()
+        .is_some()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mcp_payment_reviewed_approved_with_totp_released_in_part_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let (origin, requests) = bank();
+    let (key, seed) = prepared_home(&home, &origin, 0);
+    let connector = format!("127.0.0.1:{}", free_port());
+    let (mut monitor, notifications) = watch_notifications();
+    let desktop = launch(&home, &connector).await;
+    desktop
+        .find("#empty-inbox-heading", Duration::from_secs(30))
+        .await
+        .unwrap();
+
+    let agent = mcp(&connector, &key).await;
+    let proposed = agent
+        .call_tool(call("propose_http_request", serde_json::json!({
+            "summary": "Pay Northwind $120.00 for the office chairs", "purpose": "The person asked to pay the invoice.",
+            "credential": "bank", "method": "POST", "url": format!("{origin}/v1/payments"),
+            "headers": { "Content-Type": "application/json" },
+            "body": { "amount": 12000, "currency": "USD", "payee": "Northwind Office Supply", "reference": "INV-2231" }
+        })))
+        .await
+        .unwrap()
+        .structured_content
+        .unwrap();
+    assert_eq!(proposed["status"], "pending", "{proposed}");
+    let id = proposed["id"].as_str().unwrap().to_owned();
+
+    // The person is told: a desktop notification, the count in the window.
+    desktop
+        .wait_for_text("#pending-count", "1 waiting", Duration::from_secs(20))
+        .await
+        .unwrap();
+    for _ in 0..50 {
+        if notifications
+            .lock()
+            .unwrap()
+            .contains("claude proposes something for you to review")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        notifications
+            .lock()
+            .unwrap()
+            .contains("claude proposes something for you to review"),
+        "a desktop notification was sent: {}",
+        notifications.lock().unwrap()
+    );
+    let _ = monitor.kill();
+    desktop.screenshot("inbox").await.unwrap();
+
+    open_newest(&desktop).await;
+    assert_eq!(
+        desktop.text_of("#review-headline").await.unwrap(),
+        "Pay $120.00 to Northwind Office Supply"
+    );
+    assert!(
+        approve_disabled(&desktop).await,
+        "Approve is not armed at first"
+    );
+    assert!(desktop.text_of("#risks-title").await.is_ok());
+    type_into(&desktop, "#second-factor", &code(&seed)).await;
+    assert!(
+        approve_disabled(&desktop).await,
+        "a code does not arm Approve before the moment has passed"
+    );
+    assert!(
+        requests.lock().unwrap().is_empty(),
+        "nothing ran before approval"
+    );
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    // Enter never approves.
+    desktop
+        .find("#second-factor", Duration::from_secs(5))
+        .await
+        .unwrap()
+        .send_keys("\u{E007}")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        requests.lock().unwrap().is_empty(),
+        "Enter approved nothing"
+    );
+    desktop.click("#show-artifact").await.unwrap();
+    desktop.screenshot("review").await.unwrap();
+    assert!(
+        !approve_disabled(&desktop).await,
+        "Approve armed after the moment"
+    );
+    desktop.click("#approve").await.unwrap();
+
+    desktop
+        .wait_for_text("#result-status", "ran once", Duration::from_secs(30))
+        .await
+        .unwrap();
+    {
+        let seen = requests.lock().unwrap();
+        assert_eq!(seen.len(), 1, "exactly one request reached the bank");
+        assert!(
+            seen[0].contains(&format!("Bearer {TOKEN}")),
+            "the app placed the secret"
+        );
+    }
+    desktop
+        .click(r#"input[data-path="body.id"]"#)
+        .await
+        .unwrap();
+    desktop
+        .click(r#"input[data-path="body.status"]"#)
+        .await
+        .unwrap();
+    let preview = desktop
+        .wait_for_text("#release-preview", "pay_0001", Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(
+        !preview.contains("123-45-6789") && !preview.contains("412310"),
+        "the preview shows only the ticked fields: {preview}"
+    );
+    desktop
+        .screenshot_from("result", "#result-title")
+        .await
+        .unwrap();
+    desktop.click("#release").await.unwrap();
+    desktop
+        .wait_for_text("#released", "pay_0001", Duration::from_secs(10))
+        .await
+        .unwrap();
+
+    // The agent receives only those two fields.
+    let view = agent
+        .call_tool(call(
+            "get_proposal",
+            serde_json::json!({ "id": id, "wait_seconds": 5 }),
+        ))
+        .await
+        .unwrap()
+        .structured_content
+        .unwrap();
+    assert_eq!(view["status"], "succeeded");
+    assert_eq!(
+        view["result"]["data"],
+        serde_json::json!({ "body": { "id": "pay_0001", "status": "completed" } })
+    );
+    let text = view.to_string();
+    assert!(
+        !text.contains("123-45-6789") && !text.contains(TOKEN),
+        "{text}"
+    );
+
+    // The audit screen shows the entries and verifies.
+    desktop.click("#nav-audit").await.unwrap();
+    desktop
+        .wait_for_text("#audit-entries", "result.released", Duration::from_secs(20))
+        .await
+        .unwrap();
+    let entries = desktop.text_of("#audit-entries").await.unwrap();
+    for event in [
+        "proposal.received",
+        "proposal.viewed",
+        "second_factor.succeeded",
+        "decision.approved",
+        "grant.consumed",
+        "execution.started",
+        "execution.succeeded",
+    ] {
+        assert!(entries.contains(event), "{event} is listed");
+    }
+    desktop.click("#audit-verify").await.unwrap();
+    desktop
+        .wait_for_text("#audit-verdict", "intact", Duration::from_secs(20))
+        .await
+        .unwrap();
+    desktop.screenshot("audit").await.unwrap();
+
+    // The other screens, for the README.
+    desktop.click("#nav-credentials").await.unwrap();
+    desktop
+        .wait_for_text("#credentials", "Sent only to", Duration::from_secs(10))
+        .await
+        .unwrap();
+    desktop.screenshot("credentials").await.unwrap();
+    desktop.click("#nav-agents").await.unwrap();
+    type_into(&desktop, "#agent-name", "cursor").await;
+    desktop.click("#agent-connect").await.unwrap();
+    desktop
+        .wait_for_text("#connected-agent", "mcpServers", Duration::from_secs(10))
+        .await
+        .unwrap();
+    desktop.screenshot("agents").await.unwrap();
+    desktop.click("#nav-settings").await.unwrap();
+    desktop
+        .find("#auto-lock", Duration::from_secs(10))
+        .await
+        .unwrap();
+    desktop.screenshot("settings").await.unwrap();
+    let _ = agent.cancel().await;
+    // The secret never reached the page.
+    let page = desktop.client.source().await.unwrap();
+    assert!(!page.contains(TOKEN));
+    desktop.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lying_proposal_with_hidden_characters_is_flagged_and_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let (origin, requests) = bank();
+    let (key, _) = prepared_home(&home, &origin, 0);
+    let connector = format!("127.0.0.1:{}", free_port());
+    let desktop = launch(&home, &connector).await;
+    desktop
+        .find("#empty-inbox-heading", Duration::from_secs(30))
+        .await
+        .unwrap();
+    let agent = mcp(&connector, &key).await;
+    let proposed = agent
+        .call_tool(call(
+            "propose_http_request",
+            serde_json::json!({
+                "summary": "Pay $9.99 to Amazon for the phone case", "purpose": "Routine.",
+                "credential": "bank", "method": "POST", "url": format!("{origin}/v1/payments"),
+                "headers": { "Content-Type": "application/json" },
+                "body": { "amount": 99999, "currency": "USD", "payee": "Ama\u{202E}nozr" }
+            }),
+        ))
+        .await
+        .unwrap()
+        .structured_content
+        .unwrap();
+    let id = proposed["id"].as_str().unwrap().to_owned();
+    desktop
+        .wait_for_text("#pending-count", "1 waiting", Duration::from_secs(20))
+        .await
+        .unwrap();
+    open_newest(&desktop).await;
+    desktop
+        .wait_for_text("#mismatch", "does not match", Duration::from_secs(10))
+        .await
+        .unwrap();
+    let marker = desktop.text_of(".reality mark.hidden-char").await.unwrap();
+    assert_eq!(marker, "⟨U+202E⟩");
+    desktop
+        .find(
+            r#".risks li[data-code="hidden_characters"]"#,
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("a hidden-characters risk is listed");
+    desktop
+        .find(
+            r#".risks li[data-code="summary_mismatch"]"#,
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("a mismatch risk is listed");
+    desktop.screenshot("mismatch").await.unwrap();
+    desktop
+        .screenshot_from("mismatch-details", "#risks-title")
+        .await
+        .unwrap();
+    type_into(
+        &desktop,
+        "#reject-reason",
+        "The amount is $999.99, not $9.99.",
+    )
+    .await;
+    desktop.click("#reject").await.unwrap();
+    desktop
+        .wait_for_text("#reject-reason-shown", "999.99", Duration::from_secs(10))
+        .await
+        .unwrap();
+    let view = agent
+        .call_tool(call(
+            "get_proposal",
+            serde_json::json!({ "id": id, "wait_seconds": 5 }),
+        ))
+        .await
+        .unwrap()
+        .structured_content
+        .unwrap();
+    assert_eq!(view["status"], "rejected");
+    assert_eq!(
+        view["decision"]["reason"],
+        "The amount is $999.99, not $9.99."
+    );
+    assert!(requests.lock().unwrap().is_empty(), "nothing was sent");
+    let _ = agent.cancel().await;
+    desktop.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_locks_itself_after_inactivity_and_unlocks_with_the_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let (origin, _) = bank();
+    let (_, seed) = prepared_home(&home, &origin, 3);
+    let connector = format!("127.0.0.1:{}", free_port());
+    let desktop = launch(&home, &connector).await;
+    desktop
+        .find("#lock-screen", Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(
+        desktop
+            .client
+            .find(fantoccini::Locator::Css("#empty-inbox-heading"))
+            .await
+            .is_err(),
+        "nothing shows while locked"
+    );
+    desktop.screenshot("locked").await.unwrap();
+    type_into(&desktop, "#unlock-code", "000000").await;
+    desktop.click("#unlock").await.unwrap();
+    desktop
+        .wait_for_text("#unlock-error", "not right", Duration::from_secs(10))
+        .await
+        .unwrap();
+    type_into(&desktop, "#unlock-code", &code(&seed)).await;
+    desktop.click("#unlock").await.unwrap();
+    desktop
+        .find("#empty-inbox-heading", Duration::from_secs(10))
+        .await
+        .unwrap();
+    desktop.close().await.unwrap();
+    let audit = cli(&home, &["audit", "export", "--format", "json"], "");
+    for event in ["app.locked", "second_factor.failed", "app.unlocked"] {
+        assert!(audit.contains(event), "{event} recorded");
+    }
+}

@@ -1,0 +1,93 @@
+// A stand-in for the app in component tests: the real one is exercised end to end in the
+// webview (tests/), this one lets each screen be checked alone, quickly, in jsdom.
+
+import type { Api } from "./api";
+import type { InboxView, ProposalView, StatusView } from "./bindings";
+
+export function proposal(overrides: Partial<ProposalView> = {}): ProposalView {
+  return {
+    line: { id: "prop_1", agent: "claude", received_at: "2026-11-26T09:00:00Z", status: "pending", headline: "Pay $99.99 to Amazon", action: "payment", danger: 0, caution: 1 },
+    kind: "http",
+    details: [{ label: "Amount", value: "$99.99 (USD)" }],
+    risks: [{ code: "money_movement", severity: "caution", message: "This moves money." }],
+    agent_summary: "Pay Amazon for the order",
+    purpose: "The person asked for this.",
+    mismatch: false,
+    credential: "bank",
+    destination: "https://api.bank.example",
+    artifact_text: '{\n  "kind": "http"\n}',
+    artifact_sha256: "ab".repeat(32),
+    requires_second_factor: false,
+    signing: null,
+    confirmation_word: null,
+    decided_at: null,
+    reason: null,
+    result: null,
+    released: null,
+    release_default: "ask",
+    ...overrides,
+  };
+}
+
+export function status(overrides: Partial<StatusView> = {}): StatusView {
+  return { version: "1.0", locked: false, pending: 0, demo: false, second_factor_enrolled: false, demo_code: null, connector: "127.0.0.1:7717", ...overrides };
+}
+
+export interface Calls {
+  approve: { id: string; confirmation: string | null; code: string | null }[];
+  reject: { id: string; reason: string }[];
+  release: unknown[];
+  preview: unknown[];
+  touch: number;
+}
+
+/** A fake app answering from fixed data and recording calls. */
+export function fakeApi(inbox: InboxView, view: ProposalView, state: StatusView = status()): { api: Api; calls: Calls } {
+  const calls: Calls = { approve: [], reject: [], release: [], preview: [], touch: 0 };
+  const never = new Promise<never>(() => undefined);
+  const api: Api = {
+    status: async () => state,
+    waitForChange: () => never,
+    touch: async () => {
+      calls.touch += 1;
+    },
+    ready: async () => undefined,
+    inbox: async () => inbox,
+    proposal: async () => view,
+    approve: async (id, confirmation, code) => {
+      calls.approve.push({ id, confirmation, code });
+      return { ...view, line: { ...view.line, status: "succeeded" }, result: { status: 200, body: { balance: 1200, ssn: "123-45-6789" } } };
+    },
+    reject: async (id, reason) => {
+      calls.reject.push({ id, reason });
+      return { ...view, line: { ...view.line, status: "rejected" }, reason };
+    },
+    releasePreview: async (_id, choice) => {
+      calls.preview.push(choice);
+      return { released: choice.kind !== "nothing", data: choice.kind === "fields" ? { body: { balance: 1200 } } : null, withheld: [] };
+    },
+    release: async (_id, choice) => {
+      calls.release.push(choice);
+      return { ...view, released: { released: true } };
+    },
+    credentials: async () => [],
+    addCredential: async () => true,
+    removeCredential: async () => undefined,
+    testCredential: async () => "ok",
+    setReleaseDefault: async () => undefined,
+    agents: async () => [],
+    connectAgent: async (name) => ({ name, key: "csk_1", configs: [] }),
+    revokeAgent: async () => undefined,
+    auditEntries: async () => [],
+    verifyAudit: async () => ({ intact: true, message: "The audit log is intact: all 3 entries are unchanged.", entries: 3 }),
+    exportAudit: async () => null,
+    checkpoint: async () => null,
+    settings: async () => ({ settings: { auto_lock_seconds: 900, threshold: null }, second_factor_enrolled: false }),
+    saveSettings: async (settings) => ({ settings, second_factor_enrolled: false }),
+    beginEnrolment: async () => ({ qr_data_url: "data:image/svg+xml;base64,", manual_key: "ABC" }),
+    confirmEnrolment: async () => undefined,
+    lock: async () => undefined,
+    unlock: async () => undefined,
+  };
+  return { api, calls };
+}
