@@ -15,7 +15,7 @@ CS_APP_PACKAGES=(libwebkit2gtk-4.1-dev build-essential libxdo-dev libssl-dev
   libayatana-appindicator3-dev librsvg2-dev libdbus-1-dev pkg-config curl ca-certificates)
 # And what headless runs and the tests need on top.
 CS_HEADLESS_PACKAGES=(xvfb xauth x11-utils imagemagick)
-CS_TEST_PACKAGES=(webkit2gtk-driver dbus dbus-x11 gnome-keyring dunst)
+CS_TEST_PACKAGES=(webkit2gtk-driver dbus dbus-x11 gnome-keyring dunst xdotool)
 
 cs_require_platform() {
   case "$(uname -s)" in

@@ -78,7 +78,9 @@ pub(crate) async fn ask_secret<R: Runtime>(
             let label = gtk::Label::new(Some(&prompt));
             let entry = gtk::Entry::new();
             entry.set_visibility(false);
-            entry.set_activates_default(true);
+            // Enter in the field stores it, as in any password prompt.
+            let answer = dialog.clone();
+            entry.connect_activate(move |_| answer.response(gtk::ResponseType::Accept));
             entry.set_widget_name("countersign-secret");
             area.add(&label);
             area.add(&entry);

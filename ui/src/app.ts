@@ -149,7 +149,7 @@ export class App {
     this.main.replaceChildren(page);
   }
 
-  private async follow(): Promise<void> {
+  private async follow(notice = ""): Promise<void> {
     this.route = decodeURIComponent(location.hash.replace(/^#/, "")) || "inbox";
     this.renderNav();
     if (this.status?.locked === true) {
@@ -160,7 +160,7 @@ export class App {
       if (this.route.startsWith("proposal/")) {
         await this.openProposal(this.route.slice("proposal/".length));
       } else if (this.route === "credentials") {
-        this.show(credentialsPage(this.api, await this.api.credentials(), () => void this.follow()));
+        this.show(credentialsPage(this.api, await this.api.credentials(), (notice) => void this.follow(notice), notice));
       } else if (this.route === "agents") {
         this.show(agentsPage(this.api, await this.api.agents(), () => void this.follow()));
       } else if (this.route === "audit") {

@@ -51,7 +51,7 @@ export function scopeSentence(form: CredentialForm): string {
   return `Emails go out through ${form.host || "the server"} as ${form.from || "your address"}${form.allowed_domains.length === 0 ? " to anyone you approve" : `, only to addresses at ${form.allowed_domains.join(", ")}`}.`;
 }
 
-function builder(api: Api, added: () => void): HTMLElement {
+function builder(api: Api, added: (notice: string) => void): HTMLElement {
   const input = (id: string, type = "text", attributes: Record<string, string> = {}): HTMLInputElement =>
     el("input", { id, type, autocomplete: "off", ...attributes });
   const kind = el(
@@ -161,8 +161,8 @@ function builder(api: Api, added: () => void): HTMLElement {
       api
         .addCredential(form())
         .then((ok) => {
-          status.textContent = ok ? `Added “${form().name}”. Its secret is in the system keychain.` : "Cancelled; nothing was added.";
-          if (ok) added();
+          if (ok) added(`Added “${form().name}”. Its secret is in the system keychain.`);
+          else status.textContent = "Cancelled; nothing was added.";
         })
         .catch((e: unknown) => {
           status.textContent = message(e);
@@ -177,8 +177,13 @@ function builder(api: Api, added: () => void): HTMLElement {
 }
 
 /** The credentials screen. */
-export function credentialsPage(api: Api, credentials: CredentialView[], reload: () => void): HTMLElement {
-  const status = el("p", { role: "status", id: "credentials-status" });
+export function credentialsPage(
+  api: Api,
+  credentials: CredentialView[],
+  reload: (notice: string) => void,
+  notice = "",
+): HTMLElement {
+  const status = el("p", { role: "status", id: "credentials-status" }, notice);
   const list = el(
     "ul",
     { class: "cards", id: "credentials" },
@@ -214,7 +219,7 @@ export function credentialsPage(api: Api, credentials: CredentialView[], reload:
           confirm.append(
             `Remove “${c.name}” and its secret? `,
             button("Yes, remove", { class: "danger" }, () => {
-              api.removeCredential(c.name).then(reload).catch((e: unknown) => {
+              api.removeCredential(c.name).then(() => reload(`Removed “${c.name}” and its secret.`)).catch((e: unknown) => {
                 status.textContent = message(e);
               });
             }),

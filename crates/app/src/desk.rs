@@ -690,7 +690,7 @@ impl Desk {
     ) -> Result<ProposalView, AppError> {
         self.guard()?;
         let shown = self.viewed.lock().ok().and_then(|v| v.get(id).copied());
-        if !shown.is_some_and(|at| at.elapsed() >= MINIMUM_VIEW) {
+        if shown.is_none_or(|at| at.elapsed() < MINIMUM_VIEW) {
             return Err(not_allowed(
                 "Read the proposal first: it can be approved a moment after it is shown.",
             ));

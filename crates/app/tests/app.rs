@@ -704,3 +704,155 @@ async fn a_second_factor_is_required_when_the_credential_says_so() {
             && csv.contains(r#"auth_method"":""totp"#)
     );
 }
+
+#[tokio::test]
+async fn the_desk_enforces_reading_time_the_danger_word_and_the_lock() {
+    use countersign_app::views::{CredentialForm, ReleaseChoice, ReleaseKind};
+    use countersign_app::{Desk, DeskOptions, Settings};
+
+    let (dir, home) = home();
+    let db = dir.path().join("billing.db");
+    {
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&db)
+            .create_if_missing(true);
+        let mut conn = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE invoices (id INTEGER, status TEXT)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO invoices VALUES (1, 'open'), (2, 'open')")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let (desk, unknown) = Desk::open(home.clone(), Actor::person("alice"), DeskOptions::default())
+        .await
+        .unwrap();
+    assert!(unknown.is_empty());
+    let second = Desk::open(home.clone(), Actor::person("bob"), DeskOptions::default()).await;
+    assert!(second.is_err(), "one reviewer per data home");
+
+    let form = CredentialForm {
+        name: "billing".into(),
+        kind: "sql".into(),
+        dialect: "sqlite".into(),
+        url: format!("sqlite://{}", db.display()),
+        read_write: true,
+        max_rows: 100,
+        release_default: "never".into(),
+        ..CredentialForm::default()
+    };
+    desk.add_credential(
+        &form,
+        &countersign_vault::Secret::new("unused-sqlite-secret".into()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        desk.credentials().await.unwrap()[0].release_default,
+        "never"
+    );
+    desk.lifecycle()
+        .add_agent(desk.audit(), "claude")
+        .await
+        .unwrap();
+    let text = r#"{"summary":"Close invoice 1","purpose":"p","artifact":{"kind":"sql","database":"billing","statement":"UPDATE invoices SET status = 'closed'"}}"#;
+    let record = desk
+        .lifecycle()
+        .submit(home_ref(&desk), desk.audit(), "claude", text)
+        .await
+        .unwrap()
+        .unwrap();
+
+    // Not before it has been on screen.
+    let early = desk
+        .approve(&record.id, None, None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(early.contains("Read the proposal first"), "{early}");
+    let view = desk.proposal(&record.id).await.unwrap();
+    let word = view
+        .confirmation_word
+        .clone()
+        .expect("an update of every row is a danger");
+    tokio::time::sleep(countersign_app::MINIMUM_VIEW).await;
+    let no_word = desk
+        .approve(&record.id, None, None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(no_word.contains(&word), "{no_word}");
+    let done = desk
+        .approve(&record.id, Some(&word.to_uppercase()), None)
+        .await
+        .unwrap();
+    assert_eq!(done.line.status, "succeeded");
+    assert_eq!(done.result.as_ref().unwrap()["rows_affected"], 2);
+    // The credential releases nothing by default: applied at once.
+    assert_eq!(done.released.as_ref().unwrap()["released"], false);
+    let preview = desk
+        .release_preview(
+            &record.id,
+            &ReleaseChoice {
+                kind: ReleaseKind::All,
+                fields: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(preview["data"]["rows_affected"], 2);
+
+    // Locked: nothing answers until unlocked (no second factor enrolled: a deliberate unlock).
+    desk.lock("test").await.unwrap();
+    assert!(
+        desk.inbox()
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("locked")
+    );
+    assert!(desk.status().await.unwrap().locked);
+    desk.unlock(None).await.unwrap();
+    assert!(desk.inbox().await.is_ok());
+
+    // Auto-lock after inactivity, recorded.
+    let settings = Settings {
+        auto_lock_seconds: 1,
+        threshold: None,
+    };
+    desk.save_settings(&settings).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(
+        desk.tick().await.unwrap(),
+        "locked after a second without input"
+    );
+    let verdict = desk.verify_audit().await.unwrap_err().to_string();
+    assert!(verdict.contains("locked"));
+    desk.unlock(None).await.unwrap();
+    let events: Vec<String> = desk
+        .audit_entries(&countersign_app::views::AuditQuery::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.event)
+        .collect();
+    for event in [
+        "settings.changed",
+        "app.locked",
+        "app.unlocked",
+        "decision.approved",
+        "result.released",
+        "credential.added",
+    ] {
+        assert!(events.iter().any(|e| e == event), "{event} in {events:?}");
+    }
+    assert!(desk.verify_audit().await.unwrap().intact);
+}
+
+fn home_ref(desk: &countersign_app::Desk) -> &DataHome {
+    desk.home()
+}

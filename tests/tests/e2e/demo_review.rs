@@ -134,7 +134,7 @@ fn the_demo_in_the_terminal_reviewer() {
             .unwrap();
         let shown = String::from_utf8_lossy(prompt.before()).into_owned();
         seen_alert |= shown.contains("ALERT: demo-agent tried to use the credential demo-bank");
-        let code = String::from_utf8_lossy(&prompt.get(1).unwrap().to_vec()).into_owned();
+        let code = String::from_utf8_lossy(prompt.get(1).unwrap()).into_owned();
         let step = script
             .iter()
             .find(|s| {
@@ -151,15 +151,14 @@ fn the_demo_in_the_terminal_reviewer() {
                     let factor = review
                         .expect(Regex(r"authenticator shows (\d{6})"))
                         .unwrap();
-                    let factor =
-                        String::from_utf8_lossy(&factor.get(1).unwrap().to_vec()).into_owned();
+                    let factor = String::from_utf8_lossy(factor.get(1).unwrap()).into_owned();
                     review.expect("Second factor code: ").unwrap();
                     review.send_line(&factor).unwrap();
                 }
                 review.expect("Release to the agent").unwrap();
                 match release {
                     Release::All => review.send_line("all").unwrap(),
-                    Release::Fields(fields) => review.send_line(&fields.join(",")).unwrap(),
+                    Release::Fields(fields) => review.send_line(fields.join(",")).unwrap(),
                 }
                 review.expect("The agent receives").unwrap();
             }

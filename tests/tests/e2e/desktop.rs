@@ -524,3 +524,112 @@ async fn the_app_locks_itself_after_inactivity_and_unlocks_with_the_code() {
         assert!(audit.contains(event), "{event} recorded");
     }
 }
+
+/// Types `text` and Enter into the native secret dialog, as a person at the keyboard would
+/// (xdotool sends real X key events to the focused window).
+fn type_into_native_dialog(text: &str) {
+    let found = Command::new("timeout")
+        .args([
+            "30",
+            "xdotool",
+            "search",
+            "--sync",
+            "--name",
+            "Countersign — secret",
+            "windowfocus",
+            "--sync",
+        ])
+        .status()
+        .expect("xdotool is needed (apt-get install xdotool): run through scripts/test.sh");
+    assert!(found.success(), "the native secret dialog opened");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        Command::new("xdotool")
+            .args(["type", "--delay", "30", text])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(
+        Command::new("xdotool")
+            .args(["key", "Return"])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_is_added_with_its_secret_typed_into_a_native_dialog_never_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let (origin, _) = bank();
+    let connector = format!("127.0.0.1:{}", free_port());
+    let desktop = launch(&home, &connector).await;
+    desktop
+        .find("#empty-inbox-heading", Duration::from_secs(30))
+        .await
+        .unwrap();
+    desktop.click("#nav-credentials").await.unwrap();
+    type_into(&desktop, "#cred-name", "shop").await;
+    type_into(&desktop, "#cred-description", "Office supplies shop").await;
+    type_into(&desktop, "#cred-origins", &origin).await;
+    desktop.click("#cred-method-POST").await.unwrap();
+    type_into(&desktop, "#cred-prefixes", "/v1").await;
+    let sentence = desktop.text_of("#scope-sentence").await.unwrap();
+    assert!(
+        sentence.contains(&format!("only to {origin}")) && sentence.contains("only POST"),
+        "{sentence}"
+    );
+    desktop.click("#cred-add").await.unwrap();
+    let secret = "shop-key-typed-natively-7731";
+    tokio::task::spawn_blocking(move || type_into_native_dialog(secret))
+        .await
+        .unwrap();
+    desktop
+        .wait_for_text(
+            "#credentials-status",
+            "Added “shop”",
+            Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+    desktop
+        .wait_for_text("#credentials", "Sent only to", Duration::from_secs(20))
+        .await
+        .unwrap();
+    let page = desktop.client.source().await.unwrap();
+    assert!(!page.contains(secret), "the secret never reached the page");
+    desktop
+        .click("#credentials .card button.secondary")
+        .await
+        .unwrap();
+    desktop
+        .wait_for_text(
+            "#credentials-status",
+            "answered (HTTP",
+            Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+    desktop.close().await.unwrap();
+    // The keychain holds it: an artifact carrying it is refused as secret_in_artifact.
+    let proposal = serde_json::json!({ "summary": "x", "purpose": "y", "artifact": { "kind": "http", "credential": "shop", "method": "POST", "url": format!("{origin}/v1/orders"), "headers": {}, "body": { "note": secret } } });
+    let mut child = Command::new(countersign_binary())
+        .args(["explain", "-"])
+        .env("COUNTERSIGN_HOME", &home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(proposal.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("secret_in_artifact"));
+}
