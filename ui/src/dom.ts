@@ -71,3 +71,31 @@ export function revealed(text: string): Node[] {
         : document.createTextNode(part),
     );
 }
+
+/**
+ * JSON text with its parts coloured by kind (keys, strings, numbers, literals) and hidden-character
+ * markers marked. Everything stays text nodes inside spans; nothing is parsed as markup.
+ */
+export function highlightedJson(text: string): Node[] {
+  const token = /("(?:[^"\\]|\\.)*")(\s*:)?|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|\b(true|false|null)\b/gu;
+  const nodes: Node[] = [];
+  let last = 0;
+  for (const match of text.matchAll(token)) {
+    const at = match.index;
+    if (at > last) nodes.push(document.createTextNode(text.slice(last, at)));
+    const [whole, string, colon, number, literal] = match;
+    if (string !== undefined) {
+      nodes.push(el("span", { class: colon === undefined ? "json-string" : "json-key" }, ...revealed(string)));
+      if (colon !== undefined) nodes.push(document.createTextNode(colon));
+    } else if (number !== undefined) {
+      nodes.push(el("span", { class: "json-number" }, number));
+    } else if (literal !== undefined) {
+      nodes.push(el("span", { class: "json-literal" }, literal));
+    } else {
+      nodes.push(document.createTextNode(whole));
+    }
+    last = at + whole.length;
+  }
+  if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
+  return nodes;
+}

@@ -1,7 +1,7 @@
 import type { Api } from "./api";
 import { message } from "./api";
 import type { ProposalView } from "./bindings";
-import { button, el, field, revealed } from "./dom";
+import { button, el, field, highlightedJson, revealed } from "./dom";
 import { statusWords } from "./inbox";
 import { resultSection } from "./result";
 
@@ -59,7 +59,7 @@ function risks(view: ProposalView): HTMLElement | null {
 }
 
 function artifact(view: ProposalView): HTMLElement {
-  const pre = el("pre", { id: "artifact-text", class: "artifact", hidden: true, tabindex: "0" }, ...revealed(view.artifact_text));
+  const pre = el("pre", { id: "artifact-text", class: "artifact", hidden: true, tabindex: "0" }, ...highlightedJson(view.artifact_text));
   const toggle = button("Show the exact request", { id: "show-artifact", "aria-expanded": "false", "aria-controls": "artifact-text" }, () => {
     const open = pre.hidden;
     pre.hidden = !open;

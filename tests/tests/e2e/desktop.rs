@@ -368,6 +368,23 @@ async fn an_mcp_payment_reviewed_approved_with_totp_released_in_part_and_audited
         .await
         .unwrap();
     desktop.screenshot("audit").await.unwrap();
+    // Export through the native save dialog.
+    let export = dir.path().join("audit-export.csv");
+    desktop.click("#audit-export-csv").await.unwrap();
+    let path = export.display().to_string();
+    tokio::task::spawn_blocking(move || save_in_native_dialog("Export the audit log", &path))
+        .await
+        .unwrap();
+    desktop
+        .wait_for_text("#audit-status", "Exported to", Duration::from_secs(20))
+        .await
+        .unwrap();
+    let csv = std::fs::read_to_string(&export).unwrap();
+    assert!(
+        csv.contains("decision.approved") && csv.contains("result.released"),
+        "{csv}"
+    );
+    assert!(!csv.contains(TOKEN));
 
     // The other screens, for the README.
     desktop.click("#nav-credentials").await.unwrap();
@@ -523,6 +540,47 @@ async fn the_app_locks_itself_after_inactivity_and_unlocks_with_the_code() {
     for event in ["app.locked", "second_factor.failed", "app.unlocked"] {
         assert!(audit.contains(event), "{event} recorded");
     }
+}
+
+/// Types a path into the native save dialog titled `title` and saves.
+fn save_in_native_dialog(title: &str, path: &str) {
+    let found = Command::new("timeout")
+        .args([
+            "30",
+            "xdotool",
+            "search",
+            "--sync",
+            "--name",
+            title,
+            "windowfocus",
+            "--sync",
+        ])
+        .status()
+        .expect("xdotool is needed (apt-get install xdotool): run through scripts/test.sh");
+    assert!(found.success(), "the native save dialog opened");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        Command::new("xdotool")
+            .args(["key", "ctrl+a"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(
+        Command::new("xdotool")
+            .args(["type", "--delay", "20", path])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        Command::new("xdotool")
+            .args(["key", "Return"])
+            .status()
+            .unwrap()
+            .success()
+    );
 }
 
 /// Types `text` and Enter into the native secret dialog, as a person at the keyboard would
