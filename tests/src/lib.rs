@@ -67,37 +67,20 @@ impl Desktop {
         find_program("WebKitWebDriver")
             .context("WebKitWebDriver is not installed: apt-get install webkit2gtk-driver")?;
 
-        let port = free_port()?;
-        let native_port = free_port()?;
-        let driver = Command::new(&tauri_driver)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &native_port.to_string(),
-            ])
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", tauri_driver.display()))?;
-        let mut desktop_driver = DriverProcess(Some(driver));
-        wait_for_port(port).context("tauri-driver did not start listening")?;
-
-        let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "tauri:options".into(),
-            serde_json::json!({ "application": binary.to_string_lossy(), "args": args }),
-        );
-        // The previous test's app must be gone, or this one would hand over to it and exit.
-        wait_for_exit(&binary)?;
-        let mut builder = ClientBuilder::new(HttpConnector::new());
-        builder.capabilities(capabilities);
-        let webdriver = format!("http://127.0.0.1:{port}");
-        let connect = builder.connect(&webdriver);
-        let client = tokio::time::timeout(SESSION_WAIT, connect)
-            .await
-            .with_context(|| format!("the app did not open its window within {SESSION_WAIT:?}"))?
-            .context("tauri-driver did not open a session on the app")?;
+        // A WebDriver session that cannot even be requested (the driver's socket reset, a port
+        // taken between choosing and binding it) is retried once with fresh ports; an app that
+        // does not open its window fails both attempts.
+        let mut attempt = 0;
+        let (client, mut desktop_driver) = loop {
+            attempt += 1;
+            match start_session(&tauri_driver, &binary, env, args).await {
+                Ok(started) => break started,
+                Err(error) if attempt < 2 => {
+                    eprintln!("retrying the WebDriver session once: {error:#}");
+                }
+                Err(error) => return Err(error),
+            }
+        };
         let driver = desktop_driver.0.take().context("driver process vanished")?;
         Ok(Self {
             client,
@@ -267,6 +250,47 @@ fn processes_of(binary: &Path) -> Vec<u32> {
             (exe == target).then_some(pid)
         })
         .collect()
+}
+
+/// Starts `tauri-driver` and opens a WebDriver session on the app.
+async fn start_session(
+    tauri_driver: &Path,
+    binary: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> anyhow::Result<(Client, DriverProcess)> {
+    let port = free_port()?;
+    let native_port = free_port()?;
+    let driver = Command::new(tauri_driver)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native_port.to_string(),
+        ])
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", tauri_driver.display()))?;
+    let desktop_driver = DriverProcess(Some(driver));
+    wait_for_port(port).context("tauri-driver did not start listening")?;
+
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "tauri:options".into(),
+        serde_json::json!({ "application": binary.to_string_lossy(), "args": args }),
+    );
+    // The previous test's app must be gone, or this one would hand over to it and exit.
+    wait_for_exit(binary)?;
+    let mut builder = ClientBuilder::new(HttpConnector::new());
+    builder.capabilities(capabilities);
+    let webdriver = format!("http://127.0.0.1:{port}");
+    let connect = builder.connect(&webdriver);
+    let client = tokio::time::timeout(SESSION_WAIT, connect)
+        .await
+        .with_context(|| format!("the app did not open its window within {SESSION_WAIT:?}"))?
+        .context("tauri-driver did not open a session on the app")?;
+    Ok((client, desktop_driver))
 }
 
 /// Kills the driver if launching fails half-way.

@@ -335,7 +335,7 @@ impl Desk {
             .map_err(|e| AppError::file("creating", &lock_path, e))?;
         if review_lock.try_lock().is_err() {
             return Err(not_allowed(format!(
-                "Countersign is already open for {} (the desktop app or `countersign review`); close it first",
+                "another `countersign review` or the desktop app is already using {}; close it first",
                 home.root().display()
             )));
         }
@@ -590,11 +590,7 @@ impl Desk {
     /// When locked, the proposal does not exist, or the entry cannot be written.
     pub async fn proposal(&self, id: &str) -> Result<ProposalView, AppError> {
         self.guard()?;
-        let record = self
-            .lifecycle
-            .get(id)
-            .await?
-            .ok_or_else(|| not_allowed(format!("there is no proposal {id}")))?;
+        let record = self.record(id).await?;
         let record = if record.status == "pending" {
             let record = self.lifecycle.view(&self.audit, id).await?;
             if let Ok(mut viewed) = self.viewed.lock() {
@@ -605,6 +601,13 @@ impl Desk {
             record
         };
         self.view(&record).await
+    }
+
+    async fn record(&self, id: &str) -> Result<Record, AppError> {
+        self.lifecycle
+            .get(id)
+            .await?
+            .ok_or_else(|| not_allowed(format!("there is no proposal {id}")))
     }
 
     async fn view(&self, record: &Record) -> Result<ProposalView, AppError> {
@@ -695,11 +698,7 @@ impl Desk {
                 "Read the proposal first: it can be approved a moment after it is shown.",
             ));
         }
-        let record = self
-            .lifecycle
-            .get(id)
-            .await?
-            .ok_or_else(|| not_allowed(format!("there is no proposal {id}")))?;
+        let record = self.record(id).await?;
         if record
             .explanation
             .risks
@@ -755,11 +754,7 @@ impl Desk {
         choice: &ReleaseChoice,
     ) -> Result<serde_json::Value, AppError> {
         self.guard()?;
-        let record = self
-            .lifecycle
-            .get(id)
-            .await?
-            .ok_or_else(|| not_allowed(format!("there is no proposal {id}")))?;
+        let record = self.record(id).await?;
         let result = record
             .result
             .ok_or_else(|| not_allowed("there is no result to release yet"))?;

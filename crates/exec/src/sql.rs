@@ -100,18 +100,11 @@ impl SqlExecutor {
         let cap = usize::try_from(*max_rows).unwrap_or(usize::MAX);
         let redactor = Redactor::new(secret.expose(), &[]);
         let fail = |e: sqlx::Error| ExecError::Transport(redactor.text(&e.to_string()));
-        let full_url = secret.expose().contains("://");
 
         let work = async {
             match dialect {
                 SqlDialect::Postgres => {
-                    let options = if full_url {
-                        PgConnectOptions::from_str(secret.expose()).map_err(fail)?
-                    } else {
-                        PgConnectOptions::from_str(url)
-                            .map_err(fail)?
-                            .password(secret.expose())
-                    };
+                    let options = pg_options(url, secret).map_err(fail)?;
                     let mut conn = PgConnection::connect_with(&options).await.map_err(fail)?;
                     let begin = if read_only_transaction {
                         "BEGIN READ ONLY"
@@ -147,12 +140,7 @@ impl SqlExecutor {
                     Ok(outcome)
                 }
                 SqlDialect::Sqlite => {
-                    let location = if full_url {
-                        secret.expose()
-                    } else {
-                        url.as_str()
-                    };
-                    let options = SqliteConnectOptions::from_str(location)
+                    let options = sqlite_options(url, secret)
                         .map_err(fail)?
                         .read_only(read_only_transaction);
                     let mut conn = SqliteConnection::connect_with(&options)
@@ -210,17 +198,10 @@ impl SqlExecutor {
         };
         let redactor = Redactor::new(secret.expose(), &[]);
         let fail = |e: sqlx::Error| ExecError::Transport(redactor.text(&e.to_string()));
-        let full_url = secret.expose().contains("://");
         let work = async {
             match dialect {
                 SqlDialect::Postgres => {
-                    let options = if full_url {
-                        PgConnectOptions::from_str(secret.expose()).map_err(fail)?
-                    } else {
-                        PgConnectOptions::from_str(url)
-                            .map_err(fail)?
-                            .password(secret.expose())
-                    };
+                    let options = pg_options(url, secret).map_err(fail)?;
                     let mut conn = PgConnection::connect_with(&options).await.map_err(fail)?;
                     sqlx::query("SELECT 1")
                         .execute(&mut conn)
@@ -229,14 +210,7 @@ impl SqlExecutor {
                     Ok("Connected to the PostgreSQL database and logged in.".to_owned())
                 }
                 SqlDialect::Sqlite => {
-                    let location = if full_url {
-                        secret.expose()
-                    } else {
-                        url.as_str()
-                    };
-                    let options = SqliteConnectOptions::from_str(location)
-                        .map_err(fail)?
-                        .read_only(true);
+                    let options = sqlite_options(url, secret).map_err(fail)?.read_only(true);
                     let mut conn = SqliteConnection::connect_with(&options)
                         .await
                         .map_err(fail)?;
@@ -254,6 +228,25 @@ impl SqlExecutor {
         tokio::time::timeout(Duration::from_secs(15), work)
             .await
             .map_err(|_| ExecError::Transport("the database did not answer in time".into()))?
+    }
+}
+
+/// PostgreSQL options from the credential's URL and its password, or from a full URL kept as
+/// the secret.
+fn pg_options(url: &str, secret: &Secret) -> Result<PgConnectOptions, sqlx::Error> {
+    if secret.expose().contains("://") {
+        PgConnectOptions::from_str(secret.expose())
+    } else {
+        Ok(PgConnectOptions::from_str(url)?.password(secret.expose()))
+    }
+}
+
+/// SQLite options from the credential's URL, or from a full URL kept as the secret.
+fn sqlite_options(url: &str, secret: &Secret) -> Result<SqliteConnectOptions, sqlx::Error> {
+    if secret.expose().contains("://") {
+        SqliteConnectOptions::from_str(secret.expose())
+    } else {
+        SqliteConnectOptions::from_str(url)
     }
 }
 

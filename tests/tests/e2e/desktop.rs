@@ -48,21 +48,7 @@ fn bank() -> (String, Arc<Mutex<Vec<String>>>) {
 }
 
 fn cli(home: &Path, args: &[&str], stdin: &str) -> String {
-    let mut child = Command::new(countersign_binary())
-        .args(args)
-        .env("COUNTERSIGN_HOME", home)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = crate::review::run(home, args, stdin);
     assert!(
         out.status.success(),
         "countersign {args:?}: {}",
@@ -162,6 +148,22 @@ async fn mcp(connector: &str, key: &str) -> rmcp::service::RunningService<rmcp::
 
 fn call(tool: &'static str, arguments: serde_json::Value) -> CallToolRequestParams {
     CallToolRequestParams::new(tool).with_arguments(arguments.as_object().cloned().unwrap())
+}
+
+/// What the agent reads of its proposal now (`get_proposal` over MCP).
+async fn agent_view(
+    agent: &rmcp::service::RunningService<rmcp::RoleClient, ()>,
+    id: &str,
+) -> serde_json::Value {
+    agent
+        .call_tool(call(
+            "get_proposal",
+            serde_json::json!({ "id": id, "wait_seconds": 5 }),
+        ))
+        .await
+        .unwrap()
+        .structured_content
+        .unwrap()
 }
 
 async fn open_newest(desktop: &Desktop) {
@@ -324,15 +326,7 @@ async fn an_mcp_payment_reviewed_approved_with_totp_released_in_part_and_audited
         .unwrap();
 
     // The agent receives only those two fields.
-    let view = agent
-        .call_tool(call(
-            "get_proposal",
-            serde_json::json!({ "id": id, "wait_seconds": 5 }),
-        ))
-        .await
-        .unwrap()
-        .structured_content
-        .unwrap();
+    let view = agent_view(&agent, &id).await;
     assert_eq!(view["status"], "succeeded");
     assert_eq!(
         view["result"]["data"],
@@ -483,15 +477,7 @@ async fn a_lying_proposal_with_hidden_characters_is_flagged_and_rejected() {
         .wait_for_text("#reject-reason-shown", "999.99", Duration::from_secs(10))
         .await
         .unwrap();
-    let view = agent
-        .call_tool(call(
-            "get_proposal",
-            serde_json::json!({ "id": id, "wait_seconds": 5 }),
-        ))
-        .await
-        .unwrap()
-        .structured_content
-        .unwrap();
+    let view = agent_view(&agent, &id).await;
     assert_eq!(view["status"], "rejected");
     assert_eq!(
         view["decision"]["reason"],
@@ -542,8 +528,8 @@ async fn the_app_locks_itself_after_inactivity_and_unlocks_with_the_code() {
     }
 }
 
-/// Types a path into the native save dialog titled `title` and saves.
-fn save_in_native_dialog(title: &str, path: &str) {
+/// Waits for the native dialog titled `title` and gives it the keyboard (real X focus).
+fn focus_native_dialog(title: &str) {
     let found = Command::new("timeout")
         .args([
             "30",
@@ -557,8 +543,13 @@ fn save_in_native_dialog(title: &str, path: &str) {
         ])
         .status()
         .expect("xdotool is needed (apt-get install xdotool): run through scripts/test.sh");
-    assert!(found.success(), "the native save dialog opened");
-    std::thread::sleep(Duration::from_millis(500));
+    assert!(found.success(), "the native dialog “{title}” opened");
+    std::thread::sleep(Duration::from_millis(400));
+}
+
+/// Types a path into the native save dialog titled `title` and saves.
+fn save_in_native_dialog(title: &str, path: &str) {
+    focus_native_dialog(title);
     assert!(
         Command::new("xdotool")
             .args(["key", "ctrl+a"])
@@ -586,21 +577,7 @@ fn save_in_native_dialog(title: &str, path: &str) {
 /// Types `text` and Enter into the native secret dialog, as a person at the keyboard would
 /// (xdotool sends real X key events to the focused window).
 fn type_into_native_dialog(text: &str) {
-    let found = Command::new("timeout")
-        .args([
-            "30",
-            "xdotool",
-            "search",
-            "--sync",
-            "--name",
-            "Countersign — secret",
-            "windowfocus",
-            "--sync",
-        ])
-        .status()
-        .expect("xdotool is needed (apt-get install xdotool): run through scripts/test.sh");
-    assert!(found.success(), "the native secret dialog opened");
-    std::thread::sleep(Duration::from_millis(300));
+    focus_native_dialog("Countersign — secret");
     assert!(
         Command::new("xdotool")
             .args(["type", "--delay", "30", text])

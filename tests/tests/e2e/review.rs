@@ -24,7 +24,7 @@ pub fn countersign_binary() -> PathBuf {
     binary
 }
 
-fn run(home: &Path, args: &[&str], stdin: &str) -> std::process::Output {
+pub fn run(home: &Path, args: &[&str], stdin: &str) -> std::process::Output {
     let mut child = Command::new(countersign_binary())
         .args(args)
         .env("COUNTERSIGN_HOME", home)
