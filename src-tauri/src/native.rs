@@ -6,6 +6,10 @@ use std::path::PathBuf;
 
 use tauri::{AppHandle, Manager, Runtime};
 
+/// Set once a notification has failed, so the warning is logged once.
+static NOTIFICATIONS_FAILED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// Shows a desktop notification; a system without a notification service is logged, not fatal.
 pub(crate) fn notify(body: &str) {
     #[cfg(target_os = "linux")]
@@ -17,8 +21,11 @@ pub(crate) fn notify(body: &str) {
                 .summary("Countersign: a proposal is waiting")
                 .body(&body)
                 .show();
-            if let Err(error) = shown {
-                tracing::warn!(%error, "no desktop notification could be shown");
+            if let Err(error) = shown
+                && !NOTIFICATIONS_FAILED.swap(true, std::sync::atomic::Ordering::Relaxed)
+            {
+                // Once: a desktop without a notification service would repeat it for every arrival.
+                tracing::warn!(%error, "no desktop notification could be shown; the tray and window title still count proposals");
             }
         });
     }

@@ -648,6 +648,26 @@ async fn a_credential_is_added_with_its_secret_typed_into_a_native_dialog_never_
         )
         .await
         .unwrap();
+
+    // Enrol the second factor from the settings screen, as with an authenticator app.
+    desktop.click("#nav-settings").await.unwrap();
+    desktop.click("#enrol-start").await.unwrap();
+    desktop
+        .find("#enrol-qr", Duration::from_secs(10))
+        .await
+        .unwrap();
+    let key = desktop.text_of("#enrol-key").await.unwrap();
+    let seed = countersign_app::totp::decode(&key).unwrap();
+    desktop
+        .screenshot_from("enrolment", "#enrol-title")
+        .await
+        .unwrap();
+    type_into(&desktop, "#enrol-code", &code(&seed)).await;
+    desktop.click("#enrol-confirm").await.unwrap();
+    desktop
+        .wait_for_text("#enrol-state", "Set up.", Duration::from_secs(20))
+        .await
+        .unwrap();
     desktop.close().await.unwrap();
     // The keychain holds it: an artifact carrying it is refused as secret_in_artifact.
     let proposal = serde_json::json!({ "summary": "x", "purpose": "y", "artifact": { "kind": "http", "credential": "shop", "method": "POST", "url": format!("{origin}/v1/orders"), "headers": {}, "body": { "note": secret } } });
