@@ -95,14 +95,25 @@ impl Desktop {
     /// # Errors
     /// Fails when no such element appears within the WebDriver wait.
     pub async fn text_of(&self, css: &str) -> anyhow::Result<String> {
-        let element = self
-            .client
-            .wait()
-            .at_most(Duration::from_secs(20))
-            .for_element(fantoccini::Locator::Css(css))
-            .await
-            .with_context(|| format!("no element matches {css}"))?;
-        Ok(element.text().await?)
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let element = self
+                .client
+                .wait()
+                .at_most(Duration::from_secs(20))
+                .for_element(fantoccini::Locator::Css(css))
+                .await
+                .with_context(|| format!("no element matches {css}"))?;
+            // The element may have been redrawn between finding and reading it.
+            match element.text().await {
+                Ok(text) => return Ok(text),
+                Err(error) if attempt < 5 && stale(&error) => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
     }
 
     /// Waits for the element matching `css` and returns it.
@@ -127,11 +138,20 @@ impl Desktop {
     /// # Errors
     /// Fails when it does not appear or cannot be clicked.
     pub async fn click(&self, css: &str) -> anyhow::Result<()> {
-        self.find(css, Duration::from_secs(20))
-            .await?
-            .click()
-            .await?;
-        Ok(())
+        // Screens redraw when anything changes (a proposal arrives, another is decided), so an
+        // element found a moment ago may be gone: find it again, a few times.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let element = self.find(css, Duration::from_secs(20)).await?;
+            match element.click().await {
+                Ok(()) => return Ok(()),
+                Err(error) if attempt < 5 && stale(&error) => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
     }
 
     /// Waits until the text of `css` contains `needle`, and returns it.
@@ -250,6 +270,12 @@ fn processes_of(binary: &Path) -> Vec<u32> {
             (exe == target).then_some(pid)
         })
         .collect()
+}
+
+/// Whether a WebDriver error says the element was replaced by a redraw.
+fn stale(error: &fantoccini::error::CmdError) -> bool {
+    let text = error.to_string();
+    text.contains("was not found") || text.contains("stale element")
 }
 
 /// Starts `tauri-driver` and opens a WebDriver session on the app.
