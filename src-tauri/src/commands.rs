@@ -272,7 +272,7 @@ async fn export_audit<R: Runtime>(
         return Ok(None);
     };
     let text = desk.export_audit(&format, &query).await.map_err(words)?;
-    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    countersign_app::write_durably(&path, &text).map_err(words)?;
     Ok(Some(path.display().to_string()))
 }
 

@@ -45,14 +45,38 @@ fn stamp(at: OffsetDateTime) -> String {
     at.format(format).unwrap_or_default()
 }
 
-pub(crate) fn write_file(path: &Path, text: &str) -> Result<(), AppError> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| AppError::file("creating", parent, e))?;
+/// Writes `text` to `path` so that a crash leaves either the old file or the whole new one: the
+/// data goes to a sibling file, is flushed to the disk (`fsync`), renamed over `path`, and the
+/// folder is flushed too so the rename itself survives a power cut.
+///
+/// # Errors
+/// When any step fails; the old file is then left as it was.
+pub fn write_durably(path: &Path, text: &str) -> Result<(), AppError> {
+    use std::io::Write as _;
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| AppError::file("creating", parent, e))?;
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    let partial = parent.join(name);
+    let fail = |e: std::io::Error| AppError::file("writing", &partial, e);
+    let mut file = std::fs::File::create(&partial).map_err(fail)?;
+    file.write_all(text.as_bytes()).map_err(fail)?;
+    file.sync_all().map_err(fail)?;
+    drop(file);
+    std::fs::rename(&partial, path).map_err(|e| AppError::file("writing", path, e))?;
+    // Directories cannot be opened for syncing on every system (Windows); where they can, do.
+    if let Ok(dir) = std::fs::File::open(parent) {
+        dir.sync_all()
+            .map_err(|e| AppError::file("flushing", parent, e))?;
     }
-    // Write then rename, so a crash never leaves half a checkpoint or report.
-    let partial = path.with_extension("partial");
-    std::fs::write(&partial, text).map_err(|e| AppError::file("writing", &partial, e))?;
-    std::fs::rename(&partial, path).map_err(|e| AppError::file("writing", path, e))
+    Ok(())
+}
+
+pub(crate) fn write_file(path: &Path, text: &str) -> Result<(), AppError> {
+    write_durably(path, text)
 }
 
 impl Audit {

@@ -148,22 +148,19 @@ pub fn confirmation_word(artifact_sha256: &str) -> String {
     WORDS[index % WORDS.len()].to_owned()
 }
 
-fn destination(artifact: &serde_json::Value) -> String {
-    let text = |key: &str| artifact[key].as_str().unwrap_or_default().to_owned();
-    match artifact["kind"].as_str() {
-        Some("http") => url::Url::parse(&text("url"))
+fn destination(artifact: Option<&countersign_core::Artifact>) -> String {
+    use countersign_core::Artifact;
+    match artifact {
+        Some(Artifact::Http(http)) => url::Url::parse(&http.url)
             .map(|u| u.origin().ascii_serialization())
-            .unwrap_or_else(|_| countersign_core::text::reveal(&text("url"))),
-        Some("sql") => format!("the database {}", text("database")),
-        Some("email") => {
-            let list: Vec<String> = ["to", "cc", "bcc"]
-                .iter()
-                .flat_map(|key| artifact[*key].as_array().cloned().unwrap_or_default())
-                .filter_map(|v| v.as_str().map(countersign_core::text::reveal))
-                .collect();
-            list.join(", ")
-        }
-        _ => String::new(),
+            .unwrap_or_else(|_| countersign_core::text::reveal(&http.url)),
+        Some(Artifact::Sql(sql)) => format!("the database {}", sql.database),
+        Some(Artifact::Email(email)) => email
+            .recipients()
+            .map(|(_, address)| countersign_core::text::reveal(address))
+            .collect::<Vec<_>>()
+            .join(", "),
+        None => String::new(),
     }
 }
 
@@ -612,13 +609,12 @@ impl Desk {
 
     async fn view(&self, record: &Record) -> Result<ProposalView, AppError> {
         let e = &record.explanation;
-        let credential = countersign_core::Artifact::from_json(
-            &countersign_core::json::Json::parse(&record.artifact.to_string())
-                .map_err(|r| not_allowed(r.message))?,
-            "artifact",
-        )
-        .ok()
-        .and_then(|a| a.credential_name().map(str::to_owned));
+        // The exact artifact as stored; one that no longer matches its hash shows as such and
+        // cannot be approved (the lifecycle checks again).
+        let artifact = record.typed_artifact().ok();
+        let credential = artifact
+            .as_ref()
+            .and_then(|a| a.credential_name().map(str::to_owned));
         let release_default = match &credential {
             Some(name) => self
                 .credentials
@@ -630,12 +626,15 @@ impl Desk {
             None => "ask".into(),
         };
         let danger = e.risks.iter().any(|r| r.severity == Severity::Danger);
-        let pretty = serde_json::to_string_pretty(&record.artifact).unwrap_or_default();
+        // The exact text that was hashed, indented: numbers and strings exactly as approved.
+        let pretty = countersign_core::json::Json::parse(&record.artifact)
+            .map(|json| json.pretty())
+            .unwrap_or_else(|_| record.artifact.clone());
         Ok(ProposalView {
             line: line(record),
-            kind: record.artifact["kind"]
-                .as_str()
-                .unwrap_or_default()
+            kind: artifact
+                .as_ref()
+                .map_or("", countersign_core::Artifact::kind)
                 .to_owned(),
             details: e
                 .details
@@ -661,7 +660,7 @@ impl Desk {
                 .iter()
                 .any(|r| r.code == countersign_core::RiskCode::SummaryMismatch),
             credential,
-            destination: destination(&record.artifact),
+            destination: destination(artifact.as_ref()),
             artifact_text: countersign_core::text::reveal(&pretty),
             artifact_sha256: record.artifact_sha256.clone(),
             requires_second_factor: e.requires_second_factor,
@@ -673,8 +672,14 @@ impl Desk {
             confirmation_word: danger.then(|| confirmation_word(&record.artifact_sha256)),
             decided_at: record.decided_at.clone(),
             reason: record.reason.clone(),
-            result: record.result.clone(),
-            released: record.released.clone(),
+            result: record
+                .result
+                .as_ref()
+                .map(countersign_core::json::Json::to_display),
+            released: record
+                .released
+                .as_ref()
+                .map(countersign_core::json::Json::to_display),
             release_default,
         })
     }
@@ -758,7 +763,7 @@ impl Desk {
         let result = record
             .result
             .ok_or_else(|| not_allowed("there is no result to release yet"))?;
-        Ok(crate::lifecycle::agent_result(&result, &release_of(choice)))
+        Ok(crate::release::agent_result(&result, &release_of(choice)).to_display())
     }
 
     /// Releases the chosen part of the result to the agent.
@@ -1057,7 +1062,7 @@ impl Desk {
     /// When locked.
     pub fn begin_enrolment(&self) -> Result<EnrolmentView, AppError> {
         self.guard()?;
-        let seed = totp::new_secret();
+        let seed = totp::new_secret()?;
         let account = self.audit.actor().name.clone();
         let uri = totp::uri(&seed, &account);
         let qr = qrcode::QrCode::new(uri.as_bytes()).map_err(|e| not_allowed(e.to_string()))?;

@@ -37,14 +37,25 @@ pub enum AppError {
     /// A credential's description is not acceptable.
     #[error("{0}")]
     InvalidCredential(String),
-    /// A lifecycle step is not allowed now (not pending, wrong second factor, unknown id…).
+    /// A lifecycle step is not allowed now (wrong second factor, unknown id…).
     #[error("{0}")]
     NotAllowed(String),
+    /// The proposal is no longer pending (decided, withdrawn or expired, perhaps elsewhere).
+    #[error("{0}")]
+    NotPending(String),
     /// The keychain holds a checkpoint key that is not a key.
     #[error(
         "the audit signing key in the keychain is damaged; restore it from a backup of the keychain"
     )]
     DamagedKey,
+    /// The system's random source failed, so no key, id or seed could be made safely.
+    #[error("the system's random number source failed ({0}); nothing was changed")]
+    Random(String),
+}
+
+/// `bytes` random bytes from the system, or an error: never zeros in silence.
+pub(crate) fn random_bytes(bytes: &mut [u8]) -> Result<(), AppError> {
+    getrandom::fill(bytes).map_err(|e| AppError::Random(e.to_string()))
 }
 
 impl AppError {

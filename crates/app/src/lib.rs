@@ -14,11 +14,12 @@ mod execute;
 mod explain;
 mod home;
 mod lifecycle;
+pub mod release;
 mod settings;
 pub mod totp;
 pub mod views;
 
-pub use audit::{Audit, KEYCHAIN_ENTRIES as AUDIT_KEYCHAIN_ENTRIES, ReportOutcome};
+pub use audit::{Audit, KEYCHAIN_ENTRIES as AUDIT_KEYCHAIN_ENTRIES, ReportOutcome, write_durably};
 pub use credentials::{Credentials, check as check_credential};
 pub use desk::{
     ATTESTATION, Desk, DeskOptions, MINIMUM_VIEW, WORDS, agent_configs, confirmation_word, person,

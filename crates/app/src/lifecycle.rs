@@ -8,6 +8,7 @@ use std::str::FromStr as _;
 use std::time::Duration;
 
 use countersign_audit::{Actor, Event, NewEntry};
+use countersign_core::json::{Json, Object};
 use countersign_core::{Artifact, Explanation, Proposal, Refusal, RefusalCode};
 use countersign_exec::SqlOutcome;
 use countersign_vault::Secret;
@@ -24,6 +25,8 @@ use crate::error::AppError;
 use crate::execute::{Executions, Outcome};
 use crate::home::DataHome;
 use crate::totp;
+
+pub use crate::release::Release;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -42,7 +45,11 @@ pub struct AgentInfo {
 }
 
 /// A proposal as the person sees it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+///
+/// The artifact, the result and the released part are kept as canonical JSON text and
+/// [`Json`], never through a floating-point number: what was hashed is what is shown, approved
+/// and sent, and the agent reads the server's exact number text.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Record {
     /// Its id.
     pub id: String,
@@ -56,8 +63,8 @@ pub struct Record {
     pub summary: String,
     /// The agent's purpose.
     pub purpose: String,
-    /// The exact artifact (canonical JSON).
-    pub artifact: serde_json::Value,
+    /// The exact artifact: its canonical JSON text, the bytes `artifact_sha256` is taken over.
+    pub artifact: String,
     /// Its hash.
     pub artifact_sha256: String,
     /// The explanation the person reads.
@@ -67,20 +74,9 @@ pub struct Record {
     /// The rejection reason.
     pub reason: Option<String>,
     /// The full result (secret redacted), once executed.
-    pub result: Option<serde_json::Value>,
+    pub result: Option<Json>,
     /// What the agent may read, once released.
-    pub released: Option<serde_json::Value>,
-}
-
-/// What the person lets the agent see of a result.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Release {
-    /// All of it.
-    All,
-    /// Nothing.
-    Nothing,
-    /// These fields: JSON paths (`body.balance`), column names, or top-level keys.
-    Fields(Vec<String>),
+    pub released: Option<Json>,
 }
 
 /// The proposal store of a data home, with change notifications.
@@ -102,10 +98,10 @@ fn now_seconds() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }
 
-fn random_hex(bytes: usize) -> String {
+fn random_hex(bytes: usize) -> Result<String, AppError> {
     let mut buffer = vec![0u8; bytes];
-    let _ = getrandom::fill(&mut buffer);
-    buffer.iter().map(|b| format!("{b:02x}")).collect()
+    crate::error::random_bytes(&mut buffer)?;
+    Ok(buffer.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn key_hash(key: &str) -> String {
@@ -113,6 +109,14 @@ fn key_hash(key: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+async fn rollback(connection: &mut SqliteConnection) {
+    // A failed rollback leaves the transaction to SQLite, which rolls it back when the next
+    // BEGIN fails or the connection closes; the caller reports the first error either way.
+    if let Err(e) = sqlx::query("ROLLBACK").execute(connection).await {
+        tracing::warn!("rolling back a proposal transition failed: {e}");
+    }
 }
 
 /// Why a lifecycle step was not allowed, in words for the person or the agent.
@@ -139,9 +143,7 @@ type Row = (
 const COLUMNS: &str = "id, agent, received_at, status, summary, purpose, artifact, artifact_sha256, explanation, decided_at, reason, result, released";
 
 fn record(row: Row) -> Result<Record, AppError> {
-    let json = |text: &str| {
-        serde_json::from_str::<serde_json::Value>(text).map_err(|e| not_allowed(e.to_string()))
-    };
+    let json = |text: &str| Json::parse(text).map_err(|r| not_allowed(r.message));
     Ok(Record {
         id: row.0,
         agent: row.1,
@@ -149,7 +151,7 @@ fn record(row: Row) -> Result<Record, AppError> {
         status: row.3,
         summary: row.4,
         purpose: row.5,
-        artifact: json(&row.6)?,
+        artifact: row.6,
         artifact_sha256: row.7,
         explanation: serde_json::from_str(&row.8).map_err(|e| not_allowed(e.to_string()))?,
         decided_at: row.9,
@@ -160,18 +162,53 @@ fn record(row: Row) -> Result<Record, AppError> {
 }
 
 impl Record {
-    /// What the agent sees (design.md §13): id, status, decision, result.
-    pub fn agent_view(&self) -> serde_json::Value {
-        let decision = self
-            .decided_at
-            .as_ref()
-            .map(|at| serde_json::json!({ "at": at, "reason": self.reason }));
-        serde_json::json!({
-            "id": self.id,
-            "status": self.status,
-            "decision": decision,
-            "result": self.released,
-        })
+    /// What the agent sees (design.md §13): `{id, status, decision, result}`, with the released
+    /// data exactly as stored.
+    pub fn agent_view(&self) -> Json {
+        let text = |s: &str| Json::String(s.to_owned());
+        let decision = match &self.decided_at {
+            Some(at) => Json::Object(Object::from([
+                ("at".to_owned(), text(at)),
+                (
+                    "reason".to_owned(),
+                    self.reason.as_deref().map_or(Json::Null, text),
+                ),
+            ])),
+            None => Json::Null,
+        };
+        Json::Object(Object::from([
+            ("id".to_owned(), text(&self.id)),
+            ("status".to_owned(), text(&self.status)),
+            ("decision".to_owned(), decision),
+            (
+                "result".to_owned(),
+                self.released.clone().unwrap_or(Json::Null),
+            ),
+        ]))
+    }
+
+    /// The typed artifact, read back from its stored text; refused when the text no longer
+    /// hashes to `artifact_sha256` or is not the canonical form of what it reads as.
+    ///
+    /// # Errors
+    /// When the stored artifact was changed.
+    pub fn typed_artifact(&self) -> Result<Artifact, AppError> {
+        let changed =
+            || not_allowed("the stored artifact does not match its hash; nothing was approved");
+        let digest: String = Sha256::digest(self.artifact.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        if digest != self.artifact_sha256 {
+            return Err(changed());
+        }
+        let artifact = Json::parse(&self.artifact)
+            .and_then(|json| Artifact::from_json(&json, "artifact"))
+            .map_err(|_| changed())?;
+        if artifact.canonical() != self.artifact {
+            return Err(changed());
+        }
+        Ok(artifact)
     }
 }
 
@@ -242,27 +279,42 @@ impl Lifecycle {
                 "“{name}” is not a usable agent name: use 1 to 64 letters, digits, dots, dashes or underscores"
             )));
         }
-        let key = format!("csa_{}", random_hex(24));
-        audit
-            .record(
-                NewEntry::new(audit.actor().clone(), Event::AgentAdded)
-                    .details(serde_json::json!({ "agent": name })),
-            )
-            .await?;
+        let key = format!("csa_{}", random_hex(24)?);
         let mut connection = self.connection.lock().await;
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *connection)
+            .await
+            .map_err(|e| self.db(e))?;
         let inserted =
             sqlx::query("INSERT OR IGNORE INTO agents (name, key_hash, added_at) VALUES (?, ?, ?)")
                 .bind(name)
                 .bind(key_hash(&key))
                 .bind(now_text())
                 .execute(&mut *connection)
-                .await
-                .map_err(|e| self.db(e))?;
-        if inserted.rows_affected() == 0 {
-            return Err(not_allowed(format!(
-                "an agent named “{name}” already exists"
-            )));
+                .await;
+        match inserted {
+            Ok(done) if done.rows_affected() == 1 => {}
+            Ok(_) => {
+                rollback(&mut connection).await;
+                return Err(not_allowed(format!(
+                    "an agent named “{name}” already exists"
+                )));
+            }
+            Err(e) => {
+                rollback(&mut connection).await;
+                return Err(self.db(e));
+            }
         }
+        let entry = NewEntry::new(audit.actor().clone(), Event::AgentAdded)
+            .details(serde_json::json!({ "agent": name }));
+        if let Err(e) = audit.record(entry).await {
+            rollback(&mut connection).await;
+            return Err(e);
+        }
+        sqlx::query("COMMIT")
+            .execute(&mut *connection)
+            .await
+            .map_err(|e| self.db(e))?;
         Ok(Secret::new(key))
     }
 
@@ -303,16 +355,37 @@ impl Lifecycle {
                 "there is no active agent named “{name}”"
             )));
         }
-        audit
-            .record(
-                NewEntry::new(audit.actor().clone(), Event::AgentRevoked)
-                    .details(serde_json::json!({ "agent": name })),
-            )
-            .await?;
         let mut connection = self.connection.lock().await;
-        sqlx::query("UPDATE agents SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL")
-            .bind(now_text())
-            .bind(name)
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *connection)
+            .await
+            .map_err(|e| self.db(e))?;
+        let revoked =
+            sqlx::query("UPDATE agents SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL")
+                .bind(now_text())
+                .bind(name)
+                .execute(&mut *connection)
+                .await;
+        match revoked {
+            Ok(done) if done.rows_affected() == 1 => {}
+            Ok(_) => {
+                rollback(&mut connection).await;
+                return Err(not_allowed(format!(
+                    "there is no active agent named “{name}”"
+                )));
+            }
+            Err(e) => {
+                rollback(&mut connection).await;
+                return Err(self.db(e));
+            }
+        }
+        let entry = NewEntry::new(audit.actor().clone(), Event::AgentRevoked)
+            .details(serde_json::json!({ "agent": name }));
+        if let Err(e) = audit.record(entry).await {
+            rollback(&mut connection).await;
+            return Err(e);
+        }
+        sqlx::query("COMMIT")
             .execute(&mut *connection)
             .await
             .map_err(|e| self.db(e))?;
@@ -373,7 +446,7 @@ impl Lifecycle {
                 return Ok(Err(refusal));
             }
         };
-        let id = format!("prop_{}", random_hex(12));
+        let id = format!("prop_{}", random_hex(12)?);
         let sha256 = explained.artifact_sha256.to_string();
         let mut entry = NewEntry::new(actor, Event::ProposalReceived)
             .details(serde_json::json!({ "purpose": proposal.purpose, "headline": explained.explanation.headline }));
@@ -525,11 +598,31 @@ impl Lifecycle {
         to: &str,
         reason: Option<&str>,
     ) -> Result<bool, AppError> {
+        self.transition(None, id, from, to, reason).await
+    }
+
+    /// Moves a proposal from one of `from` to `to`, and records `entry` in the same step: the
+    /// status change is made inside a transaction, the entry is appended (durably) only when the
+    /// change happened, and the transaction commits only after the entry is in the log. A
+    /// transition that did not happen (the proposal was decided elsewhere) writes no entry; an
+    /// entry that cannot be written leaves the status as it was.
+    async fn transition(
+        &self,
+        entry: Option<(&Audit, NewEntry)>,
+        id: &str,
+        from: &[&str],
+        to: &str,
+        reason: Option<&str>,
+    ) -> Result<bool, AppError> {
         let mut connection = self.connection.lock().await;
         let placeholders = from.iter().map(|_| "?").collect::<Vec<_>>().join(", ");
         let sql = format!(
             "UPDATE proposals SET status = ?, decided_at = COALESCE(decided_at, CASE WHEN ? IN ('approved', 'rejected') THEN ? ELSE decided_at END), reason = COALESCE(?, reason) WHERE id = ? AND status IN ({placeholders})"
         );
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *connection)
+            .await
+            .map_err(|e| self.db(e))?;
         let mut query = sqlx::query(&sql)
             .bind(to)
             .bind(to)
@@ -539,15 +632,30 @@ impl Lifecycle {
         for status in from {
             query = query.bind(*status);
         }
-        let done = query
+        let changed = match query.execute(&mut *connection).await {
+            Ok(done) => done.rows_affected() == 1,
+            Err(e) => {
+                rollback(&mut connection).await;
+                return Err(self.db(e));
+            }
+        };
+        if !changed {
+            rollback(&mut connection).await;
+            return Ok(false);
+        }
+        if let Some((audit, entry)) = entry
+            && let Err(e) = audit.record(entry).await
+        {
+            rollback(&mut connection).await;
+            return Err(e);
+        }
+        sqlx::query("COMMIT")
             .execute(&mut *connection)
             .await
             .map_err(|e| self.db(e))?;
         drop(connection);
-        if done.rows_affected() == 1 {
-            self.changed();
-        }
-        Ok(done.rows_affected() == 1)
+        self.changed();
+        Ok(true)
     }
 
     async fn pending_record(&self, id: &str) -> Result<Record, AppError> {
@@ -556,7 +664,7 @@ impl Lifecycle {
             .await?
             .ok_or_else(|| not_allowed(format!("there is no proposal {id}")))?;
         if record.status != "pending" {
-            return Err(not_allowed(format!(
+            return Err(AppError::NotPending(format!(
                 "proposal {id} is {}, not waiting for a decision",
                 record.status
             )));
@@ -590,15 +698,22 @@ impl Lifecycle {
             .await?
             .ok_or_else(|| not_allowed(format!("there is no proposal {id}")))?;
         if record.status != "pending" {
-            return Err(not_allowed(format!(
+            return Err(AppError::NotPending(format!(
                 "proposal {id} is {}, and only a pending proposal can be withdrawn",
                 record.status
             )));
         }
         let mut entry = NewEntry::new(Actor::agent(agent), Event::ProposalWithdrawn);
         entry.proposal_id = Some(id.to_owned());
-        audit.record(entry).await?;
-        self.set_status(id, &["pending"], "withdrawn", None).await?;
+        entry.artifact_sha256 = Some(record.artifact_sha256.clone());
+        if !self
+            .transition(Some((audit, entry)), id, &["pending"], "withdrawn", None)
+            .await?
+        {
+            return Err(AppError::NotPending(format!(
+                "proposal {id} was decided before it could be withdrawn"
+            )));
+        }
         self.get(id)
             .await?
             .ok_or_else(|| not_allowed("the proposal vanished"))
@@ -614,9 +729,20 @@ impl Lifecycle {
             .details(serde_json::json!({ "reason": reason }));
         entry.proposal_id = Some(id.to_owned());
         entry.artifact_sha256 = Some(record.artifact_sha256);
-        audit.record(entry).await?;
-        self.set_status(id, &["pending"], "rejected", Some(reason))
-            .await?;
+        if !self
+            .transition(
+                Some((audit, entry)),
+                id,
+                &["pending"],
+                "rejected",
+                Some(reason),
+            )
+            .await?
+        {
+            return Err(AppError::NotPending(format!(
+                "proposal {id} was decided elsewhere; nothing was rejected"
+            )));
+        }
         self.get(id)
             .await?
             .ok_or_else(|| not_allowed("the proposal vanished"))
@@ -640,8 +766,9 @@ impl Lifecycle {
         for id in &due {
             let mut entry = NewEntry::new(Actor::app(), Event::ProposalExpired);
             entry.proposal_id = Some(id.clone());
-            audit.record(entry).await?;
-            self.set_status(id, &["pending"], "expired", None).await?;
+            // Decided in the meantime: then it did not expire, and nothing is recorded.
+            self.transition(Some((audit, entry)), id, &["pending"], "expired", None)
+                .await?;
         }
         Ok(due)
     }
@@ -687,25 +814,19 @@ impl Lifecycle {
             audit.record(entry).await?;
             method = "totp";
         }
-        let artifact = Artifact::from_json(
-            &countersign_core::json::Json::parse(&record.artifact.to_string())
-                .map_err(|r| not_allowed(r.message))?,
-            "artifact",
-        )
-        .map_err(|r| not_allowed(r.message))?;
-        if artifact.sha256().to_string() != record.artifact_sha256 {
-            return Err(not_allowed(
-                "the stored artifact does not match its hash; nothing was approved",
-            ));
-        }
+        let artifact = record.typed_artifact()?;
         let mut entry = NewEntry::new(audit.actor().clone(), Event::DecisionApproved)
             .details(serde_json::json!({ "purpose": record.purpose, "auth_method": method, "headline": record.explanation.headline }));
         entry.proposal_id = Some(id.to_owned());
         entry.artifact_sha256 = Some(record.artifact_sha256.clone());
         entry.credential = artifact.credential_name().map(str::to_owned);
-        audit.record(entry).await?;
-        if !self.set_status(id, &["pending"], "approved", None).await? {
-            return Err(not_allowed(format!("proposal {id} was decided elsewhere")));
+        if !self
+            .transition(Some((audit, entry)), id, &["pending"], "approved", None)
+            .await?
+        {
+            return Err(AppError::NotPending(format!(
+                "proposal {id} was decided elsewhere; nothing was approved"
+            )));
         }
         let grant = executions
             .grant(id, &artifact, countersign_exec::DEFAULT_GRANT_TTL)
@@ -715,12 +836,18 @@ impl Lifecycle {
         let result = executions.execute(audit, &grant.id, id, artifact).await;
         let (status, stored) = match result {
             Ok(outcome) => ("succeeded", result_json(&outcome)),
-            Err(error) => ("failed", serde_json::json!({ "error": error.to_string() })),
+            Err(error) => (
+                "failed",
+                Json::Object(Object::from([(
+                    "error".to_owned(),
+                    Json::String(error.to_string()),
+                )])),
+            ),
         };
         {
             let mut connection = self.connection.lock().await;
             sqlx::query("UPDATE proposals SET result = ? WHERE id = ?")
-                .bind(stored.to_string())
+                .bind(stored.canonical())
                 .bind(id)
                 .execute(&mut *connection)
                 .await
@@ -783,17 +910,18 @@ impl Lifecycle {
                 "proposal {id} has no result to release"
             )));
         };
-        let released = released_view(&result, choice);
-        let mut entry = NewEntry::new(audit.actor().clone(), Event::ResultReleased)
-            .details(serde_json::json!({ "released_paths": released["released_paths"], "withheld": released["withheld"] }));
+        let projection = crate::release::project(&result, choice);
+        let mut entry = NewEntry::new(audit.actor().clone(), Event::ResultReleased).details(
+            serde_json::json!({ "released_paths": projection.released_paths, "withheld": projection.withheld }),
+        );
         entry.proposal_id = Some(id.to_owned());
         entry.artifact_sha256 = Some(record.artifact_sha256);
         audit.record(entry).await?;
-        let view = agent_result(&result, choice);
+        let view = projection.agent_view();
         {
             let mut connection = self.connection.lock().await;
             sqlx::query("UPDATE proposals SET released = ? WHERE id = ?")
-                .bind(view.to_string())
+                .bind(view.canonical())
                 .bind(id)
                 .execute(&mut *connection)
                 .await
@@ -811,211 +939,68 @@ impl Lifecycle {
     }
 }
 
-/// The full result as JSON: what the person sees and chooses from.
-fn result_json(outcome: &Outcome) -> serde_json::Value {
+/// The full result as JSON: what the person sees and chooses from. An HTTP body that is JSON
+/// is kept as its exact text (duplicate keys or malformed JSON make it text).
+fn result_json(outcome: &Outcome) -> Json {
+    let exact = |value: &serde_json::Value| {
+        serde_json::to_string(value)
+            .ok()
+            .and_then(|text| Json::parse(&text).ok())
+            .unwrap_or(Json::Null)
+    };
+    let object = |members: Vec<(&str, Json)>| {
+        Json::Object(
+            members
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        )
+    };
     match outcome {
         Outcome::Http(http) => {
             let text = String::from_utf8_lossy(&http.body).into_owned();
-            let body = serde_json::from_str::<serde_json::Value>(&text)
-                .unwrap_or(serde_json::Value::String(text));
-            serde_json::json!({ "status": http.status, "body": body, "truncated": http.truncated })
+            let body = Json::parse(&text).unwrap_or(Json::String(text));
+            object(vec![
+                ("status", Json::Number(http.status.to_string())),
+                ("body", body),
+                ("truncated", Json::Bool(http.truncated)),
+            ])
         }
         Outcome::Sql(SqlOutcome::Rows {
             columns,
             rows,
             truncated,
-        }) => serde_json::json!({ "columns": columns, "rows": rows, "truncated": truncated }),
-        Outcome::Sql(SqlOutcome::Changed { rows_affected }) => {
-            serde_json::json!({ "rows_affected": rows_affected })
-        }
-        Outcome::Email(email) => {
-            serde_json::json!({ "recipients": email.recipients, "reply": email.reply })
-        }
-    }
-}
-
-/// What the agent receives for `choice` (design.md §11): `{released, data, withheld}`. The
-/// release preview and the release itself both use this, so the preview is exact.
-pub(crate) fn agent_result(result: &serde_json::Value, choice: &Release) -> serde_json::Value {
-    let released = released_view(result, choice);
-    serde_json::json!({ "released": released["released"], "data": released["data"], "withheld": released["withheld"] })
-}
-
-/// Applies a release choice: the data the agent may read, and the paths withheld.
-fn released_view(result: &serde_json::Value, choice: &Release) -> serde_json::Value {
-    let all_paths = leaf_paths(result);
-    match choice {
-        Release::All => {
-            serde_json::json!({ "released": true, "data": result, "withheld": [], "released_paths": ["*"] })
-        }
-        Release::Nothing => {
-            serde_json::json!({ "released": false, "data": null, "withheld": top_keys(result), "released_paths": [] })
-        }
-        Release::Fields(fields) => {
-            // SQL rows: fields name columns.
-            if let (Some(columns), Some(rows)) =
-                (result["columns"].as_array(), result["rows"].as_array())
-            {
-                let keep: Vec<usize> = columns
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| c.as_str().is_some_and(|c| fields.iter().any(|f| f == c)))
-                    .map(|(i, _)| i)
-                    .collect();
-                // `row:N` (from 1) picks rows; without any, every row goes.
-                let picked: Vec<usize> = fields
-                    .iter()
-                    .filter_map(|f| f.strip_prefix("row:")?.trim().parse::<usize>().ok())
-                    .filter(|n| *n >= 1 && *n <= rows.len())
-                    .collect();
-                let keep: Vec<usize> = if keep.is_empty() && !picked.is_empty() {
-                    (0..columns.len()).collect()
-                } else {
-                    keep
-                };
-                let kept_columns: Vec<&serde_json::Value> =
-                    keep.iter().map(|i| &columns[*i]).collect();
-                let kept_rows: Vec<Vec<&serde_json::Value>> = rows
-                    .iter()
-                    .enumerate()
-                    .filter(|(n, _)| picked.is_empty() || picked.contains(&(n + 1)))
-                    .map(|(_, row)| keep.iter().filter_map(|i| row.get(*i)).collect())
-                    .collect();
-                let mut withheld: Vec<serde_json::Value> = columns
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| !keep.contains(i))
-                    .map(|(_, c)| c.clone())
-                    .collect();
-                if !picked.is_empty() {
-                    withheld.extend(
-                        (1..=rows.len())
-                            .filter(|n| !picked.contains(n))
-                            .map(|n| serde_json::json!(format!("row:{n}"))),
-                    );
-                }
-                let mut paths: Vec<serde_json::Value> =
-                    kept_columns.iter().map(|c| (*c).clone()).collect();
-                paths.extend(picked.iter().map(|n| serde_json::json!(format!("row:{n}"))));
-                return serde_json::json!({
-                    "released": !keep.is_empty() && !kept_rows.is_empty(),
-                    "data": { "columns": kept_columns, "rows": kept_rows },
-                    "withheld": withheld,
-                    "released_paths": paths,
-                });
-            }
-            let mut data = serde_json::Value::Object(serde_json::Map::new());
-            let mut released = Vec::new();
-            for field in fields {
-                if let Some(value) = result.pointer(&pointer(field)) {
-                    insert_path(&mut data, field, value.clone());
-                    released.push(field.clone());
-                }
-            }
-            let withheld: Vec<String> = all_paths
-                .into_iter()
-                .filter(|p| {
-                    !released
+        }) => object(vec![
+            (
+                "columns",
+                Json::Array(columns.iter().map(|c| Json::String(c.clone())).collect()),
+            ),
+            (
+                "rows",
+                Json::Array(
+                    rows.iter()
+                        .map(|row| Json::Array(row.iter().map(exact).collect()))
+                        .collect(),
+                ),
+            ),
+            ("truncated", Json::Bool(*truncated)),
+        ]),
+        Outcome::Sql(SqlOutcome::Changed { rows_affected }) => object(vec![(
+            "rows_affected",
+            Json::Number(rows_affected.to_string()),
+        )]),
+        Outcome::Email(email) => object(vec![
+            (
+                "recipients",
+                Json::Array(
+                    email
+                        .recipients
                         .iter()
-                        .any(|r| p == r || p.starts_with(&format!("{r}.")))
-                })
-                .collect();
-            serde_json::json!({ "released": !released.is_empty(), "data": data, "withheld": withheld, "released_paths": released })
-        }
-    }
-}
-
-fn pointer(path: &str) -> String {
-    format!(
-        "/{}",
-        path.split('.')
-            .map(|p| p.replace('~', "~0").replace('/', "~1"))
-            .collect::<Vec<_>>()
-            .join("/")
-    )
-}
-
-fn insert_path(target: &mut serde_json::Value, path: &str, value: serde_json::Value) {
-    let mut current = target;
-    let parts: Vec<&str> = path.split('.').collect();
-    for (i, part) in parts.iter().enumerate() {
-        if !current.is_object() {
-            *current = serde_json::Value::Object(serde_json::Map::new());
-        }
-        let Some(object) = current.as_object_mut() else {
-            return;
-        };
-        if i == parts.len() - 1 {
-            object.insert((*part).to_owned(), value);
-            return;
-        }
-        current = object
-            .entry((*part).to_owned())
-            .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
-    }
-}
-
-fn top_keys(value: &serde_json::Value) -> Vec<String> {
-    value
-        .as_object()
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default()
-}
-
-fn leaf_paths(value: &serde_json::Value) -> Vec<String> {
-    fn walk(value: &serde_json::Value, prefix: String, out: &mut Vec<String>) {
-        match value.as_object() {
-            Some(object) if !object.is_empty() => {
-                for (key, inner) in object {
-                    let path = if prefix.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{prefix}.{key}")
-                    };
-                    walk(inner, path, out);
-                }
-            }
-            _ => out.push(prefix),
-        }
-    }
-    let mut out = Vec::new();
-    walk(value, String::new(), &mut out);
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn releasing_fields_keeps_only_them() {
-        let result = serde_json::json!({ "status": 200, "body": { "balance": 1200, "account": "••• 4410", "owner": { "ssn": "123-45-6789" } } });
-        let view = released_view(&result, &Release::Fields(vec!["body.balance".into()]));
-        assert_eq!(
-            view["data"],
-            serde_json::json!({ "body": { "balance": 1200 } })
-        );
-        assert_eq!(
-            view["withheld"],
-            serde_json::json!(["body.account", "body.owner.ssn", "status"])
-        );
-        let rows = serde_json::json!({ "columns": ["name", "dob"], "rows": [["Jane", "1980-02-29"]], "truncated": false });
-        let view = released_view(&rows, &Release::Fields(vec!["name".into()]));
-        assert_eq!(
-            view["data"],
-            serde_json::json!({ "columns": ["name"], "rows": [["Jane"]] })
-        );
-        assert_eq!(view["withheld"], serde_json::json!(["dob"]));
-        let two = serde_json::json!({ "columns": ["name", "dob"], "rows": [["Jane", "1980"], ["Omar", "1975"]], "truncated": false });
-        let view = released_view(&two, &Release::Fields(vec!["row:2".into()]));
-        assert_eq!(
-            view["data"],
-            serde_json::json!({ "columns": ["name", "dob"], "rows": [["Omar", "1975"]] })
-        );
-        assert_eq!(view["withheld"], serde_json::json!(["row:1"]));
-        assert_eq!(
-            released_view(&rows, &Release::Nothing)["data"],
-            serde_json::Value::Null
-        );
+                        .map(|r| Json::String(r.clone()))
+                        .collect(),
+                ),
+            ),
+            ("reply", Json::String(email.reply.clone())),
+        ]),
     }
 }

@@ -39,10 +39,13 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// A new random secret, base32 (as authenticator apps take it).
-pub fn new_secret() -> String {
+///
+/// # Errors
+/// When the system's random source fails.
+pub fn new_secret() -> Result<String, crate::AppError> {
     let mut bytes = [0u8; 20];
-    let _ = getrandom::fill(&mut bytes);
-    data_encoding::BASE32_NOPAD.encode(&bytes)
+    crate::error::random_bytes(&mut bytes)?;
+    Ok(data_encoding::BASE32_NOPAD.encode(&bytes))
 }
 
 /// Decodes a base32 secret.
@@ -82,7 +85,7 @@ mod tests {
 
     #[test]
     fn codes_are_accepted_within_one_step() {
-        let secret = decode(&new_secret()).unwrap();
+        let secret = decode(&new_secret().unwrap()).unwrap();
         let now = 1_800_000_000;
         assert!(verify(&secret, &code(&secret, now), now));
         assert!(verify(&secret, &code(&secret, now - 30), now));

@@ -498,7 +498,10 @@ async fn the_whole_loop_propose_approve_execute_release() {
     let (woken, approved) = tokio::join!(waiter, approve);
     assert_ne!(woken.status, "pending");
     assert_eq!(approved.status, "succeeded");
-    assert_eq!(approved.result.as_ref().unwrap()["body"]["balance"], 1200);
+    assert_eq!(
+        approved.result.as_ref().unwrap().to_display()["body"]["balance"],
+        1200
+    );
     assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
     // Before release, the agent sees the status and nothing of the result.
     assert_eq!(
@@ -507,7 +510,8 @@ async fn the_whole_loop_propose_approve_execute_release() {
             .await
             .unwrap()
             .unwrap()
-            .agent_view()["result"],
+            .agent_view()
+            .to_display()["result"],
         serde_json::Value::Null
     );
     assert!(
@@ -526,7 +530,7 @@ async fn the_whole_loop_propose_approve_execute_release() {
         )
         .await
         .unwrap();
-    let view = released.agent_view();
+    let view = released.agent_view().to_display();
     assert_eq!(view["result"]["released"], true);
     assert_eq!(
         view["result"]["data"],
@@ -593,7 +597,7 @@ async fn reject_withdraw_refuse_and_revoke() {
         .await
         .unwrap();
     assert_eq!(
-        rejected.agent_view()["decision"]["reason"],
+        rejected.agent_view().to_display()["decision"]["reason"],
         "not this month"
     );
     let b = lifecycle
@@ -669,7 +673,7 @@ async fn a_second_factor_is_required_when_the_credential_says_so() {
         .await
         .unwrap_err();
     assert!(error.to_string().contains("none is set up"), "{error}");
-    let secret = countersign_app::totp::new_secret();
+    let secret = countersign_app::totp::new_secret().unwrap();
     home.keychain()
         .store(
             countersign_app::totp::KEYCHAIN_ENTRY,

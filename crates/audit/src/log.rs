@@ -101,11 +101,11 @@ fn now() -> String {
         .unwrap_or_else(|_| String::from("1970-01-01T00:00:00.000000Z"))
 }
 
-fn random_id() -> String {
+fn random_id() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; 16];
-    // A failing OS random source leaves zeros; the id only tells logs apart.
-    let _ = getrandom::fill(&mut bytes);
-    hex(&bytes)
+    // The id tells logs apart (checkpoints name it): a failing random source is an error.
+    getrandom::fill(&mut bytes)?;
+    Ok(hex(&bytes))
 }
 
 fn entry_from_row(row: &SqliteRow) -> Result<Entry, sqlx::Error> {
@@ -196,7 +196,7 @@ impl AuditLog {
         let log_id = match existing {
             Some(id) => id,
             None => {
-                let id = random_id();
+                let id = random_id().map_err(|e| unwritable(path, e))?;
                 sqlx::query("INSERT OR IGNORE INTO audit_meta (key, value) VALUES ('log_id', ?)")
                     .bind(&id)
                     .execute(&mut connection)

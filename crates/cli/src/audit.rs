@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::{Subcommand, ValueEnum};
 use countersign_app::{Audit, DataHome, ReportOutcome};
 use countersign_audit::{ExportFormat, Filter};
@@ -101,7 +100,7 @@ pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
                 let filter = Filter { from, to, actor, event, proposal };
                 let text = audit.export(format, &filter).await?;
                 match out {
-                    Some(path) => std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?,
+                    Some(path) => countersign_app::write_durably(&path, &text)?,
                     None => print!("{text}"),
                 }
                 Ok(ExitCode::SUCCESS)

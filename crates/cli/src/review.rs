@@ -15,11 +15,13 @@ use tokio::io::{AsyncBufReadExt as _, BufReader};
 
 use crate::person;
 
-fn approval_code() -> String {
+fn approval_code() -> anyhow::Result<String> {
     let mut byte = [0u8; 2];
-    let _ = getrandom::fill(&mut byte);
+    // A predictable code would let a script type it; a failing random source stops the review.
+    getrandom::fill(&mut byte)
+        .map_err(|e| anyhow::anyhow!("the system's random number source failed: {e}"))?;
     let word = WORDS[usize::from(u16::from_le_bytes(byte)) % WORDS.len()];
-    format!("{word}{}", byte[0] % 10)
+    Ok(format!("{word}{}", byte[0] % 10))
 }
 
 struct Terminal {
@@ -123,7 +125,7 @@ pub fn run(demo: bool) -> anyhow::Result<ExitCode> {
             let view = desk.proposal(&line.id).await?;
             let shown = Instant::now();
             show(&view);
-            let code = approval_code();
+            let code = approval_code()?;
             let Some(answer) = terminal.ask(&format!("Type {code} to approve, r to reject, s to skip: ")).await? else { break };
             if answer == code {
                 let mut factor = None;

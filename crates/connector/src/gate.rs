@@ -203,5 +203,18 @@ pub async fn check(
         return response;
     }
     request.extensions_mut().insert(AgentName(agent));
+    if request.method() == Method::POST && request.uri().path().starts_with("/mcp") {
+        // MCP tool arguments are read again from the exact bytes (see `mcp::ExactCalls`).
+        let (mut parts, body) = request.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, state.connector.limits.max_body).await else {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "The request body is over 1 MiB.",
+            );
+        };
+        parts.extensions.insert(crate::mcp::exact_calls(&bytes));
+        request = Request::from_parts(parts, axum::body::Body::from(bytes));
+    }
     next.run(request).await
 }

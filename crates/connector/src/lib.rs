@@ -17,6 +17,7 @@ use std::sync::Arc;
 use countersign_app::{Audit, DataHome, Lifecycle};
 
 pub use gate::Limits;
+pub use mcp::EXACT_MESSAGE_META;
 
 /// Where the connector listens unless `COUNTERSIGN_CONNECTOR_ADDR` says otherwise.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:7717";

@@ -5,6 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use countersign_core::json::{Json, Object};
+use countersign_core::{Refusal, RefusalCode};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ServerCapabilities, ServerConfig};
@@ -127,6 +129,125 @@ pub struct WithdrawProposal {
 #[serde(deny_unknown_fields)]
 pub struct NoArguments {}
 
+/// The `_meta` key under which `countersign mcp` forwards the JSON-RPC message exactly as the
+/// agent wrote it, so the stdio bridge's own re-encoding loses nothing (number text, duplicate
+/// keys).
+pub const EXACT_MESSAGE_META: &str = "countersign.exact_message";
+
+/// The arguments of each `tools/call` in one HTTP request, read from the request's exact bytes
+/// by the strict reader: by JSON-RPC id, the arguments as written, or the refusal (a duplicate key
+/// anywhere in the message). rmcp's own parsing keeps the last of two keys and turns numbers into
+/// doubles; the tools use these instead, so MCP answers exactly as REST does.
+#[derive(Clone, Debug, Default)]
+pub struct ExactCalls(std::collections::HashMap<String, Result<Json, Refusal>>);
+
+/// Reads the `tools/call` messages of a request body.
+pub fn exact_calls(body: &[u8]) -> ExactCalls {
+    let mut calls = std::collections::HashMap::new();
+    let Ok(text) = std::str::from_utf8(body) else {
+        return ExactCalls(calls);
+    };
+    // Lenient parsing only finds the calls and their ids; the content comes from the strict one.
+    let Ok(lenient) = serde_json::from_str::<serde_json::Value>(text) else {
+        return ExactCalls(calls);
+    };
+    let strict = Json::parse(text);
+    let messages: Vec<(Option<usize>, &serde_json::Value)> = match &lenient {
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (Some(i), m))
+            .collect(),
+        other => vec![(None, other)],
+    };
+    for (index, message) in messages {
+        if message.get("method").and_then(serde_json::Value::as_str) != Some("tools/call") {
+            continue;
+        }
+        let Ok(id) = serde_json::to_string(message.get("id").unwrap_or(&serde_json::Value::Null))
+        else {
+            continue;
+        };
+        let forwarded = message
+            .pointer(&format!(
+                "/params/_meta/{}",
+                EXACT_MESSAGE_META.replace('~', "~0").replace('/', "~1")
+            ))
+            .and_then(serde_json::Value::as_str);
+        let exact = match forwarded {
+            Some(raw) => Json::parse(raw).and_then(|m| arguments_of(&m)),
+            None => strict.clone().and_then(|whole| match (index, whole) {
+                (Some(i), Json::Array(items)) => items
+                    .get(i)
+                    .ok_or_else(|| Refusal::new(RefusalCode::InvalidJson, "message not found"))
+                    .and_then(arguments_of),
+                (_, whole) => arguments_of(&whole),
+            }),
+        };
+        calls.insert(id, exact.map_err(in_arguments));
+    }
+    ExactCalls(calls)
+}
+
+fn arguments_of(message: &Json) -> Result<Json, Refusal> {
+    Ok(message
+        .at("params")
+        .and_then(|p| p.as_object())
+        .and_then(|p| p.get("arguments"))
+        .cloned()
+        .unwrap_or(Json::Object(Object::new())))
+}
+
+/// A refusal's field as REST names it: `params.arguments.body.x` is `artifact.body.x`.
+fn in_arguments(mut refusal: Refusal) -> Refusal {
+    if let Some(field) = refusal.field.take() {
+        let inner = field
+            .split_once("params.arguments.")
+            .map_or(field.as_str(), |(_, rest)| rest);
+        let first = inner.split(['.', '[']).next().unwrap_or_default();
+        refusal.field = Some(if matches!(first, "summary" | "purpose") {
+            inner.to_owned()
+        } else {
+            format!("artifact.{inner}")
+        });
+    }
+    refusal
+}
+
+/// The exact arguments of this call, if the gate read them.
+fn exact_arguments(context: &RequestContext<RoleServer>) -> Option<Result<Json, Refusal>> {
+    let parts = context.extensions.get::<axum::http::request::Parts>()?;
+    let calls = parts.extensions.get::<ExactCalls>()?;
+    let id = serde_json::to_string(&context.id).ok()?;
+    calls.0.get(&id).cloned()
+}
+
+/// A proposal from a propose tool's arguments: `summary` and `purpose` beside the artifact's own
+/// fields, with `kind` added; a null `headers` means none.
+fn proposal_text(kind: &str, arguments: &Json) -> Result<String, Refusal> {
+    let Json::Object(members) = arguments else {
+        return Err(Refusal::new(
+            RefusalCode::InvalidJson,
+            "The arguments must be an object.",
+        ));
+    };
+    let mut artifact = Object::from([("kind".to_owned(), Json::String(kind.to_owned()))]);
+    let mut proposal = Object::new();
+    for (key, value) in members {
+        match key.as_str() {
+            "summary" | "purpose" => {
+                proposal.insert(key.clone(), value.clone());
+            }
+            "headers" if *value == Json::Null => {}
+            _ => {
+                artifact.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    proposal.insert("artifact".to_owned(), Json::Object(artifact));
+    Ok(Json::Object(proposal).canonical())
+}
+
 fn agent(context: &RequestContext<RoleServer>) -> Result<String, ErrorData> {
     context
         .extensions
@@ -144,6 +265,16 @@ fn reply(ok: bool, json: serde_json::Value) -> CallToolResult {
     }
 }
 
+/// A reply whose text is the exact JSON (number text as the server wrote it); the structured
+/// copy is what `serde_json` makes of it.
+fn reply_exact(ok: bool, json: &Json) -> CallToolResult {
+    let text = json.canonical();
+    let value = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+    let mut result = reply(ok, value);
+    result.content = vec![rmcp::model::ContentBlock::text(text)];
+    result
+}
+
 #[tool_router]
 impl Tools {
     /// The tools for one session.
@@ -154,8 +285,29 @@ impl Tools {
         }
     }
 
-    async fn propose(&self, agent: &str, proposal: serde_json::Value) -> CallToolResult {
-        let (status, json) = crate::rest::submit(&self.state, agent, &proposal.to_string()).await;
+    async fn propose(
+        &self,
+        agent: &str,
+        kind: &str,
+        context: &RequestContext<RoleServer>,
+        parsed: serde_json::Value,
+    ) -> CallToolResult {
+        // The exact arguments when the gate read them (always over HTTP); rmcp's parse otherwise.
+        let text = match exact_arguments(context) {
+            Some(Ok(arguments)) => proposal_text(kind, &arguments),
+            Some(Err(refusal)) => Err(refusal),
+            None => Ok(parsed.to_string()),
+        };
+        let text = match text {
+            Ok(text) => text,
+            Err(refusal) => {
+                return reply(
+                    false,
+                    serde_json::to_value(refusal.to_wire()).unwrap_or_default(),
+                );
+            }
+        };
+        let (status, json) = crate::rest::submit(&self.state, agent, &text).await;
         reply(status.is_success(), json)
     }
 
@@ -186,7 +338,7 @@ impl Tools {
             "artifact": { "kind": "http", "credential": p.credential, "method": p.method, "url": p.url,
                 "headers": p.headers.unwrap_or_default(), "body": p.body.unwrap_or(serde_json::Value::Null) }
         });
-        Ok(self.propose(&agent, proposal).await)
+        Ok(self.propose(&agent, "http", &context, proposal).await)
     }
 
     #[tool(
@@ -202,7 +354,7 @@ impl Tools {
             "summary": p.summary, "purpose": p.purpose,
             "artifact": { "kind": "sql", "database": p.database, "statement": p.statement }
         });
-        Ok(self.propose(&agent, proposal).await)
+        Ok(self.propose(&agent, "sql", &context, proposal).await)
     }
 
     #[tool(
@@ -219,7 +371,7 @@ impl Tools {
             "artifact": { "kind": "email", "account": p.account, "to": p.to, "cc": p.cc, "bcc": p.bcc,
                 "subject": p.subject, "text": p.text, "attachments": p.attachments }
         });
-        Ok(self.propose(&agent, proposal).await)
+        Ok(self.propose(&agent, "email", &context, proposal).await)
     }
 
     #[tool(
@@ -232,20 +384,8 @@ impl Tools {
     ) -> Result<CallToolResult, ErrorData> {
         let agent = agent(&context)?;
         let wait = Duration::from_secs(p.wait_seconds.unwrap_or(0).min(60));
-        match self
-            .state
-            .connector
-            .lifecycle
-            .wait_for_agent(&agent, &p.id, wait)
-            .await
-        {
-            Ok(Some(record)) => Ok(reply(true, record.agent_view())),
-            Ok(None) => Ok(reply(
-                false,
-                serde_json::json!({ "error": { "code": "not_found", "message": "There is no such proposal of yours.", "field": "id" } }),
-            )),
-            Err(e) => Err(ErrorData::internal_error(e.to_string(), None)),
-        }
+        let (status, json) = crate::rest::read_answer(&self.state, &agent, &p.id, wait).await;
+        Ok(reply_exact(status.is_success(), &json))
     }
 
     #[tool(description = "Withdraw your proposal while it is still pending.")]
@@ -255,18 +395,8 @@ impl Tools {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         let agent = agent(&context)?;
-        let connector = &self.state.connector;
-        match connector
-            .lifecycle
-            .withdraw(&connector.audit, &agent, &p.id)
-            .await
-        {
-            Ok(record) => Ok(reply(true, record.agent_view())),
-            Err(e) => Ok(reply(
-                false,
-                serde_json::json!({ "error": { "code": "not_pending", "message": e.to_string(), "field": "id" } }),
-            )),
-        }
+        let (status, json) = crate::rest::withdraw_answer(&self.state, &agent, &p.id).await;
+        Ok(reply_exact(status.is_success(), &json))
     }
 }
 

@@ -11,8 +11,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Router, routing::post};
-use countersign_app::Credentials;
+use countersign_app::{AppError, Credentials};
 use countersign_core::RefusalCode;
+use countersign_core::json::{Json as JsonValue, Object};
 use serde::Deserialize;
 
 use crate::gate::{self, AgentName, State, error};
@@ -39,14 +40,6 @@ pub fn router(state: Arc<State>) -> Router {
             )
         })
         .with_state(state)
-}
-
-fn app_error(e: &dyn std::fmt::Display) -> Response {
-    error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "unavailable",
-        &e.to_string(),
-    )
 }
 
 async fn capabilities(
@@ -188,20 +181,8 @@ async fn read(
     Query(wait): Query<Wait>,
 ) -> Response {
     let seconds = wait.wait.unwrap_or(0).min(60);
-    match state
-        .connector
-        .lifecycle
-        .wait_for_agent(&agent, &id, Duration::from_secs(seconds))
-        .await
-    {
-        Ok(Some(record)) => Json(record.agent_view()).into_response(),
-        Ok(None) => error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "There is no such proposal of yours.",
-        ),
-        Err(e) => app_error(&e),
-    }
+    let (status, json) = read_answer(&state, &agent, &id, Duration::from_secs(seconds)).await;
+    exact(status, &json)
 }
 
 async fn withdraw(
@@ -209,24 +190,99 @@ async fn withdraw(
     Extension(AgentName(agent)): Extension<AgentName>,
     Path(id): Path<String>,
 ) -> Response {
-    let connector = &state.connector;
-    match connector.lifecycle.get_for_agent(&agent, &id).await {
-        Ok(None) => {
-            return error(
-                StatusCode::NOT_FOUND,
+    let (status, json) = withdraw_answer(&state, &agent, &id).await;
+    exact(status, &json)
+}
+
+/// A response whose body is the exact JSON text.
+fn exact(status: StatusCode, json: &JsonValue) -> Response {
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        json.canonical(),
+    )
+        .into_response()
+}
+
+fn wire(code: &str, message: &str, field: Option<&str>) -> JsonValue {
+    let text = |s: &str| JsonValue::String(s.to_owned());
+    JsonValue::Object(Object::from([(
+        "error".to_owned(),
+        JsonValue::Object(Object::from([
+            ("code".to_owned(), text(code)),
+            ("message".to_owned(), text(message)),
+            ("field".to_owned(), field.map_or(JsonValue::Null, text)),
+        ])),
+    )]))
+}
+
+/// Reads (and waits for) an agent's proposal; the same answer for REST and MCP.
+pub async fn read_answer(
+    state: &State,
+    agent: &str,
+    id: &str,
+    wait: Duration,
+) -> (StatusCode, JsonValue) {
+    match state
+        .connector
+        .lifecycle
+        .wait_for_agent(agent, id, wait)
+        .await
+    {
+        Ok(Some(record)) => (StatusCode::OK, record.agent_view()),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            wire(
                 "not_found",
                 "There is no such proposal of yours.",
+                Some("id"),
+            ),
+        ),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            wire("unavailable", &e.to_string(), None),
+        ),
+    }
+}
+
+/// Withdraws an agent's pending proposal; the same answer for REST and MCP: 404 `not_found`
+/// when it is not the agent's, 409 `not_pending` when it was decided, 503 `unavailable` when the
+/// store or the log failed (never "not pending" for a failure).
+pub async fn withdraw_answer(state: &State, agent: &str, id: &str) -> (StatusCode, JsonValue) {
+    let connector = &state.connector;
+    let not_found = || {
+        (
+            StatusCode::NOT_FOUND,
+            wire(
+                "not_found",
+                "There is no such proposal of yours.",
+                Some("id"),
+            ),
+        )
+    };
+    match connector.lifecycle.get_for_agent(agent, id).await {
+        Ok(None) => return not_found(),
+        Err(e) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                wire("unavailable", &e.to_string(), None),
             );
         }
-        Err(e) => return app_error(&e),
         Ok(Some(_)) => {}
     }
     match connector
         .lifecycle
-        .withdraw(&connector.audit, &agent, &id)
+        .withdraw(&connector.audit, agent, id)
         .await
     {
-        Ok(record) => Json(record.agent_view()).into_response(),
-        Err(e) => error(StatusCode::CONFLICT, "not_pending", &e.to_string()),
+        Ok(record) => (StatusCode::OK, record.agent_view()),
+        Err(AppError::NotPending(message)) => (
+            StatusCode::CONFLICT,
+            wire("not_pending", &message, Some("id")),
+        ),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            wire("unavailable", &e.to_string(), None),
+        ),
     }
 }

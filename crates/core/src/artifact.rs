@@ -308,10 +308,11 @@ impl HttpArtifact {
                     )
                     .at(field));
                 };
-                if !seen.insert(name.to_ascii_lowercase()) {
+                // Servers compare names ignoring case, and CGI, WSGI and Rack read `_` as `-`.
+                if !seen.insert(name.to_ascii_lowercase().replace('_', "-")) {
                     return Err(Refusal::new(
                         RefusalCode::DuplicateKey,
-                        format!("The header {name:?} is given twice (header names ignore case)."),
+                        format!("The header {name:?} is given twice (header names ignore case, and some servers read _ as -)."),
                     )
                     .at(field));
                 }

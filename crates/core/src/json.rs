@@ -98,6 +98,75 @@ impl Json {
         }
     }
 
+    /// The same content as [`Json::canonical`], indented two spaces a level for people to read:
+    /// keys in canonical order, strings and number text exactly as in the canonical form.
+    pub fn pretty(&self) -> String {
+        let mut out = String::new();
+        self.write_pretty(&mut out, 0);
+        out
+    }
+
+    fn write_pretty(&self, out: &mut String, depth: usize) {
+        let indent = |out: &mut String, depth: usize| {
+            out.push('\n');
+            for _ in 0..depth {
+                out.push_str("  ");
+            }
+        };
+        match self {
+            Json::Array(items) if !items.is_empty() => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    indent(out, depth + 1);
+                    item.write_pretty(out, depth + 1);
+                }
+                indent(out, depth);
+                out.push(']');
+            }
+            Json::Object(members) if !members.is_empty() => {
+                out.push('{');
+                for (i, (key, value)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    indent(out, depth + 1);
+                    write_string(key, out);
+                    out.push_str(": ");
+                    value.write_pretty(out, depth + 1);
+                }
+                indent(out, depth);
+                out.push('}');
+            }
+            other => other.write_canonical(out),
+        }
+    }
+
+    /// A `serde_json` value for screens. Numbers keep their value where a double holds them
+    /// exactly as written; any other number (`12.50`, `1e2`, a 30-digit id) becomes a string of
+    /// its exact text, so a screen never shows a rounded or reformatted number.
+    pub fn to_display(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match self {
+            Json::Null => Value::Null,
+            Json::Bool(b) => Value::Bool(*b),
+            Json::Number(text) => match serde_json::from_str::<Value>(text) {
+                Ok(value) if value.to_string().as_str() == text.as_str() => value,
+                _ => Value::String(text.clone()),
+            },
+            Json::String(s) => Value::String(s.clone()),
+            Json::Array(items) => Value::Array(items.iter().map(Json::to_display).collect()),
+            Json::Object(members) => Value::Object(
+                members
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_display()))
+                    .collect(),
+            ),
+        }
+    }
+
     /// The string inside, if this is a string.
     pub fn as_str(&self) -> Option<&str> {
         match self {

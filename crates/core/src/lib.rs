@@ -10,6 +10,7 @@
 
 pub mod address;
 pub mod artifact;
+pub mod body;
 pub mod controlled;
 pub mod credential;
 pub mod descriptor;
@@ -18,6 +19,7 @@ pub mod explanation;
 pub mod json;
 pub mod money;
 pub mod refusal;
+pub mod secret;
 pub mod sql;
 pub mod target;
 pub mod text;

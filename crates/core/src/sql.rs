@@ -8,7 +8,7 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{
     Expr, FromTable, LimitClause, ObjectName, Query, SelectItem, SetExpr, Statement,
-    visit_expressions, visit_relations, visit_statements,
+    visit_relations, visit_statements,
 };
 use sqlparser::dialect::{Dialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
@@ -58,21 +58,15 @@ pub struct SqlFacts {
     pub side_effects: Vec<String>,
     /// For schema changes, a short description (`drop table invoices`).
     pub schema_action: Option<String>,
+    /// Every function the statement calls, anywhere in it.
+    pub functions: Vec<FunctionCall>,
 }
 
-/// Functions that reach outside the database or change server state: never run for an agent.
+/// Functions that reach outside the database or change server state: never run for an agent,
+/// whatever the credential. Compared in lower case (stricter than PostgreSQL's rules for quoted
+/// names); [`FORBIDDEN_PREFIXES`] and [`FORBIDDEN_SUFFIXES`] close their families.
 const FORBIDDEN_FUNCTIONS: &[&str] = &[
-    "pg_read_file",
-    "pg_read_binary_file",
-    "pg_ls_dir",
     "pg_stat_file",
-    "pg_ls_logdir",
-    "pg_ls_waldir",
-    "lo_import",
-    "lo_export",
-    "dblink",
-    "dblink_exec",
-    "dblink_connect",
     "pg_terminate_backend",
     "pg_cancel_backend",
     "pg_reload_conf",
@@ -81,20 +75,42 @@ const FORBIDDEN_FUNCTIONS: &[&str] = &[
     "pg_promote",
     "pg_switch_wal",
     "pg_create_restore_point",
-    "query_to_xml",
     "query_to_xml_and_xmlschema",
     "load_extension",
     "readfile",
     "writefile",
     "edit",
     "fts3_tokenizer",
-    "sys_exec",
-    "sys_eval",
     "load_file",
-    "pg_logical_emit_message",
+    "pg_execute_server_program",
 ];
 
-/// Functions with effects a person should know about, but that may run.
+/// Families of dangerous functions, by the start of their names.
+const FORBIDDEN_PREFIXES: &[&str] = &[
+    "pg_read_",
+    "pg_ls_",
+    "pg_file_",
+    "lo_",
+    "dblink",
+    "pg_replication_",
+    "pg_create_",
+    "pg_drop_",
+    "pg_wal_",
+    "pg_backup",
+    "pg_start_backup",
+    "pg_stop_backup",
+    "pg_logical_",
+    "pg_import_",
+    "pg_signal_",
+    "pg_log_",
+    "sys_",
+];
+
+/// Families of dangerous functions, by the end of their names (`query_to_xml`, `table_to_xml`…
+/// run a query given as text).
+const FORBIDDEN_SUFFIXES: &[&str] = &["_to_xml", "_to_xmlschema"];
+
+/// Functions with effects a person should know about, but that may run (read-write only).
 const EFFECT_FUNCTIONS: &[&str] = &[
     "nextval",
     "setval",
@@ -113,6 +129,318 @@ const EFFECT_FUNCTIONS: &[&str] = &[
     "pg_current_xact_id",
 ];
 
+/// The functions a read-only credential may call: pure computations on the values read. Anything
+/// else — including a function of the same name in another schema — is refused, so a function
+/// nobody thought of (or one spelled with quotes and escapes) cannot read a file or run a query.
+const READ_ONLY_FUNCTIONS: &[&str] = &[
+    // aggregates and windows
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "total",
+    "group_concat",
+    "string_agg",
+    "array_agg",
+    "json_agg",
+    "jsonb_agg",
+    "json_object_agg",
+    "jsonb_object_agg",
+    "json_group_array",
+    "json_group_object",
+    "bool_and",
+    "bool_or",
+    "every",
+    "stddev",
+    "stddev_pop",
+    "stddev_samp",
+    "variance",
+    "var_pop",
+    "var_samp",
+    "median",
+    "percentile_cont",
+    "percentile_disc",
+    "mode",
+    "row_number",
+    "rank",
+    "dense_rank",
+    "percent_rank",
+    "cume_dist",
+    "ntile",
+    "lag",
+    "lead",
+    "first_value",
+    "last_value",
+    "nth_value",
+    // conditionals and comparison
+    "coalesce",
+    "nullif",
+    "ifnull",
+    "iif",
+    "greatest",
+    "least",
+    "nvl",
+    "if",
+    // text
+    "lower",
+    "upper",
+    "length",
+    "char_length",
+    "character_length",
+    "octet_length",
+    "substr",
+    "substring",
+    "trim",
+    "ltrim",
+    "rtrim",
+    "btrim",
+    "replace",
+    "concat",
+    "concat_ws",
+    "left",
+    "right",
+    "lpad",
+    "rpad",
+    "position",
+    "strpos",
+    "instr",
+    "initcap",
+    "split_part",
+    "reverse",
+    "repeat",
+    "format",
+    "printf",
+    "quote_ident",
+    "quote_literal",
+    "regexp_replace",
+    "regexp_matches",
+    "regexp_match",
+    "regexp_like",
+    "regexp_substr",
+    "regexp_split_to_array",
+    "starts_with",
+    "translate",
+    "to_char",
+    "char",
+    "unicode",
+    "ascii",
+    "chr",
+    "hex",
+    "unhex",
+    "md5",
+    "soundex",
+    "like",
+    "glob",
+    "string_to_array",
+    "array_to_string",
+    // numbers
+    "abs",
+    "round",
+    "ceil",
+    "ceiling",
+    "floor",
+    "trunc",
+    "mod",
+    "power",
+    "pow",
+    "sqrt",
+    "sign",
+    "exp",
+    "ln",
+    "log",
+    "log10",
+    "div",
+    "to_number",
+    "width_bucket",
+    "random",
+    // dates and times
+    "now",
+    "current_date",
+    "current_time",
+    "current_timestamp",
+    "localtime",
+    "localtimestamp",
+    "date",
+    "time",
+    "datetime",
+    "julianday",
+    "strftime",
+    "unixepoch",
+    "timediff",
+    "date_trunc",
+    "date_part",
+    "date_bin",
+    "extract",
+    "age",
+    "make_date",
+    "make_time",
+    "make_timestamp",
+    "make_timestamptz",
+    "make_interval",
+    "to_date",
+    "to_timestamp",
+    "timezone",
+    "clock_timestamp",
+    "statement_timestamp",
+    "transaction_timestamp",
+    "isfinite",
+    // JSON and arrays
+    "json",
+    "jsonb",
+    "json_extract",
+    "json_object",
+    "json_array",
+    "json_array_length",
+    "json_type",
+    "json_valid",
+    "json_quote",
+    "json_each",
+    "json_tree",
+    "jsonb_each",
+    "jsonb_each_text",
+    "json_each_text",
+    "json_build_object",
+    "jsonb_build_object",
+    "json_build_array",
+    "jsonb_build_array",
+    "jsonb_array_length",
+    "json_typeof",
+    "jsonb_typeof",
+    "jsonb_extract_path",
+    "jsonb_extract_path_text",
+    "json_extract_path",
+    "json_extract_path_text",
+    "jsonb_array_elements",
+    "jsonb_array_elements_text",
+    "json_array_elements",
+    "json_array_elements_text",
+    "jsonb_object_keys",
+    "json_object_keys",
+    "to_json",
+    "to_jsonb",
+    "row_to_json",
+    "jsonb_pretty",
+    "jsonb_strip_nulls",
+    "array_length",
+    "cardinality",
+    "unnest",
+    "array_position",
+    "array_remove",
+    "array_append",
+    "generate_series",
+    "range",
+    // types and casts
+    "cast",
+    "typeof",
+    "pg_typeof",
+    "format_type",
+    "quote",
+    "zeroblob",
+    "likely",
+    "unlikely",
+    // who and where (no secrets: names only)
+    "current_user",
+    "session_user",
+    "user",
+    "current_schema",
+    "current_database",
+];
+
+/// A function the statement calls, anywhere in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionCall {
+    /// The name as the database resolves it (lower case unless quoted in PostgreSQL).
+    pub name: String,
+    /// The schema it is qualified with, the same way, if any.
+    pub schema: Option<String>,
+    /// The name as written.
+    pub written: String,
+}
+
+impl FunctionCall {
+    fn forbidden(&self) -> bool {
+        let name = self.name.to_lowercase();
+        FORBIDDEN_FUNCTIONS.contains(&name.as_str())
+            || FORBIDDEN_PREFIXES.iter().any(|p| name.starts_with(p))
+            || FORBIDDEN_SUFFIXES.iter().any(|s| name.ends_with(s))
+    }
+
+    /// Whether a read-only credential may call it (see `READ_ONLY_FUNCTIONS`).
+    pub fn allowed_read_only(&self) -> bool {
+        let schema_ok = match self.schema.as_deref() {
+            None => true,
+            Some(schema) => matches!(schema, "pg_catalog" | "main"),
+        };
+        schema_ok && READ_ONLY_FUNCTIONS.contains(&self.name.as_str())
+    }
+}
+
+/// Collects every function called, in any position: expressions anywhere (select list, filters,
+/// joins, CTEs, defaults, `VALUES`) and functions used as tables in `FROM`.
+struct Calls {
+    dialect: SqlDialect,
+    calls: Vec<FunctionCall>,
+    unclear: Option<String>,
+}
+
+impl Calls {
+    fn ident(&self, ident: &sqlparser::ast::Ident) -> String {
+        // PostgreSQL folds unquoted names to lower case and keeps quoted ones exactly; SQLite and
+        // MySQL compare function names ignoring case.
+        match (self.dialect, ident.quote_style) {
+            (SqlDialect::Postgres, Some(_)) => ident.value.clone(),
+            _ => ident.value.to_lowercase(),
+        }
+    }
+
+    fn push(&mut self, object: &ObjectName) {
+        let mut parts = Vec::new();
+        for part in &object.0 {
+            match part {
+                sqlparser::ast::ObjectNamePart::Identifier(ident) => parts.push(self.ident(ident)),
+                other => {
+                    self.unclear = Some(other.to_string());
+                    return;
+                }
+            }
+        }
+        let Some(name) = parts.pop() else {
+            return;
+        };
+        let schema = (!parts.is_empty()).then(|| parts.join("."));
+        self.calls.push(FunctionCall {
+            name,
+            schema,
+            written: object.to_string(),
+        });
+    }
+}
+
+impl sqlparser::ast::Visitor for Calls {
+    type Break = ();
+
+    fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+        if let Expr::Function(function) = expr {
+            self.push(&function.name);
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, factor: &sqlparser::ast::TableFactor) -> ControlFlow<()> {
+        match factor {
+            sqlparser::ast::TableFactor::Table {
+                name,
+                args: Some(_),
+                ..
+            }
+            | sqlparser::ast::TableFactor::Function { name, .. } => self.push(name),
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+}
+
 fn dialect(dialect: SqlDialect) -> Box<dyn Dialect> {
     match dialect {
         SqlDialect::Sqlite => Box::new(SQLiteDialect {}),
@@ -123,16 +451,6 @@ fn dialect(dialect: SqlDialect) -> Box<dyn Dialect> {
 
 fn name(object: &ObjectName) -> String {
     object.to_string()
-}
-
-fn function_name(object: &ObjectName) -> String {
-    object
-        .0
-        .last()
-        .map(|part| part.to_string())
-        .unwrap_or_default()
-        .trim_matches('"')
-        .to_lowercase()
 }
 
 /// Parses and classifies one statement.
@@ -184,25 +502,31 @@ pub fn classify(statement: &str, sql_dialect: SqlDialect) -> Result<SqlFacts, Re
         ControlFlow::<()>::Continue(())
     });
 
-    let mut side_effects = Vec::new();
-    let mut forbidden_function = None;
-    let _ = visit_expressions(statement, |expr| {
-        if let Expr::Function(function) = expr {
-            let called = function_name(&function.name);
-            if FORBIDDEN_FUNCTIONS.contains(&called.as_str()) {
-                forbidden_function = Some(called);
-                return ControlFlow::Break(());
-            }
-            if EFFECT_FUNCTIONS.contains(&called.as_str()) && !side_effects.contains(&called) {
-                side_effects.push(called);
-            }
-        }
-        ControlFlow::Continue(())
-    });
-    if let Some(function) = forbidden_function {
+    let mut calls = Calls {
+        dialect: sql_dialect,
+        calls: Vec::new(),
+        unclear: None,
+    };
+    let _ = sqlparser::ast::Visit::visit(statement, &mut calls);
+    if let Some(unclear) = calls.unclear {
+        return Err(Refusal::new(
+            RefusalCode::Unexplainable,
+            format!("The name {unclear} is computed, so Countersign cannot tell what it calls."),
+        )
+        .at(field));
+    }
+    if let Some(function) = calls.calls.iter().find(|c| c.forbidden()) {
         return Err(forbidden(&format!(
-            "The function {function}() reaches outside the database and"
+            "The function {}() reaches outside the database or changes the server, and",
+            function.written
         )));
+    }
+    let mut side_effects = Vec::new();
+    for call in &calls.calls {
+        let name = call.name.to_lowercase();
+        if EFFECT_FUNCTIONS.contains(&name.as_str()) && !side_effects.contains(&name) {
+            side_effects.push(name);
+        }
     }
 
     // Nested statements: visit_statements sees the outer one first, then any inside it.
@@ -242,6 +566,7 @@ pub fn classify(statement: &str, sql_dialect: SqlDialect) -> Result<SqlFacts, Re
         hidden_write,
         side_effects,
         schema_action: None,
+        functions: calls.calls,
     };
 
     match statement {

@@ -43,9 +43,7 @@ impl Outcome {
 fn write_report(path: &Path, outcomes: &[Outcome]) -> Result<(), DemoError> {
     let text =
         serde_json::to_string_pretty(outcomes).map_err(|e| DemoError::Agent(e.to_string()))?;
-    let partial = path.with_extension("partial");
-    std::fs::write(&partial, text).map_err(|e| DemoError::Io(partial.display().to_string(), e))?;
-    std::fs::rename(&partial, path).map_err(|e| DemoError::Io(path.display().to_string(), e))
+    Ok(countersign_app::write_durably(path, &text)?)
 }
 
 /// Reads the agent's report.

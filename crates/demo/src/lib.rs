@@ -68,13 +68,18 @@ impl Drop for Demo {
     }
 }
 
-fn random_secret(prefix: &str) -> Secret {
+fn random_secret(prefix: &str) -> Result<Secret, DemoError> {
     let mut bytes = [0u8; 18];
-    let _ = getrandom::fill(&mut bytes);
-    Secret::new(format!(
+    getrandom::fill(&mut bytes).map_err(|e| {
+        DemoError::Io(
+            "the system's random number source".into(),
+            std::io::Error::other(e.to_string()),
+        )
+    })?;
+    Ok(Secret::new(format!(
         "{prefix}{}",
         bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    ))
+    )))
 }
 
 /// Whether the app should run the demo: always with `--demo`, never with `--no-demo`, and
@@ -180,10 +185,10 @@ impl Demo {
         let home = &home_for(data_home);
         erase(home).await?;
         home.ensure()?;
-        let bank_token = random_secret("demo_bank_");
-        let fhir_token = random_secret("demo_fhir_");
-        let db_secret = random_secret("demo_db_");
-        let smtp_password = random_secret("demo_mail_");
+        let bank_token = random_secret("demo_bank_")?;
+        let fhir_token = random_secret("demo_fhir_")?;
+        let db_secret = random_secret("demo_db_")?;
+        let smtp_password = random_secret("demo_mail_")?;
 
         let bank_listener = listen().await?;
         let bank_origin = origin(&bank_listener)?;
@@ -295,7 +300,7 @@ impl Demo {
         home.keychain()
             .store(
                 countersign_app::totp::KEYCHAIN_ENTRY,
-                &Secret::new(countersign_app::totp::new_secret()),
+                &Secret::new(countersign_app::totp::new_secret()?),
             )
             .map_err(countersign_app::AppError::from)?;
         let lifecycle = Lifecycle::open(home).await?;

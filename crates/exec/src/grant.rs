@@ -79,6 +79,9 @@ pub enum GrantError {
     /// The artifact is not the one that was approved.
     #[error("the artifact is not the one that was approved (hash mismatch)")]
     HashMismatch,
+    /// The system's random source failed; no grant was issued.
+    #[error("the system's random number source failed ({0}); nothing was approved")]
+    Random(String),
     /// The grant database failed.
     #[error("the grant database at {path} failed: {reason}")]
     Database {
@@ -99,10 +102,11 @@ fn now_seconds() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-fn random_id() -> String {
+fn random_id() -> Result<String, GrantError> {
     let mut bytes = [0u8; 16];
-    let _ = getrandom::fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    // A failing random source must not issue a guessable grant id.
+    getrandom::fill(&mut bytes).map_err(|e| GrantError::Random(e.to_string()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 impl GrantStore {
@@ -156,7 +160,7 @@ impl GrantStore {
     ) -> Result<Grant, GrantError> {
         let now = now_seconds();
         let grant = Grant {
-            id: random_id(),
+            id: random_id()?,
             proposal_id: proposal_id.to_owned(),
             artifact_sha256: approved.to_string(),
             expires_at: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),

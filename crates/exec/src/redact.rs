@@ -1,100 +1,74 @@
-//! Removing a secret from anything returned, stored or shown: the raw value, its base64 forms
-//! (standard and URL-safe, with and without padding, also as part of `user:password`), and its
-//! URL-encoded forms.
+//! Removing a secret from anything returned, stored or shown, in any encoding: the raw value,
+//! JSON and other escapes, any percent-encoding (either case, some characters or all), HTML
+//! references, base64 in both alphabets at every alignment (also of the whole slot value such as
+//! `Bearer <token>` or `user:password`), and hex. The matching is `countersign_core::secret`'s,
+//! the same that refuses an artifact carrying a secret.
 
-use base64::Engine as _;
+use countersign_core::secret::SecretFinder;
 
 /// What replaces a secret.
 pub const REDACTED: &str = "[REDACTED]";
 
-/// Redacts one secret's forms.
+/// Redacts one credential's secret (and the parts of it that are secret on their own).
 #[derive(Default)]
 pub struct Redactor {
-    forms: Vec<Vec<u8>>,
+    finder: SecretFinder,
 }
 
 impl std::fmt::Debug for Redactor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Redactor({} forms, <redacted>)", self.forms.len())
+        write!(f, "Redactor({:?})", self.finder)
     }
 }
 
 impl Redactor {
-    /// Redacts `secret` and, for basic authentication, the `user:password` pair it is part of.
+    /// Redacts `secret` and the values in `also` (for basic authentication, the password alone).
     pub fn new(secret: &str, also: &[&str]) -> Self {
-        let mut forms = Vec::new();
-        for value in std::iter::once(secret).chain(also.iter().copied()) {
-            if value.is_empty() {
-                continue;
-            }
-            let bytes = value.as_bytes();
-            forms.push(bytes.to_vec());
-            for engine in [
-                &base64::engine::general_purpose::STANDARD,
-                &base64::engine::general_purpose::STANDARD_NO_PAD,
-                &base64::engine::general_purpose::URL_SAFE,
-                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-            ] {
-                forms.push(engine.encode(bytes).into_bytes());
-            }
-            forms.push(
-                url::form_urlencoded::byte_serialize(bytes)
-                    .collect::<String>()
-                    .into_bytes(),
-            );
-            forms.push(
-                bytes
-                    .iter()
-                    .map(|b| format!("%{b:02X}"))
-                    .collect::<String>()
-                    .into_bytes(),
-            );
-            forms.push(
-                bytes
-                    .iter()
-                    .map(|b| format!("%{b:02x}"))
-                    .collect::<String>()
-                    .into_bytes(),
-            );
+        Redactor {
+            finder: SecretFinder::new(std::iter::once(secret).chain(also.iter().copied())),
         }
-        // Longest first, so a longer form is not cut by a shorter one inside it.
-        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
-        forms.dedup();
-        Redactor { forms }
     }
 
     /// `bytes` with every form of the secret replaced by `[REDACTED]`.
     pub fn bytes(&self, bytes: &[u8]) -> Vec<u8> {
-        let mut out = bytes.to_vec();
-        for form in &self.forms {
-            if form.is_empty() || out.len() < form.len() {
-                continue;
-            }
-            let mut result = Vec::with_capacity(out.len());
-            let mut i = 0;
-            while i < out.len() {
-                if out[i..].starts_with(form) {
-                    result.extend_from_slice(REDACTED.as_bytes());
-                    i += form.len();
-                } else {
-                    result.push(out[i]);
-                    i += 1;
-                }
-            }
-            out = result;
+        if self.finder.is_empty() {
+            return bytes.to_vec();
         }
-        out
+        self.finder.redact(bytes, REDACTED.as_bytes())
     }
 
     /// `text` with every form of the secret replaced.
     pub fn text(&self, text: &str) -> String {
-        String::from_utf8_lossy(&self.bytes(text.as_bytes())).into_owned()
+        if self.finder.is_empty() {
+            return text.to_owned();
+        }
+        self.finder.redact_text(text, REDACTED)
+    }
+
+    /// Every string inside a JSON value redacted (keys too), numbers and structure kept.
+    pub fn json(&self, value: serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        if self.finder.is_empty() {
+            return value;
+        }
+        match value {
+            Value::String(s) => Value::String(self.text(&s)),
+            Value::Array(items) => Value::Array(items.into_iter().map(|v| self.json(v)).collect()),
+            Value::Object(members) => Value::Object(
+                members
+                    .into_iter()
+                    .map(|(k, v)| (self.text(&k), self.json(v)))
+                    .collect(),
+            ),
+            other => other,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
 
     #[test]
     fn every_form_is_redacted() {
@@ -117,11 +91,21 @@ mod tests {
 
     #[test]
     fn basic_pairs_are_redacted_as_a_whole() {
-        let redactor = Redactor::new("pw123456", &["alice:pw123456"]);
+        let redactor = Redactor::new("alice:pw123456", &["pw123456"]);
         let header = format!(
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode("alice:pw123456")
         );
         assert_eq!(redactor.text(&header), "Basic [REDACTED]");
+    }
+
+    #[test]
+    fn json_rows_are_redacted() {
+        let redactor = Redactor::new("hunter2-password", &[]);
+        let row = serde_json::json!(["ok", "conn=postgres://u:hunter2-password@db", 42]);
+        assert_eq!(
+            redactor.json(row),
+            serde_json::json!(["ok", "conn=postgres://u:[REDACTED]@db", 42])
+        );
     }
 }

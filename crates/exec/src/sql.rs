@@ -98,7 +98,7 @@ impl SqlExecutor {
         let read = facts.kind == SqlKind::Read && facts.hidden_write.is_none();
         let read_only_transaction = read || *read_only;
         let cap = usize::try_from(*max_rows).unwrap_or(usize::MAX);
-        let redactor = Redactor::new(secret.expose(), &[]);
+        let redactor = sql_redactor(secret);
         let fail = |e: sqlx::Error| ExecError::Transport(redactor.text(&e.to_string()));
 
         let work = async {
@@ -175,9 +175,26 @@ impl SqlExecutor {
             }
         };
         // The statement timeout bounds the database's work; this bounds everything else too.
-        tokio::time::timeout(self.statement_timeout + Duration::from_secs(5), work)
+        let outcome = tokio::time::timeout(self.statement_timeout + Duration::from_secs(5), work)
             .await
-            .map_err(|_| ExecError::Transport("the database did not answer in time".into()))?
+            .map_err(|_| ExecError::Transport("the database did not answer in time".into()))??;
+        // A row can hold the secret too (a settings table, a connection string): every cell and
+        // column name is redacted before anything is stored or shown.
+        Ok(match outcome {
+            SqlOutcome::Rows {
+                columns,
+                rows,
+                truncated,
+            } => SqlOutcome::Rows {
+                columns: columns.iter().map(|c| redactor.text(c)).collect(),
+                rows: rows
+                    .into_iter()
+                    .map(|row| row.into_iter().map(|v| redactor.json(v)).collect())
+                    .collect(),
+                truncated,
+            },
+            changed => changed,
+        })
     }
 }
 
@@ -196,7 +213,7 @@ impl SqlExecutor {
         let CredentialKind::Sql { dialect, url, .. } = &credential.kind else {
             return Err(ExecError::WrongCredential);
         };
-        let redactor = Redactor::new(secret.expose(), &[]);
+        let redactor = sql_redactor(secret);
         let fail = |e: sqlx::Error| ExecError::Transport(redactor.text(&e.to_string()));
         let work = async {
             match dialect {
@@ -229,6 +246,24 @@ impl SqlExecutor {
             .await
             .map_err(|_| ExecError::Transport("the database did not answer in time".into()))?
     }
+}
+
+/// The secret is a password or a full connection URL; the password inside a URL is redacted on
+/// its own too.
+fn sql_redactor(secret: &Secret) -> Redactor {
+    let password = url::Url::parse(secret.expose())
+        .ok()
+        .and_then(|u| u.password().map(str::to_owned))
+        .unwrap_or_default();
+    let decoded = percent_decode(&password);
+    Redactor::new(secret.expose(), &[&password, &decoded])
+}
+
+fn percent_decode(text: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
 }
 
 /// PostgreSQL options from the credential's URL and its password, or from a full URL kept as

@@ -82,7 +82,7 @@ fn prepared_home(home: &Path, origin: &str, auto_lock_seconds: u32) -> (String, 
     let key = cli(home, &["agent", "add", "claude"], "");
     let settings = serde_json::json!({ "auto_lock_seconds": auto_lock_seconds, "threshold": { "amount": "50", "currency": "USD" } });
     std::fs::write(home.join("settings.json"), settings.to_string()).unwrap();
-    let seed = countersign_app::totp::new_secret();
+    let seed = countersign_app::totp::new_secret().unwrap();
     let keychain = countersign_vault::Keychain::for_home(&std::path::absolute(home).unwrap());
     keychain
         .store(

@@ -9,24 +9,33 @@ use super::{Context, Draft, unknown};
 use crate::artifact::HttpArtifact;
 use crate::credential::{CredentialKind, HttpAuth};
 use crate::explanation::{Action, RiskCode};
-use crate::json::{Json, Object};
+use crate::json::Json;
 use crate::refusal::{Refusal, RefusalCode};
 use crate::target::{self, Target};
 
 const METHODS: &[&str] = &["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"];
 
-/// Headers only the app sets: credentials, cookies, method overrides, and message framing.
+/// Headers only the app sets: credentials, cookies, method overrides, message framing and
+/// routing. Names are compared after [`header_key`], so `X_HTTP_Method_Override` is
+/// `x-http-method-override` (CGI, WSGI and Rack servers read `_` as `-`).
 const FORBIDDEN_HEADERS: &[&str] = &[
     "authorization",
     "proxy-authorization",
+    "www-authenticate",
     "cookie",
     "cookie2",
     "set-cookie",
     "x-http-method-override",
     "x-http-method",
     "x-method-override",
+    "x-original-method",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-override-url",
     "host",
+    "x-host",
     "content-length",
+    "content-encoding",
     "transfer-encoding",
     "connection",
     "upgrade",
@@ -34,16 +43,53 @@ const FORBIDDEN_HEADERS: &[&str] = &[
     "trailer",
     "keep-alive",
     "expect",
+    "via",
+    "max-forwards",
     "idempotency-key",
     "x-api-key",
     "api-key",
     "x-auth-token",
     "x-access-token",
-    "x-forwarded-for",
-    "x-forwarded-host",
+    "x-csrf-token",
+    "x-xsrf-token",
     "x-real-ip",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "true-client-ip",
+    "client-ip",
+    "cf-connecting-ip",
+    "fastly-client-ip",
+    "x-originating-ip",
+    "x-remote-ip",
+    "x-remote-addr",
     "forwarded",
 ];
+
+/// Prefixes of header families that are never the agent's: proxies, forwarding, fetch metadata.
+const FORBIDDEN_PREFIXES: &[&str] = &[
+    "proxy-",
+    "sec-",
+    "x-forwarded-",
+    "x-envoy-",
+    "x-amz-security-",
+];
+
+/// A header name as servers compare it: ASCII lower case, `_` read as `-`.
+pub fn header_key(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'_' => '-',
+            other => char::from(other.to_ascii_lowercase()),
+        })
+        .collect()
+}
+
+/// Whether agents may never set a header of this name.
+pub fn is_forbidden_header(name: &str) -> bool {
+    let key = header_key(name);
+    FORBIDDEN_HEADERS.contains(&key.as_str())
+        || FORBIDDEN_PREFIXES.iter().any(|p| key.starts_with(p))
+}
 
 pub fn explain(artifact: &HttpArtifact, context: &Context<'_>) -> Result<Draft, Refusal> {
     if !METHODS.contains(&artifact.method.as_str()) {
@@ -63,7 +109,7 @@ pub fn explain(artifact: &HttpArtifact, context: &Context<'_>) -> Result<Draft, 
     check_transport(artifact, &target, context, credential.is_some())?;
 
     let mut draft = Draft::default();
-    let body = body_json(artifact);
+    let body = crate::body::read(artifact)?.value;
     let query: BTreeMap<String, String> = target.url.query_pairs().into_owned().collect();
     let path = target.url.path().to_owned();
     let found = context
@@ -202,11 +248,14 @@ fn check_headers(artifact: &HttpArtifact) -> Result<(), Refusal> {
             )
             .at(field));
         }
-        let lower = name.to_ascii_lowercase();
-        if FORBIDDEN_HEADERS.contains(&lower.as_str())
-            || lower.starts_with("proxy-")
-            || lower.starts_with("sec-")
-        {
+        if header_key(name) == "content-type" && name.contains('_') {
+            return Err(Refusal::new(
+                RefusalCode::ForbiddenHeader,
+                format!("{name} is read by some servers as Content-Type and ignored by others; write it Content-Type."),
+            )
+            .at(field));
+        }
+        if is_forbidden_header(name) {
             return Err(Refusal::new(
                 RefusalCode::ForbiddenHeader,
                 format!("The header {name} may only be set by Countersign (logins, cookies, method overrides and message framing are never set by agents)."),
@@ -286,7 +335,12 @@ fn check_credential(
         ));
     }
     match auth {
-        HttpAuth::Header(header) if artifact.header(header).is_some() => {
+        HttpAuth::Header(header)
+            if artifact
+                .headers
+                .keys()
+                .any(|name| header_key(name) == header_key(header)) =>
+        {
             return Err(Refusal::new(
                 RefusalCode::ForbiddenHeader,
                 format!(
@@ -340,27 +394,6 @@ fn check_transport(
             "Plain http:// is only allowed for programs on this computer that you allowed; use https://.",
         )
         .at("artifact.url"))
-    }
-}
-
-/// The body as JSON: JSON bodies as they are, form-encoded bodies as an object of their fields.
-fn body_json(artifact: &HttpArtifact) -> Json {
-    match &artifact.body {
-        Json::String(text) => {
-            let form = artifact.header("Content-Type").is_some_and(|t| {
-                t.to_ascii_lowercase()
-                    .starts_with("application/x-www-form-urlencoded")
-            });
-            if form {
-                let members: Object = url::form_urlencoded::parse(text.as_bytes())
-                    .map(|(k, v)| (k.into_owned(), Json::String(v.into_owned())))
-                    .collect();
-                Json::Object(members)
-            } else {
-                Json::String(text.clone())
-            }
-        }
-        other => other.clone(),
     }
 }
 

@@ -11,8 +11,6 @@ mod sensitive;
 mod sql;
 mod summary;
 
-use base64::Engine as _;
-
 use crate::artifact::{Artifact, ArtifactSha256, Proposal};
 use crate::credential::Registry;
 use crate::descriptor::Descriptors;
@@ -143,12 +141,13 @@ impl Draft {
 /// # Errors
 /// A [`Refusal`] with the code of design.md §6.
 pub fn explain(proposal: &Proposal, context: &Context<'_>) -> Result<Explained, Refusal> {
+    // A secret in the artifact is an attack whatever else is wrong with it: checked first.
+    refuse_secrets(&proposal.artifact, context.secrets)?;
     let mut draft = match &proposal.artifact {
         Artifact::Http(artifact) => http::explain(artifact, context)?,
         Artifact::Sql(artifact) => sql::explain(artifact, context)?,
         Artifact::Email(artifact) => email::explain(artifact, context)?,
     };
-    refuse_secrets(&proposal.artifact, context.secrets)?;
     if let Some(name) = proposal.artifact.credential_name()
         && context
             .registry
@@ -192,7 +191,7 @@ fn flag_hidden_characters(proposal: &Proposal, draft: &mut Draft) {
     }
 }
 
-/// Refuses an artifact that carries a stored secret in any common encoding.
+/// Refuses an artifact that carries a stored secret in any encoding (see [`crate::secret`]).
 fn refuse_secrets(artifact: &Artifact, secrets: &[SecretProbe<'_>]) -> Result<(), Refusal> {
     // Very short secrets would match by chance; they are still never sent, only not searched.
     const MIN_SECRET_CHARS: usize = 6;
@@ -203,20 +202,8 @@ fn refuse_secrets(artifact: &Artifact, secrets: &[SecretProbe<'_>]) -> Result<()
         .iter()
         .filter(|p| p.value.chars().count() >= MIN_SECRET_CHARS)
     {
-        let forms = [
-            probe.value.to_owned(),
-            base64::engine::general_purpose::STANDARD.encode(probe.value),
-            base64::engine::general_purpose::STANDARD_NO_PAD.encode(probe.value),
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(probe.value),
-            url::form_urlencoded::byte_serialize(probe.value.as_bytes()).collect::<String>(),
-            percent_encode_all(probe.value),
-        ];
-        let found = haystacks.iter().any(|h| {
-            forms.iter().any(|form| {
-                !form.is_empty() && contains_ignoring_ascii_case_if_encoded(h, form, probe.value)
-            })
-        });
-        if found {
+        let finder = crate::secret::SecretFinder::new([probe.value]);
+        if haystacks.iter().any(|h| finder.found_in(h.as_bytes())) {
             return Err(Refusal::new(
                 RefusalCode::SecretInArtifact,
                 format!(
@@ -228,21 +215,6 @@ fn refuse_secrets(artifact: &Artifact, secrets: &[SecretProbe<'_>]) -> Result<()
         }
     }
     Ok(())
-}
-
-fn percent_encode_all(s: &str) -> String {
-    s.bytes().map(|b| format!("%{b:02X}")).collect()
-}
-
-/// Raw secrets match exactly; percent-encoded forms match ignoring hex case.
-fn contains_ignoring_ascii_case_if_encoded(haystack: &str, form: &str, raw: &str) -> bool {
-    if form == raw || !form.contains('%') {
-        haystack.contains(form)
-    } else {
-        haystack
-            .to_ascii_lowercase()
-            .contains(&form.to_ascii_lowercase())
-    }
 }
 
 /// The default one-sentence message for a risk.

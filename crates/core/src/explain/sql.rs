@@ -43,6 +43,16 @@ pub fn explain(artifact: &SqlArtifact, context: &Context<'_>) -> Result<Draft, R
         )
         .at("artifact.statement"));
     }
+    if *read_only && let Some(call) = facts.functions.iter().find(|c| !c.allowed_read_only()) {
+        return Err(Refusal::new(
+            RefusalCode::ForbiddenStatement,
+            format!(
+                "The database “{}” is read-only for agents, and {}() is not one of the plain calculations a read may use.",
+                artifact.database, call.written
+            ),
+        )
+        .at("artifact.statement"));
+    }
     if *read_only && facts.hidden_write.is_some() {
         return Err(Refusal::new(
             RefusalCode::CredentialScopeViolation,

@@ -5,6 +5,7 @@
 // Test helpers outside #[test] functions may unwrap: a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod attacks;
 mod fixture;
 mod properties;
 mod snapshots;

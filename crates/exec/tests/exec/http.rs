@@ -198,6 +198,39 @@ async fn an_echoed_secret_is_redacted_from_status_headers_and_body() {
     );
 }
 
+/// A secret with the characters servers escape (`/`, `&`, `+`, `=`).
+const ESCAPED_SECRET: &str = "tok/live+9f8e&7d6c=NEVER_LEAK";
+
+#[tokio::test]
+async fn a_secret_echoed_in_any_encoding_is_redacted() {
+    let server = start(Behaviour::EchoEncoded, None).await;
+    let secret = Secret::new(ESCAPED_SECRET.into());
+    let meta = credential("bank", HttpAuth::Bearer, &[origin(&server)], &[], &[]);
+    let (_dir, authorized) = authorize(http_artifact(
+        Some("bank"),
+        "GET",
+        &format!("{}/v1/me", origin(&server)),
+        "null",
+    ))
+    .await;
+    let outcome = HttpExecutor::new()
+        .execute(authorized, Some((&meta, &secret)))
+        .await
+        .unwrap();
+    let finder = countersign_core::secret::SecretFinder::new([ESCAPED_SECRET]);
+    let body = String::from_utf8_lossy(&outcome.body).into_owned();
+    assert!(!finder.found_in(body.as_bytes()), "{body}");
+    assert_eq!(body.matches("[REDACTED]").count(), 6, "{body}");
+    // The rest of the body is kept as the server wrote it, numbers included.
+    assert!(
+        body.contains("\"id\":123456789012345678901234567890"),
+        "{body}"
+    );
+    for (name, value) in &outcome.headers {
+        assert!(!finder.found_in(value.as_bytes()), "{name}: {value}");
+    }
+}
+
 #[tokio::test]
 async fn redirects_are_results_not_followed() {
     let elsewhere = start(Behaviour::Echo, None).await;

@@ -37,6 +37,10 @@ pub enum Behaviour {
     Redirect(String),
     /// 200 whose body and headers repeat every credential the request carried.
     EchoSecret,
+    /// 200 whose JSON body and headers repeat the `Authorization` value in the encodings real
+    /// servers write: PHP's escaped slashes, Go's `\u0026`, base64 of the whole value in both
+    /// alphabets, partial percent-encoding in mixed case, hex.
+    EchoEncoded,
     /// Waits this long before answering.
     Stall(Duration),
     /// 200 with a body of this many bytes.
@@ -192,6 +196,37 @@ async fn handle(
             Response::builder()
                 .header("x-echo", carried.replace(['\r', '\n'], " "))
                 .body(Full::new(Bytes::from(format!("you sent: {carried}"))))
+                .unwrap()
+        }
+        Behaviour::EchoEncoded => {
+            use base64::Engine as _;
+            let slot = entry.header("authorization").unwrap_or_default().to_owned();
+            let token = slot
+                .split_once(' ')
+                .map_or(slot.as_str(), |(_, t)| t)
+                .to_owned();
+            let php = token.replace('/', "\\/");
+            let go = token.replace('&', "\\u0026").replace('+', "\\u002b");
+            let b64 = base64::engine::general_purpose::STANDARD.encode(&slot);
+            let b64url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&slot);
+            let partial: String = token
+                .chars()
+                .enumerate()
+                .map(|(i, c)| match i % 3 {
+                    0 => format!("%{:02x}", u32::from(c)),
+                    1 => format!("%{:02X}", u32::from(c)),
+                    _ => c.to_string(),
+                })
+                .collect();
+            let hex: String = token.bytes().map(|b| format!("{b:02X}")).collect();
+            let body = format!(
+                "{{\"php\":\"{php}\",\"go\":\"{go}\",\"debug\":\"{}\",\"url\":\"{b64url}\",\"q\":\"{partial}\",\"hex\":\"{hex}\",\"id\":123456789012345678901234567890}}",
+                b64.replace('/', "\\/")
+            );
+            Response::builder()
+                .header("x-debug-auth", b64)
+                .header("x-echo", partial)
+                .body(Full::new(Bytes::from(body)))
                 .unwrap()
         }
         Behaviour::Stall(delay) => {

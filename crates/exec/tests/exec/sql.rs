@@ -121,6 +121,50 @@ async fn sqlite_reads_are_capped_and_writes_report_rows() {
     ));
 }
 
+#[tokio::test]
+async fn a_secret_in_a_row_is_redacted_in_every_encoding() {
+    use base64::Engine as _;
+    let (_db, url) = sqlite_file().await;
+    let password = "db-pw/7731&x+NEVER";
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let php = password.replace('/', "\\/");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(format!("reader:{password}"));
+    let percent: String = password.bytes().map(|b| format!("%{b:02x}")).collect();
+    sqlx::query("CREATE TABLE settings (name TEXT, value TEXT)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    for (name, value) in [
+        ("raw", format!("postgres://reader:{password}@db/clinic")),
+        ("php", php),
+        ("basic", b64),
+        ("percent", percent),
+    ] {
+        sqlx::query("INSERT INTO settings VALUES (?, ?)")
+            .bind(name)
+            .bind(value)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let reader = database("billing", SqlDialect::Sqlite, &url, true, 50);
+    let (_g, read) = authorize("billing", "SELECT name, value FROM settings").await;
+    let outcome = SqlExecutor::new()
+        .execute(read, &reader, &Secret::new(password.into()))
+        .await
+        .unwrap();
+    let SqlOutcome::Rows { rows, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let finder = countersign_core::secret::SecretFinder::new([password]);
+    assert_eq!(rows.len(), 4);
+    for row in rows {
+        let text = serde_json::to_string(&row).unwrap();
+        assert!(!finder.found_in(text.as_bytes()), "{text}");
+        assert!(text.contains("[REDACTED]"), "{text}");
+    }
+}
+
 fn postgres_admin() -> String {
     std::env::var("COUNTERSIGN_TEST_POSTGRES").expect(
         "COUNTERSIGN_TEST_POSTGRES is not set: run through scripts/test.sh, which starts PostgreSQL",
@@ -220,12 +264,24 @@ async fn postgres_writes_report_rows_and_read_only_runs_read_only() {
         SqlOutcome::Changed { rows_affected: 1 }
     );
 
-    // A "read" with a side effect: explained and approved as a read, refused by the database
-    // because a read-only credential's statements always run in a read-only transaction.
+    // A "read" that calls a function with an effect: a read-only credential allows only plain
+    // calculations, so it is refused before anything is sent.
     let reader = database("clinic-db", SqlDialect::Postgres, &agent_url, true, 50);
     let (_g, sneaky) = authorize("clinic-db", "SELECT nextval('invoice_numbers')").await;
     let error = SqlExecutor::new()
         .execute(sneaky, &reader, &secret)
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("refused before sending"),
+        "{error}"
+    );
+
+    // A read that locks rows passes the checks; the database refuses it, because a read-only
+    // credential's statements always run in a read-only transaction.
+    let (_g, locking) = authorize("clinic-db", "SELECT id FROM patients FOR UPDATE").await;
+    let error = SqlExecutor::new()
+        .execute(locking, &reader, &secret)
         .await
         .unwrap_err();
     assert!(
@@ -237,7 +293,8 @@ async fn postgres_writes_report_rows_and_read_only_runs_read_only() {
 #[tokio::test]
 async fn postgres_statements_time_out_and_passwords_never_show() {
     let (agent_url, reader_url) = postgres_clinic().await;
-    let meta = database("clinic-db", SqlDialect::Postgres, &agent_url, true, 50);
+    // pg_sleep is a side effect a read-write credential may run (a read-only one may not).
+    let meta = database("clinic-db", SqlDialect::Postgres, &agent_url, false, 50);
     let (_g, slow) = authorize("clinic-db", "SELECT pg_sleep(5)").await;
     let error = SqlExecutor::new()
         .with_timeout(Duration::from_millis(500))

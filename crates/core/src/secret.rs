@@ -1,0 +1,543 @@
+//! Finding a secret in text however it was encoded.
+//!
+//! A server that echoes a token rarely echoes it raw: PHP writes `/` as `\/`, Go writes `&` as
+//! `\u0026`, a proxy percent-encodes some characters and not others, in either hex case, and a
+//! debug endpoint base64-encodes the whole `Authorization` value (`Bearer <token>`) or hex-dumps
+//! it. Matching a list of pre-encoded forms misses every mixture of these, so the finder works the
+//! other way round: it *decodes as it matches*. At each position it reads the text one unit at a
+//! time — a literal byte, a percent escape (any case, also double-encoded `%25XX`), a JSON, JS or
+//! Python escape (`\/`, `\"`, `\u00XX` with surrogate pairs, `\xXX`), an HTML character reference
+//! (`&#NN;`, `&#xHH;`, `&amp;`…), or `+` for a space — and follows every way of reading that still
+//! spells the secret. Separately, every run of base64 or hex characters (read through the same
+//! escapes) is decoded at each of its alignments, with both base64 alphabets, and the decoded bytes
+//! are searched the same way, one level deep, so a secret inside base64 of `user:password`, or
+//! base64 of a percent-encoded secret, is found too.
+//!
+//! [`SecretFinder::spans`] returns the byte ranges to redact; [`SecretFinder::redact`] replaces
+//! them. The finder keeps the values it looks for, so its `Debug` prints none of them.
+
+use std::ops::Range;
+
+/// Values shorter than this are not searched in decoded forms (they would match by chance); they
+/// are still redacted where they appear literally.
+pub const MIN_DECODED_SECRET_BYTES: usize = 6;
+
+/// Base64 or hex runs shorter than this cannot hold a searchable secret.
+const MIN_RUN: usize = 8;
+
+/// Looks for secret values in any common encoding.
+#[derive(Clone, Default)]
+pub struct SecretFinder {
+    needles: Vec<Vec<u8>>,
+}
+
+impl std::fmt::Debug for SecretFinder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretFinder({} values, <redacted>)", self.needles.len())
+    }
+}
+
+impl SecretFinder {
+    /// A finder for these values (empty ones are ignored).
+    pub fn new<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut needles: Vec<Vec<u8>> = values
+            .into_iter()
+            .filter(|v| !v.is_empty())
+            .map(|v| v.as_bytes().to_vec())
+            .collect();
+        needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        needles.dedup();
+        SecretFinder { needles }
+    }
+
+    /// Whether there is nothing to look for.
+    pub fn is_empty(&self) -> bool {
+        self.needles.is_empty()
+    }
+
+    /// Whether `text` holds any of the values in any encoding.
+    pub fn found_in(&self, text: &[u8]) -> bool {
+        !self.spans(text).is_empty()
+    }
+
+    /// The byte ranges of `text` that spell one of the values, merged and in order.
+    pub fn spans(&self, text: &[u8]) -> Vec<Range<usize>> {
+        self.spans_at_depth(text, 1)
+    }
+
+    fn spans_at_depth(&self, text: &[u8], depth: u8) -> Vec<Range<usize>> {
+        let mut spans = Vec::new();
+        if self.needles.is_empty() || text.is_empty() {
+            return spans;
+        }
+        for start in 0..text.len() {
+            let lead = text[start];
+            for needle in &self.needles {
+                let decoded = needle.len() >= MIN_DECODED_SECRET_BYTES;
+                if !decoded {
+                    if text[start..].starts_with(needle) {
+                        spans.push(start..start + needle.len());
+                    }
+                    continue;
+                }
+                if !could_start(lead, needle[0]) {
+                    continue;
+                }
+                if let Some(end) = match_at(text, start, needle) {
+                    spans.push(start..end);
+                    break;
+                }
+            }
+        }
+        // Runs read through escapes (`\/` in base64), and runs of the literal characters (where
+        // an escape-looking prefix such as `%61` belongs to the hex itself).
+        for run in runs(text, true).into_iter().chain(runs(text, false)) {
+            if run.decoded.len() < MIN_RUN {
+                continue;
+            }
+            if self.run_holds_secret(&run.decoded, depth) {
+                spans.push(run.span.clone());
+            }
+        }
+        // Two layers (an HTML reference inside a JSON escape, a percent escape of a JSON escape):
+        // decode one outer layer everywhere, match on that view, map the spans back.
+        if depth > 0 {
+            for layer in [Layer::Backslash, Layer::Percent, Layer::Html] {
+                if let Some((view, origin)) = peel(text, layer) {
+                    for span in self.spans_at_depth(&view, depth - 1) {
+                        if let (Some(first), Some(last)) = (
+                            origin.get(span.start),
+                            origin.get(span.end.saturating_sub(1)),
+                        ) {
+                            spans.push(first.start..last.end);
+                        }
+                    }
+                }
+            }
+        }
+        merge(spans)
+    }
+
+    fn run_holds_secret(&self, chars: &[u8], depth: u8) -> bool {
+        let look = |bytes: &[u8]| {
+            if depth == 0 {
+                self.needles.iter().any(|n| {
+                    n.len() >= MIN_DECODED_SECRET_BYTES
+                        && bytes.windows(n.len()).any(|w| w == n.as_slice())
+                })
+            } else {
+                !self.spans_at_depth(bytes, depth - 1).is_empty()
+            }
+        };
+        // Padding ends an encoding; what follows it starts a new one at its own alignment.
+        for segment in chars.split(|c| *c == b'=').filter(|s| s.len() >= 4) {
+            for offset in 0..4 {
+                if let Some(bytes) = decode_base64(segment.get(offset..).unwrap_or_default())
+                    && look(&bytes)
+                {
+                    return true;
+                }
+            }
+        }
+        // Hex is a subset of the base64 alphabet: try every maximal hex stretch of the run.
+        let mut i = 0;
+        while i < chars.len() {
+            if !chars[i].is_ascii_hexdigit() {
+                i += 1;
+                continue;
+            }
+            let begin = i;
+            while i < chars.len() && chars[i].is_ascii_hexdigit() {
+                i += 1;
+            }
+            let stretch = &chars[begin..i];
+            if stretch.len() >= MIN_RUN {
+                for offset in 0..2 {
+                    let bytes = decode_hex(&stretch[offset..]);
+                    if look(&bytes) {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+
+    /// `text` with every span replaced by `with`.
+    pub fn redact(&self, text: &[u8], with: &[u8]) -> Vec<u8> {
+        let spans = self.spans(text);
+        if spans.is_empty() {
+            return text.to_vec();
+        }
+        let mut out = Vec::with_capacity(text.len());
+        let mut at = 0;
+        for span in spans {
+            out.extend_from_slice(&text[at..span.start]);
+            out.extend_from_slice(with);
+            at = span.end;
+        }
+        out.extend_from_slice(&text[at..]);
+        out
+    }
+
+    /// `text` with every span replaced by `with`, as text.
+    pub fn redact_text(&self, text: &str, with: &str) -> String {
+        String::from_utf8_lossy(&self.redact(text.as_bytes(), with.as_bytes())).into_owned()
+    }
+}
+
+/// One kind of escape, decoded on its own for a layered view.
+#[derive(Clone, Copy)]
+enum Layer {
+    Backslash,
+    Percent,
+    Html,
+}
+
+/// `text` with every escape of one kind decoded, and for each byte of the view the range of
+/// `text` it was read from; `None` when there is no such escape.
+fn peel(text: &[u8], layer: Layer) -> Option<(Vec<u8>, Vec<Range<usize>>)> {
+    let lead = match layer {
+        Layer::Backslash => b'\\',
+        Layer::Percent => b'%',
+        Layer::Html => b'&',
+    };
+    if !text.contains(&lead) {
+        return None;
+    }
+    let mut view = Vec::with_capacity(text.len());
+    let mut origin = Vec::with_capacity(text.len());
+    let mut found = Vec::new();
+    let mut at = 0;
+    let mut changed = false;
+    while at < text.len() {
+        let step = if text[at] == lead {
+            units(text, at, &mut found);
+            found.iter().skip(1).max_by_key(|(_, len)| *len).cloned()
+        } else {
+            None
+        };
+        match step {
+            Some((bytes, len)) => {
+                for byte in bytes {
+                    view.push(byte);
+                    origin.push(at..at + len);
+                }
+                at += len;
+                changed = true;
+            }
+            None => {
+                view.push(text[at]);
+                origin.push(at..at + 1);
+                at += 1;
+            }
+        }
+    }
+    changed.then_some((view, origin))
+}
+
+fn could_start(lead: u8, want: u8) -> bool {
+    lead == want || matches!(lead, b'%' | b'\\' | b'&' | b'+')
+}
+
+/// Every way of reading one unit at `at`: the bytes it stands for and its length in `text`.
+fn units(text: &[u8], at: usize, out: &mut Vec<(Vec<u8>, usize)>) {
+    out.clear();
+    let Some(&lead) = text.get(at) else {
+        return;
+    };
+    out.push((vec![lead], 1));
+    let rest = &text[at..];
+    match lead {
+        b'%' => {
+            if let Some(byte) = hex_byte(rest.get(1..3)) {
+                out.push((vec![byte], 3));
+                if byte == b'%'
+                    && let Some(inner) = hex_byte(rest.get(3..5))
+                {
+                    out.push((vec![inner], 5));
+                }
+            }
+            // IIS-style %uXXXX.
+            if matches!(rest.get(1), Some(b'u' | b'U'))
+                && let Some(c) = hex_u16(rest.get(2..6))
+                && let Some(c) = char::from_u32(u32::from(c))
+            {
+                out.push((c.to_string().into_bytes(), 6));
+            }
+        }
+        b'+' => out.push((vec![b' '], 1)),
+        b'\\' => match rest.get(1) {
+            Some(&c @ (b'/' | b'\\' | b'"' | b'\'')) => out.push((vec![c], 2)),
+            Some(b'n') => out.push((vec![b'\n'], 2)),
+            Some(b't') => out.push((vec![b'\t'], 2)),
+            Some(b'r') => out.push((vec![b'\r'], 2)),
+            Some(b'b') => out.push((vec![0x08], 2)),
+            Some(b'f') => out.push((vec![0x0c], 2)),
+            Some(b'x') => {
+                if let Some(byte) = hex_byte(rest.get(2..4)) {
+                    out.push((vec![byte], 4));
+                }
+            }
+            Some(b'u') => {
+                if let Some(high) = hex_u16(rest.get(2..6)) {
+                    if (0xD800..0xDC00).contains(&high)
+                        && rest.get(6..8) == Some(b"\\u")
+                        && let Some(low) = hex_u16(rest.get(8..12))
+                        && (0xDC00..0xE000).contains(&low)
+                    {
+                        let code = 0x10000
+                            + ((u32::from(high) - 0xD800) << 10)
+                            + (u32::from(low) - 0xDC00);
+                        if let Some(c) = char::from_u32(code) {
+                            out.push((c.to_string().into_bytes(), 12));
+                        }
+                    } else if let Some(c) = char::from_u32(u32::from(high)) {
+                        out.push((c.to_string().into_bytes(), 6));
+                    }
+                }
+            }
+            _ => {}
+        },
+        b'&' => {
+            if let Some(end) = rest.iter().take(12).position(|b| *b == b';') {
+                let name = &rest[1..end];
+                let decoded = match name {
+                    b"amp" => Some('&'),
+                    b"lt" => Some('<'),
+                    b"gt" => Some('>'),
+                    b"quot" => Some('"'),
+                    b"apos" => Some('\''),
+                    b"sol" => Some('/'),
+                    b"equals" => Some('='),
+                    b"plus" => Some('+'),
+                    _ => match name {
+                        [b'#', b'x' | b'X', digits @ ..] => std::str::from_utf8(digits)
+                            .ok()
+                            .and_then(|d| u32::from_str_radix(d, 16).ok())
+                            .and_then(char::from_u32),
+                        [b'#', digits @ ..] => std::str::from_utf8(digits)
+                            .ok()
+                            .and_then(|d| d.parse::<u32>().ok())
+                            .and_then(char::from_u32),
+                        _ => None,
+                    },
+                };
+                if let Some(c) = decoded {
+                    out.push((c.to_string().into_bytes(), end + 1));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The end of a reading of `needle` that starts at `start`, if there is one.
+fn match_at(text: &[u8], start: usize, needle: &[u8]) -> Option<usize> {
+    // States are (position in text, bytes of the needle matched); breadth first, no repeats.
+    let mut frontier = vec![(start, 0usize)];
+    let mut seen = std::collections::HashSet::new();
+    let mut found: Vec<(Vec<u8>, usize)> = Vec::new();
+    while let Some((at, matched)) = frontier.pop() {
+        if matched == needle.len() {
+            return Some(at);
+        }
+        if !seen.insert((at, matched)) {
+            continue;
+        }
+        units(text, at, &mut found);
+        for (bytes, len) in &found {
+            if needle[matched..].starts_with(bytes) {
+                frontier.push((at + len, matched + bytes.len()));
+            }
+        }
+    }
+    None
+}
+
+/// A run of base64/hex characters, read through escapes.
+struct Run {
+    decoded: Vec<u8>,
+    span: Range<usize>,
+}
+
+fn is_base64_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'=')
+}
+
+fn runs(text: &[u8], escaped: bool) -> Vec<Run> {
+    let mut runs = Vec::new();
+    let mut current: Option<Run> = None;
+    let mut at = 0;
+    let mut found = Vec::new();
+    while at < text.len() {
+        if escaped {
+            units(text, at, &mut found);
+        } else {
+            found.clear();
+            found.push((vec![text[at]], 1));
+        }
+        // Prefer an escaped reading that yields a base64 character (`\/`, `%2B`, `\u002F`).
+        let step = found
+            .iter()
+            .rev()
+            .find(|(bytes, _)| bytes.len() == 1 && is_base64_char(bytes[0]))
+            .map(|(bytes, len)| (bytes[0], *len));
+        match step {
+            // A literal `+` reads as a space in form encoding, but in base64 it is itself.
+            Some((byte, len)) => {
+                let run = current.get_or_insert_with(|| Run {
+                    decoded: Vec::new(),
+                    span: at..at,
+                });
+                run.decoded.push(byte);
+                at += len;
+                run.span.end = at;
+            }
+            None => {
+                runs.extend(current.take());
+                at += 1;
+            }
+        }
+    }
+    runs.extend(current);
+    runs
+}
+
+fn base64_value(c: u8) -> Option<u8> {
+    match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' | b'-' => Some(62),
+        b'/' | b'_' => Some(63),
+        _ => None,
+    }
+}
+
+/// Lenient base64 (both alphabets, padding and a trailing partial group ignored).
+fn decode_base64(chars: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(chars.len() * 3 / 4);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for &c in chars {
+        if c == b'=' {
+            // Padding ends a group; a new group may start after it (concatenated encodings).
+            acc = 0;
+            bits = 0;
+            continue;
+        }
+        let value = base64_value(c)?;
+        acc = (acc << 6) | u32::from(value);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(u8::try_from((acc >> bits) & 0xff).unwrap_or(0));
+        }
+    }
+    Some(out)
+}
+
+fn decode_hex(chars: &[u8]) -> Vec<u8> {
+    chars
+        .chunks_exact(2)
+        .filter_map(|pair| hex_byte(Some(pair)))
+        .collect()
+}
+
+fn hex_digit(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn hex_byte(pair: Option<&[u8]>) -> Option<u8> {
+    let pair = pair?;
+    Some(hex_digit(*pair.first()?)? << 4 | hex_digit(*pair.get(1)?)?)
+}
+
+fn hex_u16(quad: Option<&[u8]>) -> Option<u16> {
+    let quad = quad?;
+    if quad.len() != 4 {
+        return None;
+    }
+    quad.iter()
+        .try_fold(0u16, |acc, b| Some(acc << 4 | u16::from(hex_digit(*b)?)))
+}
+
+fn merge(mut spans: Vec<Range<usize>>) -> Vec<Range<usize>> {
+    spans.sort_by_key(|s| (s.start, std::cmp::Reverse(s.end)));
+    let mut merged: Vec<Range<usize>> = Vec::with_capacity(spans.len());
+    for span in spans {
+        match merged.last_mut() {
+            Some(last) if span.start <= last.end => last.end = last.end.max(span.end),
+            _ => merged.push(span),
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+
+    const SECRET: &str = "sk_live_4eC39/HqLy+jWZ&8=x";
+
+    fn finder() -> SecretFinder {
+        SecretFinder::new([SECRET])
+    }
+
+    #[test]
+    fn finds_raw_and_escaped_forms() {
+        let f = finder();
+        for text in [
+            format!("x{SECRET}y"),
+            SECRET.replace('/', "\\/"),
+            SECRET.replace('&', "\\u0026"),
+            SECRET.replace('+', "%2b").replace('/', "%2F"),
+            SECRET.replace('_', "%5F").replace('&', "&amp;"),
+            SECRET.replace('s', "\\x73"),
+            SECRET.replace('s', "%2573"),
+            SECRET.replace('4', "&#52;").replace('e', "&#x65;"),
+        ] {
+            assert!(f.found_in(text.as_bytes()), "{text}");
+        }
+    }
+
+    #[test]
+    fn finds_base64_of_the_slot_value_at_every_alignment() {
+        let f = finder();
+        for prefix in ["", "B", "Be", "Bearer "] {
+            let slot = format!("{prefix}{SECRET}");
+            for engine in [
+                &base64::engine::general_purpose::STANDARD,
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            ] {
+                let encoded = engine.encode(&slot);
+                let text = format!("{{\"echo\":\"{}\"}}", encoded.replace('/', "\\/"));
+                assert!(f.found_in(text.as_bytes()), "{text}");
+                let redacted = f.redact_text(&text, "[R]");
+                assert!(!redacted.contains(&encoded[..8]), "{redacted}");
+            }
+        }
+    }
+
+    #[test]
+    fn finds_hex_in_either_case() {
+        let f = finder();
+        let hex: String = SECRET.bytes().map(|b| format!("{b:02X}")).collect();
+        assert!(f.found_in(format!("dump: {hex}.").as_bytes()));
+        assert!(f.found_in(format!("dump: {}.", hex.to_lowercase()).as_bytes()));
+    }
+
+    #[test]
+    fn leaves_other_text_alone() {
+        let f = finder();
+        let text = "{\"id\":\"ch_123\",\"amount\":1000,\"token\":\"sk_live_other\"}";
+        assert_eq!(f.redact_text(text, "[R]"), text);
+    }
+}
