@@ -111,7 +111,7 @@ cs_fuzz() {
   (cd "$dir" && RUSTC_BOOTSTRAP=1 cargo fuzz build)
   # Seeds: the snapshot corpus for proposals and JSON, its statements for SQL.
   local corpus="$CS_ROOT/crates/core/tests/corpus" seeds
-  for target in proposal sql json; do
+  for target in proposal sql json body; do
     mkdir -p "$CS_RUN_DIR/fuzz/$target"
     log="$CS_RUN_DIR/fuzz/$target.log"
     case "$target" in

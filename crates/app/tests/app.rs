@@ -370,18 +370,56 @@ async fn kill_9_during_an_execution_is_outcome_unknown_and_never_retried() {
     assert!(audit.verify(None).await.unwrap().intact());
 }
 
-/// A local HTTP server answering every request with `body`, counting requests.
+type Recorded = std::sync::Arc<std::sync::Mutex<Vec<u8>>>;
+
+/// A local HTTP server answering every request with `body`, counting requests and keeping the
+/// last request's bytes.
 fn json_server(body: &'static str) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let (port, count, _) = recording_server(body);
+    (port, count)
+}
+
+fn recording_server(
+    body: &'static str,
+) -> (
+    u16,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    Recorded,
+) {
     use std::io::{Read as _, Write as _};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = std::sync::Arc::clone(&count);
+    let recorded: Recorded = Default::default();
+    let keep = std::sync::Arc::clone(&recorded);
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let mut stream = stream;
+            let mut request = Vec::new();
             let mut buffer = [0u8; 8192];
-            let _ = stream.read(&mut buffer);
+            // Read the head, then as many body bytes as Content-Length says.
+            loop {
+                let Ok(n) = stream.read(&mut buffer) else {
+                    break;
+                };
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buffer[..n]);
+                let text = String::from_utf8_lossy(&request).to_lowercase();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if request.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            *keep.lock().unwrap() = request;
             counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let response = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -390,7 +428,7 @@ fn json_server(body: &'static str) -> (u16, std::sync::Arc<std::sync::atomic::At
             let _ = stream.write_all(response.as_bytes());
         }
     });
-    (port, count)
+    (port, count, recorded)
 }
 
 async fn loop_setup(
@@ -859,4 +897,215 @@ async fn the_desk_enforces_reading_time_the_danger_word_and_the_lock() {
 
 fn home_ref(desk: &countersign_app::Desk) -> &DataHome {
     desk.home()
+}
+
+/// The artifact's exact bytes are what is hashed, approved, sent and shown; the result keeps the
+/// server's number text all the way to the agent (issue 12: `12.50`, `1e2`, `-0` and a 30-digit
+/// integer used to make a proposal impossible to approve, and ids reached the agent rounded).
+#[tokio::test]
+async fn exact_bytes_are_approved_sent_and_released() {
+    let (dir, home) = home();
+    let (port, count, recorded) = recording_server(
+        r#"{"id":123456789012345678901234567890,"amount":12.50,"rate":1e2,"zero":-0}"#,
+    );
+    let audit = Audit::open(&home, Actor::person("alice")).await.unwrap();
+    let credentials = countersign_app::Credentials::open(&home).await.unwrap();
+    let meta = countersign_core::credential::CredentialMeta {
+        name: "shop".into(),
+        description: "Test shop".into(),
+        kind: countersign_core::credential::CredentialKind::Http {
+            auth: countersign_core::credential::HttpAuth::Bearer,
+            scope: countersign_core::credential::HttpScope {
+                origins: vec![format!("http://127.0.0.1:{port}")],
+                methods: vec![],
+                path_prefixes: vec![],
+            },
+        },
+        requires_second_factor: false,
+    };
+    credentials
+        .add(
+            &audit,
+            &meta,
+            &countersign_vault::Secret::new("shop-token-secret-0002".into()),
+        )
+        .await
+        .expect("a keychain must be running");
+    let lifecycle = countersign_app::Lifecycle::open(&home).await.unwrap();
+    let executions = countersign_app::Executions::open(
+        &home,
+        countersign_exec::HttpExecutor::new(),
+        countersign_exec::SqlExecutor::new(),
+        countersign_exec::EmailExecutor::new(),
+    )
+    .await
+    .unwrap();
+    lifecycle.add_agent(&audit, "claude").await.unwrap();
+    let body = r#"{"amount":12.50,"id":123456789012345678901234567890,"rate":1e2,"zero":-0}"#;
+    let proposal = format!(
+        r#"{{"summary":"Record the order","purpose":"order 7","artifact":{{"kind":"http","credential":"shop","method":"POST","url":"http://127.0.0.1:{port}/v1/orders","headers":{{"Content-Type":"application/json"}},"body":{body}}}}}"#
+    );
+    let record = lifecycle
+        .submit(&home, &audit, "claude", &proposal)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(record.artifact.contains(body), "{}", record.artifact);
+    let done = lifecycle
+        .approve(&home, &audit, &executions, &record.id, None)
+        .await
+        .unwrap();
+    assert_eq!(done.status, "succeeded");
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let sent = String::from_utf8(recorded.lock().unwrap().clone()).unwrap();
+    assert!(sent.ends_with(body), "the server received: {sent}");
+    let released = lifecycle
+        .release(
+            &audit,
+            &record.id,
+            &countersign_app::Release::Fields(vec!["body.id".into(), "body.amount".into()]),
+        )
+        .await
+        .unwrap();
+    let agent = released.agent_view().canonical();
+    assert!(
+        agent.contains(r#""id":123456789012345678901234567890"#)
+            && agent.contains(r#""amount":12.50"#),
+        "{agent}"
+    );
+    drop(dir);
+}
+
+/// A withdraw racing an approval: exactly one of them happens, and the log records exactly that
+/// one (it used to record "withdrawn" for something that ran).
+#[tokio::test]
+async fn a_withdraw_racing_an_approval_is_logged_as_what_happened() {
+    let (_dir, home, audit, lifecycle, executions, port, count) = loop_setup(false).await;
+    lifecycle.add_agent(&audit, "claude").await.unwrap();
+    for _ in 0..12 {
+        let record = lifecycle
+            .submit(&home, &audit, "claude", &balance_proposal(port))
+            .await
+            .unwrap()
+            .unwrap();
+        let (withdrawn, approved) = tokio::join!(
+            lifecycle.withdraw(&audit, "claude", &record.id),
+            lifecycle.approve(&home, &audit, &executions, &record.id, None),
+        );
+        assert!(
+            withdrawn.is_ok() != approved.is_ok(),
+            "exactly one wins: {withdrawn:?} {approved:?}"
+        );
+        let log = audit
+            .export(
+                ExportFormat::Json,
+                &Filter {
+                    proposal: Some(record.id.clone()),
+                    ..Filter::default()
+                },
+            )
+            .await
+            .unwrap();
+        let withdrawals = log.matches("proposal.withdrawn").count();
+        let approvals = log.matches("decision.approved").count();
+        assert_eq!(withdrawals + approvals, 1, "{log}");
+        assert_eq!(withdrawals == 1, withdrawn.is_ok(), "{log}");
+    }
+    assert!(count.load(std::sync::atomic::Ordering::SeqCst) <= 12);
+    assert!(audit.verify(None).await.unwrap().intact());
+}
+
+/// A server that echoes the token in the encodings real servers use: nothing of it reaches the
+/// agent's view, the person's view or any file of the data home, in any encoding.
+#[tokio::test]
+async fn an_echoed_token_reaches_no_file_of_the_data_home() {
+    use base64::Engine as _;
+    let token = "bank-token-secret-0001";
+    let slot = format!("Bearer {token}");
+    let body: &'static str = Box::leak(
+        format!(
+            r#"{{"echo":"{}","debug":"{}","hex":"{}","q":"{}","balance":5}}"#,
+            token.replace('-', "\\u002d"),
+            base64::engine::general_purpose::STANDARD.encode(&slot),
+            token
+                .bytes()
+                .map(|b| format!("{b:02X}"))
+                .collect::<String>(),
+            token
+                .bytes()
+                .map(|b| format!("%{b:02x}"))
+                .collect::<String>(),
+        )
+        .into_boxed_str(),
+    );
+    let (dir, home) = home();
+    let (port, _count) = json_server(body);
+    let audit = Audit::open(&home, Actor::person("alice")).await.unwrap();
+    let credentials = countersign_app::Credentials::open(&home).await.unwrap();
+    let meta = countersign_core::credential::CredentialMeta {
+        name: "bank".into(),
+        description: "Test bank".into(),
+        kind: countersign_core::credential::CredentialKind::Http {
+            auth: countersign_core::credential::HttpAuth::Bearer,
+            scope: countersign_core::credential::HttpScope {
+                origins: vec![format!("http://127.0.0.1:{port}")],
+                methods: vec![],
+                path_prefixes: vec![],
+            },
+        },
+        requires_second_factor: false,
+    };
+    credentials
+        .add(&audit, &meta, &countersign_vault::Secret::new(token.into()))
+        .await
+        .expect("a keychain must be running");
+    let lifecycle = countersign_app::Lifecycle::open(&home).await.unwrap();
+    let executions = countersign_app::Executions::open(
+        &home,
+        countersign_exec::HttpExecutor::new(),
+        countersign_exec::SqlExecutor::new(),
+        countersign_exec::EmailExecutor::new(),
+    )
+    .await
+    .unwrap();
+    lifecycle.add_agent(&audit, "claude").await.unwrap();
+    let record = lifecycle
+        .submit(&home, &audit, "claude", &balance_proposal(port))
+        .await
+        .unwrap()
+        .unwrap();
+    lifecycle
+        .approve(&home, &audit, &executions, &record.id, None)
+        .await
+        .unwrap();
+    let released = lifecycle
+        .release(&audit, &record.id, &countersign_app::Release::All)
+        .await
+        .unwrap();
+    let finder = countersign_core::secret::SecretFinder::new([token]);
+    assert!(!finder.found_in(released.agent_view().canonical().as_bytes()));
+    assert!(!finder.found_in(released.result.as_ref().unwrap().canonical().as_bytes()));
+    drop((lifecycle, executions, credentials, audit));
+    let mut stack = vec![home.root().to_path_buf()];
+    let mut files = 0;
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            // SQLite removes its -wal and -shm files as connections close.
+            if let Ok(bytes) = std::fs::read(&path) {
+                files += 1;
+                assert!(
+                    !finder.found_in(&bytes),
+                    "{} holds the token",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(
+        files >= 3,
+        "proposals, grants and the audit log were written"
+    );
+    drop(dir);
 }

@@ -25,10 +25,17 @@ pub const MIN_DECODED_SECRET_BYTES: usize = 6;
 /// Base64 or hex runs shorter than this cannot hold a searchable secret.
 const MIN_RUN: usize = 8;
 
+/// Needles at least this long are found in base64 and hex by fixed patterns (fast); shorter ones
+/// by decoding every run (slow, but such secrets are rare).
+const PATTERN_NEEDLE: usize = 12;
+
 /// Looks for secret values in any common encoding.
 #[derive(Clone, Default)]
 pub struct SecretFinder {
     needles: Vec<Vec<u8>>,
+    /// Base64 (both alphabets, every alignment) and lower-case hex of each long needle and of its
+    /// percent- and JSON-escaped spellings: a text that encodes the needle holds one of these.
+    patterns: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for SecretFinder {
@@ -47,7 +54,15 @@ impl SecretFinder {
             .collect();
         needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
         needles.dedup();
-        SecretFinder { needles }
+        let mut patterns = Vec::new();
+        for needle in needles.iter().filter(|n| n.len() >= PATTERN_NEEDLE) {
+            for spelling in spellings(needle) {
+                patterns.extend(encoded_patterns(&spelling));
+            }
+        }
+        patterns.sort();
+        patterns.dedup();
+        SecretFinder { needles, patterns }
     }
 
     /// Whether there is nothing to look for.
@@ -57,19 +72,30 @@ impl SecretFinder {
 
     /// Whether `text` holds any of the values in any encoding.
     pub fn found_in(&self, text: &[u8]) -> bool {
-        !self.spans(text).is_empty()
+        let mut spans = Vec::new();
+        self.collect(text, 1, true, &mut spans);
+        !spans.is_empty()
     }
 
     /// The byte ranges of `text` that spell one of the values, merged and in order.
     pub fn spans(&self, text: &[u8]) -> Vec<Range<usize>> {
-        self.spans_at_depth(text, 1)
+        let mut spans = Vec::new();
+        self.collect(text, 1, false, &mut spans);
+        merge(spans)
     }
 
     fn spans_at_depth(&self, text: &[u8], depth: u8) -> Vec<Range<usize>> {
         let mut spans = Vec::new();
+        self.collect(text, depth, false, &mut spans);
+        spans
+    }
+
+    /// Pushes the spans of `text` that spell a value; with `first`, stops at the first one.
+    fn collect(&self, text: &[u8], depth: u8, first: bool, spans: &mut Vec<Range<usize>>) {
         if self.needles.is_empty() || text.is_empty() {
-            return spans;
+            return;
         }
+        let mut work = Vec::new();
         for start in 0..text.len() {
             let lead = text[start];
             for needle in &self.needles {
@@ -83,20 +109,32 @@ impl SecretFinder {
                 if !could_start(lead, needle[0]) {
                     continue;
                 }
-                if let Some(end) = match_at(text, start, needle) {
+                if let Some(end) = match_at(text, start, needle, &mut work) {
                     spans.push(start..end);
+                    if first {
+                        return;
+                    }
                     break;
                 }
             }
         }
         // Runs read through escapes (`\/` in base64), and runs of the literal characters (where
         // an escape-looking prefix such as `%61` belongs to the hex itself).
-        for run in runs(text, true).into_iter().chain(runs(text, false)) {
-            if run.decoded.len() < MIN_RUN {
+        let has_escapes = text.iter().any(|b| matches!(b, b'%' | b'\\' | b'&'));
+        for escaped in [false, true] {
+            if escaped && !has_escapes {
                 continue;
             }
-            if self.run_holds_secret(&run.decoded, depth) {
-                spans.push(run.span.clone());
+            for run in runs(text, escaped) {
+                if run.decoded.len() < MIN_RUN {
+                    continue;
+                }
+                if self.run_holds_secret(&run.decoded, depth) {
+                    spans.push(run.span.clone());
+                    if first {
+                        return;
+                    }
+                }
             }
         }
         // Two layers (an HTML reference inside a JSON escape, a percent escape of a JSON escape):
@@ -105,20 +143,32 @@ impl SecretFinder {
             for layer in [Layer::Backslash, Layer::Percent, Layer::Html] {
                 if let Some((view, origin)) = peel(text, layer) {
                     for span in self.spans_at_depth(&view, depth - 1) {
-                        if let (Some(first), Some(last)) = (
+                        if let (Some(from), Some(to)) = (
                             origin.get(span.start),
                             origin.get(span.end.saturating_sub(1)),
                         ) {
-                            spans.push(first.start..last.end);
+                            spans.push(from.start..to.end);
+                            if first {
+                                return;
+                            }
                         }
                     }
                 }
             }
         }
-        merge(spans)
     }
 
     fn run_holds_secret(&self, chars: &[u8], depth: u8) -> bool {
+        if !self.patterns.is_empty() && self.holds_pattern(chars) {
+            return true;
+        }
+        if self
+            .needles
+            .iter()
+            .all(|n| n.len() >= PATTERN_NEEDLE || n.len() < MIN_DECODED_SECRET_BYTES)
+        {
+            return false;
+        }
         let look = |bytes: &[u8]| {
             if depth == 0 {
                 self.needles.iter().any(|n| {
@@ -163,6 +213,39 @@ impl SecretFinder {
         false
     }
 
+    /// Whether a run holds one of the fixed base64 or hex patterns. Patterns are sorted, so those
+    /// that start with a given byte are one range: one pass over the run, no allocation.
+    fn holds_pattern(&self, chars: &[u8]) -> bool {
+        let starting = |byte: u8| {
+            let from = self.patterns.partition_point(|p| p[0] < byte);
+            let to = self.patterns.partition_point(|p| p[0] <= byte);
+            &self.patterns[from..to]
+        };
+        for i in 0..chars.len() {
+            let rest = &chars[i..];
+            // Base64 is case-sensitive; hex patterns are lower case and match either case.
+            if starting(chars[i]).iter().any(|p| {
+                rest.starts_with(p)
+                    || (p.len() <= rest.len()
+                        && p.iter().all(u8::is_ascii_hexdigit)
+                        && rest[..p.len()].eq_ignore_ascii_case(p))
+            }) {
+                return true;
+            }
+            let lower = chars[i].to_ascii_lowercase();
+            if lower != chars[i]
+                && starting(lower).iter().any(|p| {
+                    p.len() <= rest.len()
+                        && p.iter().all(u8::is_ascii_hexdigit)
+                        && rest[..p.len()].eq_ignore_ascii_case(p)
+                })
+            {
+                return true;
+            }
+        }
+        false
+    }
+
     /// `text` with every span replaced by `with`.
     pub fn redact(&self, text: &[u8], with: &[u8]) -> Vec<u8> {
         let spans = self.spans(text);
@@ -202,25 +285,33 @@ fn peel(text: &[u8], layer: Layer) -> Option<(Vec<u8>, Vec<Range<usize>>)> {
         Layer::Percent => b'%',
         Layer::Html => b'&',
     };
-    if !text.contains(&lead) {
+    let mut found = Vec::new();
+    // Most texts have the lead character only where it escapes nothing (`&` between query
+    // parameters): then there is no other layer to look through.
+    let decodes = text.iter().enumerate().any(|(at, b)| {
+        *b == lead && {
+            units(text, at, &mut found);
+            found.len() > 1
+        }
+    });
+    if !decodes {
         return None;
     }
     let mut view = Vec::with_capacity(text.len());
     let mut origin = Vec::with_capacity(text.len());
-    let mut found = Vec::new();
     let mut at = 0;
     let mut changed = false;
     while at < text.len() {
         let step = if text[at] == lead {
             units(text, at, &mut found);
-            found.iter().skip(1).max_by_key(|(_, len)| *len).cloned()
+            found.iter().skip(1).max_by_key(|(_, len)| *len).copied()
         } else {
             None
         };
         match step {
-            Some((bytes, len)) => {
-                for byte in bytes {
-                    view.push(byte);
+            Some((unit, len)) => {
+                for byte in unit.bytes() {
+                    view.push(*byte);
                     origin.push(at..at + len);
                 }
                 at += len;
@@ -241,21 +332,21 @@ fn could_start(lead: u8, want: u8) -> bool {
 }
 
 /// Every way of reading one unit at `at`: the bytes it stands for and its length in `text`.
-fn units(text: &[u8], at: usize, out: &mut Vec<(Vec<u8>, usize)>) {
+fn units(text: &[u8], at: usize, out: &mut Vec<(Unit, usize)>) {
     out.clear();
     let Some(&lead) = text.get(at) else {
         return;
     };
-    out.push((vec![lead], 1));
+    out.push((Unit::byte(lead), 1));
     let rest = &text[at..];
     match lead {
         b'%' => {
             if let Some(byte) = hex_byte(rest.get(1..3)) {
-                out.push((vec![byte], 3));
+                out.push((Unit::byte(byte), 3));
                 if byte == b'%'
                     && let Some(inner) = hex_byte(rest.get(3..5))
                 {
-                    out.push((vec![inner], 5));
+                    out.push((Unit::byte(inner), 5));
                 }
             }
             // IIS-style %uXXXX.
@@ -263,20 +354,20 @@ fn units(text: &[u8], at: usize, out: &mut Vec<(Vec<u8>, usize)>) {
                 && let Some(c) = hex_u16(rest.get(2..6))
                 && let Some(c) = char::from_u32(u32::from(c))
             {
-                out.push((c.to_string().into_bytes(), 6));
+                out.push((Unit::char(c), 6));
             }
         }
-        b'+' => out.push((vec![b' '], 1)),
+        b'+' => out.push((Unit::byte(b' '), 1)),
         b'\\' => match rest.get(1) {
-            Some(&c @ (b'/' | b'\\' | b'"' | b'\'')) => out.push((vec![c], 2)),
-            Some(b'n') => out.push((vec![b'\n'], 2)),
-            Some(b't') => out.push((vec![b'\t'], 2)),
-            Some(b'r') => out.push((vec![b'\r'], 2)),
-            Some(b'b') => out.push((vec![0x08], 2)),
-            Some(b'f') => out.push((vec![0x0c], 2)),
+            Some(&c @ (b'/' | b'\\' | b'"' | b'\'')) => out.push((Unit::byte(c), 2)),
+            Some(b'n') => out.push((Unit::byte(b'\n'), 2)),
+            Some(b't') => out.push((Unit::byte(b'\t'), 2)),
+            Some(b'r') => out.push((Unit::byte(b'\r'), 2)),
+            Some(b'b') => out.push((Unit::byte(0x08), 2)),
+            Some(b'f') => out.push((Unit::byte(0x0c), 2)),
             Some(b'x') => {
                 if let Some(byte) = hex_byte(rest.get(2..4)) {
-                    out.push((vec![byte], 4));
+                    out.push((Unit::byte(byte), 4));
                 }
             }
             Some(b'u') => {
@@ -290,10 +381,10 @@ fn units(text: &[u8], at: usize, out: &mut Vec<(Vec<u8>, usize)>) {
                             + ((u32::from(high) - 0xD800) << 10)
                             + (u32::from(low) - 0xDC00);
                         if let Some(c) = char::from_u32(code) {
-                            out.push((c.to_string().into_bytes(), 12));
+                            out.push((Unit::char(c), 12));
                         }
                     } else if let Some(c) = char::from_u32(u32::from(high)) {
-                        out.push((c.to_string().into_bytes(), 6));
+                        out.push((Unit::char(c), 6));
                     }
                 }
             }
@@ -324,7 +415,7 @@ fn units(text: &[u8], at: usize, out: &mut Vec<(Vec<u8>, usize)>) {
                     },
                 };
                 if let Some(c) = decoded {
-                    out.push((c.to_string().into_bytes(), end + 1));
+                    out.push((Unit::char(c), end + 1));
                 }
             }
         }
@@ -333,26 +424,156 @@ fn units(text: &[u8], at: usize, out: &mut Vec<(Vec<u8>, usize)>) {
 }
 
 /// The end of a reading of `needle` that starts at `start`, if there is one.
-fn match_at(text: &[u8], start: usize, needle: &[u8]) -> Option<usize> {
-    // States are (position in text, bytes of the needle matched); breadth first, no repeats.
-    let mut frontier = vec![(start, 0usize)];
-    let mut seen = std::collections::HashSet::new();
-    let mut found: Vec<(Vec<u8>, usize)> = Vec::new();
-    while let Some((at, matched)) = frontier.pop() {
+fn match_at(
+    text: &[u8],
+    start: usize,
+    needle: &[u8],
+    work: &mut Vec<(usize, usize)>,
+) -> Option<usize> {
+    // Fast path: a plain literal match, or a first byte that only matches literally and a second
+    // that cannot continue, settle most positions without a search.
+    if text[start..].starts_with(needle) {
+        return Some(start + needle.len());
+    }
+    if !matches!(text[start], b'%' | b'\\' | b'&' | b'+')
+        && let Some(&next) = text.get(start + 1)
+        && !could_start(next, needle[1])
+    {
+        return None;
+    }
+    // States are (position in text, bytes of the needle matched), depth first. Each state's
+    // readings consume text, so the search ends; a budget bounds pathological inputs, and running
+    // out of it counts as found (redact or refuse rather than miss).
+    work.clear();
+    work.push((start, 0usize));
+    let mut found: Vec<(Unit, usize)> = Vec::with_capacity(4);
+    let mut budget = 4 * needle.len() + 64;
+    while let Some((at, matched)) = work.pop() {
         if matched == needle.len() {
             return Some(at);
         }
-        if !seen.insert((at, matched)) {
-            continue;
+        budget -= 1;
+        if budget == 0 {
+            return Some(at.max(start + 1));
         }
         units(text, at, &mut found);
-        for (bytes, len) in &found {
-            if needle[matched..].starts_with(bytes) {
-                frontier.push((at + len, matched + bytes.len()));
+        for (unit, len) in &found {
+            if needle[matched..].starts_with(unit.bytes()) {
+                work.push((at + len, matched + unit.bytes().len()));
             }
         }
     }
     None
+}
+
+/// The bytes one unit stands for (a character is at most four UTF-8 bytes).
+#[derive(Clone, Copy, Debug)]
+struct Unit {
+    bytes: [u8; 4],
+    len: u8,
+}
+
+impl Unit {
+    fn byte(b: u8) -> Unit {
+        Unit {
+            bytes: [b, 0, 0, 0],
+            len: 1,
+        }
+    }
+
+    fn char(c: char) -> Unit {
+        let mut bytes = [0u8; 4];
+        let len = c.encode_utf8(&mut bytes).len();
+        Unit {
+            bytes,
+            len: u8::try_from(len).unwrap_or(4),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+/// The spellings of a needle that may then be base64- or hex-encoded as a whole.
+const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+fn spellings(needle: &[u8]) -> Vec<Vec<u8>> {
+    let percent = |upper: bool| -> Vec<u8> {
+        let digits = if upper { HEX_UPPER } else { HEX_LOWER };
+        let mut out = Vec::with_capacity(needle.len() * 3);
+        for b in needle {
+            out.extend_from_slice(&[
+                b'%',
+                digits[usize::from(b >> 4)],
+                digits[usize::from(b & 15)],
+            ]);
+        }
+        out
+    };
+    let escaped = |from: u8, to: &str| -> Vec<u8> {
+        needle
+            .iter()
+            .flat_map(|b| {
+                if *b == from {
+                    to.as_bytes().to_vec()
+                } else {
+                    vec![*b]
+                }
+            })
+            .collect()
+    };
+    vec![
+        needle.to_vec(),
+        percent(false),
+        percent(true),
+        escaped(b'/', "\\/"),
+        escaped(b'&', "\\u0026"),
+        escaped(b'+', "%2B"),
+    ]
+}
+
+/// Fixed substrings of every base64 encoding (both alphabets, each of the three alignments) and
+/// of the hex encoding of a text that holds `spelling`.
+fn encoded_patterns(spelling: &[u8]) -> Vec<Vec<u8>> {
+    use base64::Engine as _;
+    let mut out = Vec::new();
+    for alignment in 0..3 {
+        let skip = (3 - alignment) % 3;
+        let Some(body) = spelling.get(skip..) else {
+            continue;
+        };
+        let core = &body[..body.len() / 3 * 3];
+        if core.len() < 6 {
+            continue;
+        }
+        out.push(
+            base64::engine::general_purpose::STANDARD_NO_PAD
+                .encode(core)
+                .into_bytes(),
+        );
+        out.push(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(core)
+                .into_bytes(),
+        );
+    }
+    let mut hex = Vec::with_capacity(spelling.len() * 2);
+    for b in spelling {
+        hex.extend_from_slice(&[
+            HEX_LOWER[usize::from(b >> 4)],
+            HEX_LOWER[usize::from(b & 15)],
+        ]);
+    }
+    out.push(hex);
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty()
+        && haystack.len() >= needle.len()
+        && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// A run of base64/hex characters, read through escapes.
@@ -371,18 +592,19 @@ fn runs(text: &[u8], escaped: bool) -> Vec<Run> {
     let mut at = 0;
     let mut found = Vec::new();
     while at < text.len() {
-        if escaped {
+        let lead = text[at];
+        if escaped && matches!(lead, b'%' | b'\\' | b'&') {
             units(text, at, &mut found);
         } else {
             found.clear();
-            found.push((vec![text[at]], 1));
+            found.push((Unit::byte(lead), 1));
         }
         // Prefer an escaped reading that yields a base64 character (`\/`, `%2B`, `\u002F`).
         let step = found
             .iter()
             .rev()
-            .find(|(bytes, _)| bytes.len() == 1 && is_base64_char(bytes[0]))
-            .map(|(bytes, len)| (bytes[0], *len));
+            .find(|(unit, _)| unit.len == 1 && is_base64_char(unit.bytes[0]))
+            .map(|(unit, len)| (unit.bytes[0], *len));
         match step {
             // A literal `+` reads as a space in form encoding, but in base64 it is itself.
             Some((byte, len)) => {

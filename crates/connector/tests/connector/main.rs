@@ -5,3 +5,4 @@
 
 mod mcp;
 mod rest;
+mod same;

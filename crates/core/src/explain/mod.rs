@@ -195,26 +195,32 @@ fn flag_hidden_characters(proposal: &Proposal, draft: &mut Draft) {
 fn refuse_secrets(artifact: &Artifact, secrets: &[SecretProbe<'_>]) -> Result<(), Refusal> {
     // Very short secrets would match by chance; they are still never sent, only not searched.
     const MIN_SECRET_CHARS: usize = 6;
-    let json = artifact.to_json();
-    let mut haystacks: Vec<String> = vec![json.canonical()];
-    json.visit_strings(&mut |s| haystacks.push(s.to_owned()));
-    for probe in secrets
+    // The canonical text holds every string raw except `"`, `\` and control characters, whose
+    // escapes the finder reads through: one haystack covers every field.
+    let haystacks: [String; 1] = [artifact.canonical()];
+    let searched: Vec<&SecretProbe<'_>> = secrets
         .iter()
         .filter(|p| p.value.chars().count() >= MIN_SECRET_CHARS)
-    {
-        let finder = crate::secret::SecretFinder::new([probe.value]);
-        if haystacks.iter().any(|h| finder.found_in(h.as_bytes())) {
-            return Err(Refusal::new(
-                RefusalCode::SecretInArtifact,
-                format!(
-                    "The artifact contains the secret of the credential “{}”. Agents never handle secrets; Countersign adds them itself.",
-                    probe.credential
-                ),
-            )
-            .at("artifact"));
-        }
+        .collect();
+    // One search for all of them; only a hit is searched again to name the credential.
+    let all = crate::secret::SecretFinder::new(searched.iter().map(|p| p.value));
+    if !haystacks.iter().any(|h| all.found_in(h.as_bytes())) {
+        return Ok(());
     }
-    Ok(())
+    let credential = searched
+        .iter()
+        .find(|probe| {
+            let one = crate::secret::SecretFinder::new([probe.value]);
+            haystacks.iter().any(|h| one.found_in(h.as_bytes()))
+        })
+        .map_or("a stored credential", |p| p.credential);
+    Err(Refusal::new(
+        RefusalCode::SecretInArtifact,
+        format!(
+            "The artifact contains the secret of the credential “{credential}”. Agents never handle secrets; Countersign adds them itself."
+        ),
+    )
+    .at("artifact"))
 }
 
 /// The default one-sentence message for a risk.

@@ -1,0 +1,292 @@
+//! The same input through REST and through MCP gives the same answer: refusal code and field, or
+//! the same artifact hash and explanation. MCP is spoken here by hand over HTTP (initialize, then
+//! `tools/call` with the arguments as raw text), because an MCP client library would re-encode
+//! the arguments — and the point is what happens to the exact bytes an agent sends: duplicate
+//! keys, `12.50`, `1e2`, `-0`, a 30-digit integer.
+
+use std::sync::Arc;
+
+use countersign_app::{Audit, DataHome, Lifecycle};
+use countersign_audit::Actor;
+use countersign_connector::{Connector, Limits};
+
+struct Both {
+    _dir: tempfile::TempDir,
+    base: String,
+    key: String,
+    session: String,
+    client: reqwest::Client,
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+/// The JSON-RPC answer in a streamable-HTTP response (plain JSON or one SSE `data:` event).
+fn rpc_answer(body: &str) -> serde_json::Value {
+    if let Ok(value) = serde_json::from_str(body) {
+        return value;
+    }
+    body.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str::<serde_json::Value>(d.trim()).ok())
+        .find(|v| v.get("id").is_some())
+        .unwrap_or_else(|| panic!("no JSON-RPC answer in {body}"))
+}
+
+impl Both {
+    async fn start() -> Both {
+        let dir = tempfile::tempdir().unwrap();
+        let home = DataHome::at(dir.path().join("home"));
+        let audit = Arc::new(Audit::open(&home, Actor::person("alice")).await.unwrap());
+        let lifecycle = Arc::new(Lifecycle::open(&home).await.unwrap());
+        let key = lifecycle
+            .add_agent(&audit, "claude")
+            .await
+            .unwrap()
+            .expose()
+            .to_owned();
+        let listener = countersign_connector::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let connector = Connector {
+            home,
+            audit,
+            lifecycle,
+            allowed_origins: vec![],
+            limits: Limits::default(),
+        };
+        tokio::spawn(countersign_connector::serve(listener, connector));
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let initialize = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
+        let response = client
+            .post(format!("{base}/mcp"))
+            .bearer_auth(&key)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(initialize)
+            .send()
+            .await
+            .unwrap();
+        let session = response
+            .headers()
+            .get("mcp-session-id")
+            .expect("a session id")
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let _ = response.text().await.unwrap();
+        let both = Both {
+            _dir: dir,
+            base,
+            key,
+            session,
+            client,
+            next_id: std::sync::atomic::AtomicU64::new(1),
+        };
+        both.mcp_raw(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+            .await;
+        both
+    }
+
+    async fn mcp_raw(&self, body: &str) -> String {
+        self.client
+            .post(format!("{}/mcp", self.base))
+            .bearer_auth(&self.key)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", &self.session)
+            .header("mcp-protocol-version", "2025-06-18")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Calls a tool with `arguments` exactly as written; returns (is_error, the JSON it carried).
+    async fn tool(&self, name: &str, arguments: &str) -> (bool, serde_json::Value) {
+        let id = self
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let body = format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{name}","arguments":{arguments}}}}}"#
+        );
+        let answer = rpc_answer(&self.mcp_raw(&body).await);
+        let result = &answer["result"];
+        let text = result["content"][0]["text"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no text in {answer}"));
+        (
+            result["isError"] == true,
+            serde_json::from_str(text).unwrap(),
+        )
+    }
+
+    async fn rest(&self, method: reqwest::Method, path: &str, body: Option<&str>) -> (u16, String) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.key);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_owned());
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+}
+
+/// (what it is, the artifact's own fields as raw JSON text after `"credential":null,`)
+const CASES: &[(&str, &str)] = &[
+    (
+        "exact numbers",
+        r#""method":"POST","url":"https://api.payments.example/v1/charges","headers":{"Content-Type":"application/json"},"body":{"amount":12.50,"rate":1e2,"zero":-0,"id":123456789012345678901234567890,"currency":"usd"}"#,
+    ),
+    (
+        "a duplicate key in the body",
+        r#""method":"POST","url":"https://api.payments.example/v1/charges","headers":{"Content-Type":"application/json"},"body":{"amount":500000,"currency":"usd","amount":100}"#,
+    ),
+    (
+        "a duplicate key in JSON text",
+        r#""method":"POST","url":"https://api.payments.example/v1/charges","headers":{"Content-Type":"application/json"},"body":"{\"amount\":500000,\"amount\":100}""#,
+    ),
+    (
+        "a repeated form field",
+        r#""method":"POST","url":"https://api.payments.example/v1/charges","headers":{"Content-Type":"application/x-www-form-urlencoded"},"body":"amount=500000&currency=usd&amount=100""#,
+    ),
+    (
+        "a duplicate header name",
+        r#""method":"GET","url":"https://api.payments.example/v1/balance","headers":{"Accept":"a","Accept":"b"},"body":null"#,
+    ),
+    (
+        "a method override spelled with underscores",
+        r#""method":"POST","url":"https://api.payments.example/v1/charges","headers":{"X_HTTP_Method_Override":"DELETE","Content-Type":"application/json"},"body":{"amount":1}"#,
+    ),
+    (
+        "a text body without a content type",
+        r#""method":"POST","url":"https://api.payments.example/v1/charges","headers":{},"body":"amount=1""#,
+    ),
+];
+
+fn rest_proposal(fields: &str) -> String {
+    format!(
+        r#"{{"summary":"Charge","purpose":"order 7","artifact":{{"kind":"http","credential":null,{fields}}}}}"#
+    )
+}
+
+fn mcp_arguments(fields: &str) -> String {
+    format!(r#"{{"summary":"Charge","purpose":"order 7","credential":null,{fields}}}"#)
+}
+
+#[tokio::test]
+async fn rest_and_mcp_answer_the_same_input_the_same_way() {
+    let both = Both::start().await;
+    for (what, fields) in CASES {
+        let (status, rest_text) = both
+            .rest(
+                reqwest::Method::POST,
+                "/v1/proposals",
+                Some(&rest_proposal(fields)),
+            )
+            .await;
+        let rest: serde_json::Value = serde_json::from_str(&rest_text).unwrap();
+        let (is_error, mcp) = both
+            .tool("propose_http_request", &mcp_arguments(fields))
+            .await;
+        assert_eq!(
+            status == 201,
+            !is_error,
+            "{what}: REST {status} {rest}, MCP {mcp}"
+        );
+        if status == 201 {
+            assert_eq!(rest["artifact_sha256"], mcp["artifact_sha256"], "{what}");
+            assert_eq!(rest["explanation"], mcp["explanation"], "{what}");
+            assert_eq!(rest["status"], mcp["status"], "{what}");
+        } else {
+            assert_eq!(
+                rest["error"]["code"], mcp["error"]["code"],
+                "{what}: {rest} {mcp}"
+            );
+            assert_eq!(
+                rest["error"]["field"], mcp["error"]["field"],
+                "{what}: {rest} {mcp}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn exact_number_text_is_hashed_as_written() {
+    let both = Both::start().await;
+    let (_, fields) = CASES[0];
+    let (status, text) = both
+        .rest(
+            reqwest::Method::POST,
+            "/v1/proposals",
+            Some(&rest_proposal(fields)),
+        )
+        .await;
+    assert_eq!(status, 201, "{text}");
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let canonical = r#"{"body":{"amount":12.50,"currency":"usd","id":123456789012345678901234567890,"rate":1e2,"zero":-0},"credential":null,"headers":{"Content-Type":"application/json"},"kind":"http","method":"POST","url":"https://api.payments.example/v1/charges"}"#;
+    use sha2::Digest as _;
+    let expected: String = sha2::Sha256::digest(canonical.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(answer["artifact_sha256"], expected.as_str());
+}
+
+#[tokio::test]
+async fn withdraw_answers_agree() {
+    let both = Both::start().await;
+    let (_, fields) = CASES[0];
+    let (_, text) = both
+        .rest(
+            reqwest::Method::POST,
+            "/v1/proposals",
+            Some(&rest_proposal(fields)),
+        )
+        .await;
+    let id = serde_json::from_str::<serde_json::Value>(&text).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _) = both
+        .rest(
+            reqwest::Method::DELETE,
+            &format!("/v1/proposals/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    // Withdrawn already: REST 409 not_pending, MCP the same code.
+    let (status, rest) = both
+        .rest(
+            reqwest::Method::DELETE,
+            &format!("/v1/proposals/{id}"),
+            None,
+        )
+        .await;
+    let rest: serde_json::Value = serde_json::from_str(&rest).unwrap();
+    let (is_error, mcp) = both
+        .tool("withdraw_proposal", &format!(r#"{{"id":"{id}"}}"#))
+        .await;
+    assert_eq!(status, 409);
+    assert!(is_error);
+    assert_eq!(rest["error"]["code"], "not_pending");
+    assert_eq!(rest["error"]["code"], mcp["error"]["code"]);
+    // Not the agent's: 404 not_found on both.
+    let (status, rest) = both
+        .rest(reqwest::Method::DELETE, "/v1/proposals/prop_nope", None)
+        .await;
+    let rest: serde_json::Value = serde_json::from_str(&rest).unwrap();
+    let (_, mcp) = both
+        .tool("withdraw_proposal", r#"{"id":"prop_nope"}"#)
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(rest["error"]["code"], "not_found");
+    assert_eq!(rest["error"]["code"], mcp["error"]["code"]);
+    let (_, mcp) = both.tool("get_proposal", r#"{"id":"prop_nope"}"#).await;
+    assert_eq!(mcp["error"]["code"], "not_found");
+}
