@@ -399,10 +399,7 @@ fn recording_server(
             let mut request = Vec::new();
             let mut buffer = [0u8; 8192];
             // Read the head, then as many body bytes as Content-Length says.
-            loop {
-                let Ok(n) = stream.read(&mut buffer) else {
-                    break;
-                };
+            while let Ok(n) = stream.read(&mut buffer) {
                 if n == 0 {
                     break;
                 }

@@ -570,12 +570,6 @@ fn encoded_patterns(spelling: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty()
-        && haystack.len() >= needle.len()
-        && haystack.windows(needle.len()).any(|w| w == needle)
-}
-
 /// A run of base64/hex characters, read through escapes.
 struct Run {
     decoded: Vec<u8>,
