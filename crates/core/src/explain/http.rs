@@ -110,7 +110,8 @@ pub fn explain(artifact: &HttpArtifact, context: &Context<'_>) -> Result<Draft, 
 
     let mut draft = Draft::default();
     let body = crate::body::read(artifact)?.value;
-    let query: BTreeMap<String, String> = target.url.query_pairs().into_owned().collect();
+    let query = query_fields(&target.url);
+    refuse_method_override(&body, &query)?;
     let path = target.url.path().to_owned();
     let found = context
         .descriptors
@@ -198,6 +199,53 @@ pub fn explain(artifact: &HttpArtifact, context: &Context<'_>) -> Result<Draft, 
         generic_money(&body, &mut draft, context);
     }
     Ok(draft)
+}
+
+/// The query's fields for the explanation. A name given more than once is legitimate in query
+/// strings (FHIR searches, Gmail label filters), but servers differ on which value counts, so the
+/// explanation shows every value ("a, b") and never picks one: a descriptor that reads an amount
+/// from a repeated name finds no single amount and says so.
+fn query_fields(url: &url::Url) -> BTreeMap<String, String> {
+    let mut fields: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in url.query_pairs() {
+        fields
+            .entry(name.into_owned())
+            .and_modify(|all| {
+                all.push_str(", ");
+                all.push_str(&value);
+            })
+            .or_insert_with(|| value.into_owned());
+    }
+    fields
+}
+
+/// Rails, Laravel and Symfony read a `_method` field (in the query, a form or a JSON body) as
+/// the request's method: a POST that is really a DELETE. Like the method-override headers, only
+/// the artifact's own method may say what it does.
+fn refuse_method_override(body: &Json, query: &BTreeMap<String, String>) -> Result<(), Refusal> {
+    let overrides = |name: &str| {
+        matches!(
+            header_key(name).as_str(),
+            "-method" | "x-http-method-override" | "x-http-method" | "x-method-override"
+        )
+    };
+    let in_body = body
+        .as_object()
+        .and_then(|members| members.keys().find(|k| overrides(k)));
+    let in_query = query.keys().find(|k| overrides(k));
+    match (in_body, in_query) {
+        (Some(name), _) => Err(Refusal::new(
+            RefusalCode::ForbiddenHeader,
+            format!("The field {name} makes many servers treat the request as another method; only the artifact's method says what it does."),
+        )
+        .at(format!("artifact.body.{name}"))),
+        (None, Some(name)) => Err(Refusal::new(
+            RefusalCode::ForbiddenHeader,
+            format!("The query parameter {name} makes many servers treat the request as another method; only the artifact's method says what it does."),
+        )
+        .at("artifact.url")),
+        (None, None) => Ok(()),
+    }
 }
 
 fn method_words(method: &str) -> String {

@@ -423,3 +423,53 @@ fn read_only_reads_with_plain_functions_still_work() {
         assert!(explained.is_ok(), "{statement}: {explained:?}");
     }
 }
+
+/// `_method` in a form, a JSON body or the query (Rails, Laravel, Symfony) is a method override.
+#[test]
+fn method_override_fields_are_refused_everywhere() {
+    let fixture = Fixture::load();
+    for (headers, body, url) in [
+        (
+            r#"{"Content-Type":"application/x-www-form-urlencoded"}"#,
+            r#""_method=DELETE&amount=1""#,
+            "https://api.acme.example/v1/payments",
+        ),
+        (
+            r#"{"Content-Type":"application/json"}"#,
+            r#"{"_METHOD":"DELETE"}"#,
+            "https://api.acme.example/v1/payments",
+        ),
+        (
+            r#"{"Content-Type":"application/json"}"#,
+            r#"{"amount":1}"#,
+            "https://api.acme.example/v1/payments?_method=DELETE",
+        ),
+        (
+            r#"{"Content-Type":"application/json"}"#,
+            r#"{"amount":1}"#,
+            "https://api.acme.example/v1/payments?X-HTTP-Method-Override=DELETE",
+        ),
+    ] {
+        let proposal = format!(
+            r#"{{"summary":"s","purpose":"p","artifact":{{"kind":"http","credential":"acme-bank","method":"POST","url":"{url}","headers":{headers},"body":{body}}}}}"#
+        );
+        let refusal = fixture.explain(&proposal).unwrap_err();
+        assert_eq!(refusal.code, RefusalCode::ForbiddenHeader, "{proposal}");
+    }
+}
+
+/// A query name given twice is explained with both values, never one picked.
+#[test]
+fn repeated_query_names_show_every_value() {
+    let fixture = Fixture::load();
+    let proposal = r#"{"summary":"s","purpose":"p","artifact":{"kind":"http","credential":null,"method":"GET","url":"https://api.weather.example/v1/forecast?city=Boston&city=Paris"}}"#;
+    let explained = fixture.explain(proposal).unwrap().explanation;
+    assert!(
+        explained
+            .details
+            .iter()
+            .any(|d| d.value == "Boston, Paris"),
+        "{:?}",
+        explained.details
+    );
+}
