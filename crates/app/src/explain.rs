@@ -1,8 +1,10 @@
 //! Explaining a proposal with everything the data home knows: the person's descriptors, the
 //! credentials' metadata, and their secrets (read for this one check, then dropped).
 
+use countersign_core::credential::Registry;
 use countersign_core::descriptor::Descriptors;
 use countersign_core::{Context, Explained, Proposal, Refusal, SecretProbe};
+use countersign_vault::Secret;
 
 use crate::credentials::Credentials;
 use crate::error::AppError;
@@ -35,28 +37,91 @@ pub async fn explain_with(
     descriptors: &Descriptors,
     text: &str,
 ) -> Result<Result<Explained, Refusal>, AppError> {
-    let (registry, secrets) = if home.root().join("vault.db").exists() {
-        let credentials = Credentials::open(home).await?;
-        (
-            credentials.store().registry().await?,
-            credentials.secrets().await?,
-        )
-    } else {
-        (Default::default(), Vec::new())
-    };
-    let probes: Vec<SecretProbe<'_>> = secrets
+    let loaded = Session::default().current(home).await?;
+    let settings = crate::settings::Settings::load(home)?.for_explanations();
+    Ok(explain_loaded(&loaded, descriptors, &settings, text))
+}
+
+/// Explains with credentials already loaded.
+pub(crate) fn explain_loaded(
+    loaded: &Loaded,
+    descriptors: &Descriptors,
+    settings: &countersign_core::Settings,
+    text: &str,
+) -> Result<Explained, Refusal> {
+    let probes: Vec<SecretProbe<'_>> = loaded
+        .secrets
         .iter()
         .map(|(name, secret)| SecretProbe {
             credential: name,
             value: secret.expose(),
         })
         .collect();
-    let settings = crate::settings::Settings::load(home)?.for_explanations();
     let context = Context {
-        registry: &registry,
+        registry: &loaded.registry,
         secrets: &probes,
         descriptors,
-        settings: &settings,
+        settings,
     };
-    Ok(Proposal::parse(text).and_then(|proposal| countersign_core::explain(&proposal, &context)))
+    Proposal::parse(text).and_then(|proposal| countersign_core::explain(&proposal, &context))
+}
+
+/// Credential metadata and secrets as one session holds them.
+#[derive(Default)]
+pub(crate) struct Loaded {
+    pub(crate) registry: Registry,
+    /// Each credential's secret; `Secret` zeroizes itself when the session drops it.
+    pub(crate) secrets: Vec<(String, Secret)>,
+}
+
+/// The credentials of a data home, kept for a session: loaded once (metadata from `vault.db`,
+/// every secret from the keychain), and loaded again only when `vault.db`'s generation says a
+/// credential changed — also when another process changed it. Submitting no longer reads the
+/// keychain over D-Bus for every proposal.
+#[derive(Default)]
+pub(crate) struct Session {
+    state: tokio::sync::Mutex<Option<Held>>,
+}
+
+struct Held {
+    credentials: Credentials,
+    generation: i64,
+    loaded: std::sync::Arc<Loaded>,
+}
+
+impl Session {
+    /// What the data home holds now.
+    ///
+    /// # Errors
+    /// When `vault.db` or the keychain cannot be read.
+    pub(crate) async fn current(
+        &self,
+        home: &DataHome,
+    ) -> Result<std::sync::Arc<Loaded>, AppError> {
+        let mut state = self.state.lock().await;
+        if state.is_none() {
+            // No vault yet means no credential; it is not created just to be read.
+            if !home.root().join("vault.db").exists() {
+                return Ok(std::sync::Arc::new(Loaded::default()));
+            }
+            let credentials = Credentials::open(home).await?;
+            *state = Some(Held {
+                credentials,
+                generation: i64::MIN,
+                loaded: std::sync::Arc::new(Loaded::default()),
+            });
+        }
+        let Some(held) = state.as_mut() else {
+            return Ok(std::sync::Arc::new(Loaded::default()));
+        };
+        let generation = held.credentials.store().generation().await?;
+        if generation != held.generation {
+            held.loaded = std::sync::Arc::new(Loaded {
+                registry: held.credentials.store().registry().await?,
+                secrets: held.credentials.secrets().await?,
+            });
+            held.generation = generation;
+        }
+        Ok(std::sync::Arc::clone(&held.loaded))
+    }
 }

@@ -84,6 +84,8 @@ pub struct Lifecycle {
     connection: Mutex<SqliteConnection>,
     /// Parsed once: the person's descriptor files and the shipped packs.
     descriptors: countersign_core::descriptor::Descriptors,
+    /// Credential metadata and secrets for this session (see `explain::Session`).
+    credentials: crate::explain::Session,
     changes: watch::Sender<u64>,
     path: String,
 }
@@ -240,6 +242,7 @@ impl Lifecycle {
         Ok(Lifecycle {
             connection: Mutex::new(connection),
             descriptors,
+            credentials: crate::explain::Session::default(),
             changes,
             path: path.display().to_string(),
         })
@@ -420,7 +423,9 @@ impl Lifecycle {
         text: &str,
     ) -> Result<Result<Record, Refusal>, AppError> {
         let actor = Actor::agent(agent);
-        let explained = crate::explain::explain_with(home, &self.descriptors, text).await?;
+        let loaded = self.credentials.current(home).await?;
+        let settings = crate::settings::Settings::load(home)?.for_explanations();
+        let explained = crate::explain::explain_loaded(&loaded, &self.descriptors, &settings, text);
         let (proposal, explained) = match explained {
             Ok(explained) => (
                 Proposal::parse(text).map_err(|r| not_allowed(r.message))?,

@@ -123,6 +123,19 @@ impl CredentialStore {
         }
     }
 
+    /// A number that changes whenever any credential is added, removed or changed, by any
+    /// process: what a session cache compares before trusting what it holds.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn generation(&self) -> Result<i64, VaultError> {
+        let mut connection = self.connection.lock().await;
+        sqlx::query_scalar("SELECT generation FROM vault_generation WHERE id = 1")
+            .fetch_one(&mut *connection)
+            .await
+            .map_err(|e| self.database(e))
+    }
+
     /// Adds a credential: its metadata here, its secret in the keychain. Nothing is kept if
     /// either fails.
     ///

@@ -262,6 +262,62 @@ fn propose_review_in_a_terminal_execute_release_verify() {
         "nothing an MCP agent proposed ran without approval"
     );
 
+    // The exact line through the stdio bridge: a duplicate key inside the arguments is refused as
+    // over REST (rmcp's own parsing would have kept the second `method`).
+    {
+        use std::io::{BufRead as _, Write as _};
+        let mut bridge = Command::new(countersign_binary())
+            .arg("mcp")
+            .env("COUNTERSIGN_AGENT_KEY", &key)
+            .env("COUNTERSIGN_CONNECTOR_ADDR", &connector)
+            .env("COUNTERSIGN_HOME", &home)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = bridge.stdin.take().unwrap();
+        let stdout = bridge.stdout.take().unwrap();
+        let (lines, answers) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let answer = |id: u64| loop {
+            let line = answers
+                .recv_timeout(std::time::Duration::from_secs(30))
+                .expect("the bridge answers");
+            let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if value["id"] == id {
+                break value;
+            }
+        };
+        writeln!(stdin, r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-06-18","capabilities":{{}},"clientInfo":{{"name":"raw","version":"1"}}}}}}"#).unwrap();
+        answer(1);
+        writeln!(
+            stdin,
+            r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
+        )
+        .unwrap();
+        writeln!(stdin, r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"propose_http_request","arguments":{{"summary":"Check","purpose":"budget","credential":"bank","method":"GET","url":"http://127.0.0.1:{bank_port}/v1/balance","method":"DELETE"}}}}}}"#).unwrap();
+        let refused = answer(2);
+        let text = refused["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default();
+        let wire: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(refused["result"]["isError"], true, "{refused}");
+        assert_eq!(wire["error"]["code"], "duplicate_key", "{refused}");
+        assert_eq!(wire["error"]["field"], "artifact.method", "{refused}");
+        drop(stdin);
+        let _ = bridge.kill();
+        let _ = bridge.wait();
+    }
+
     // The management commands keep working while the reviewer runs, appending to the same log.
     for args in [
         &["agent", "list"][..],

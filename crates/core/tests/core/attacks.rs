@@ -465,10 +465,7 @@ fn repeated_query_names_show_every_value() {
     let proposal = r#"{"summary":"s","purpose":"p","artifact":{"kind":"http","credential":null,"method":"GET","url":"https://api.weather.example/v1/forecast?city=Boston&city=Paris"}}"#;
     let explained = fixture.explain(proposal).unwrap().explanation;
     assert!(
-        explained
-            .details
-            .iter()
-            .any(|d| d.value == "Boston, Paris"),
+        explained.details.iter().any(|d| d.value == "Boston, Paris"),
         "{:?}",
         explained.details
     );
