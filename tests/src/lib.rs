@@ -182,7 +182,8 @@ impl Desktop {
         }
     }
 
-    /// Saves a PNG of the window as `docs/screenshots/NAME.png` (committed, shown in the README).
+    /// Saves a PNG of the window as `NAME.png` in [`screenshot_dir`] (a build folder: tests never
+    /// rewrite tracked files; `scripts/screenshots.sh` copies them to `docs/screenshots/`).
     ///
     /// # Errors
     /// Fails when the screenshot cannot be taken or written.
@@ -203,7 +204,7 @@ impl Desktop {
             .await?;
         tokio::time::sleep(Duration::from_millis(150)).await;
         let png = self.client.screenshot().await?;
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+        let dir = screenshot_dir();
         std::fs::create_dir_all(&dir)?;
         std::fs::write(dir.join(format!("{name}.png")), png)?;
         Ok(())
@@ -389,4 +390,12 @@ fn wait_for_port(port: u16) -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_millis(100));
     }
     bail!("nothing listened on 127.0.0.1:{port} within {STARTUP_WAIT:?}")
+}
+
+/// Where the end-to-end tests save screenshots: `screenshots/` in the cargo target folder.
+pub fn screenshot_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+        .join("screenshots")
 }

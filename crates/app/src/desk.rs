@@ -85,6 +85,9 @@ pub struct Desk {
     epoch: watch::Sender<u64>,
     viewed: StdMutex<HashMap<String, Instant>>,
     enrolment: StdMutex<Option<String>>,
+    /// The enrolled second factor's seed as read from the keychain once (`None`: not read yet);
+    /// read again after enrolling. The status every screen polls no longer asks the keychain.
+    enrolled: StdMutex<Option<Option<Secret>>>,
     settings: StdMutex<Settings>,
     connector: StdMutex<Option<String>>,
     /// Held while the desk is open: one reviewer per data home.
@@ -364,6 +367,7 @@ impl Desk {
             epoch,
             viewed: StdMutex::new(HashMap::new()),
             enrolment: StdMutex::new(None),
+            enrolled: StdMutex::new(None),
             settings: StdMutex::new(settings),
             connector: StdMutex::new(None),
             _review_lock: review_lock,
@@ -414,10 +418,16 @@ impl Desk {
     }
 
     fn enrolled_secret(&self) -> Result<Option<Vec<u8>>, AppError> {
-        Ok(self
-            .home
-            .keychain()
-            .read(totp::KEYCHAIN_ENTRY)?
+        let mut cached = self
+            .enrolled
+            .lock()
+            .map_err(|_| not_allowed("the desk's state is damaged; restart the app"))?;
+        if cached.is_none() {
+            *cached = Some(self.home.keychain().read(totp::KEYCHAIN_ENTRY)?);
+        }
+        Ok(cached
+            .as_ref()
+            .and_then(Option::as_ref)
             .and_then(|s| totp::decode(s.expose())))
     }
 
@@ -437,7 +447,7 @@ impl Desk {
             (Some(secret), true) => Some(totp::code(secret, now_seconds())),
             _ => None,
         };
-        let pending = self.lifecycle.pending().await?.len();
+        let pending = self.lifecycle.pending_total().await?;
         Ok(StatusView {
             version: format!(
                 "{}.{}",
@@ -1111,6 +1121,9 @@ impl Desk {
             .store(totp::KEYCHAIN_ENTRY, &Secret::new(seed))?;
         if let Ok(mut pending) = self.enrolment.lock() {
             *pending = None;
+        }
+        if let Ok(mut cached) = self.enrolled.lock() {
+            *cached = None;
         }
         self.bump();
         Ok(())

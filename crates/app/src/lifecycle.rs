@@ -283,41 +283,18 @@ impl Lifecycle {
             )));
         }
         let key = format!("csa_{}", random_hex(24)?);
-        let mut connection = self.connection.lock().await;
-        sqlx::query("BEGIN IMMEDIATE")
-            .execute(&mut *connection)
-            .await
-            .map_err(|e| self.db(e))?;
-        let inserted =
+        let insert =
             sqlx::query("INSERT OR IGNORE INTO agents (name, key_hash, added_at) VALUES (?, ?, ?)")
                 .bind(name)
                 .bind(key_hash(&key))
-                .bind(now_text())
-                .execute(&mut *connection)
-                .await;
-        match inserted {
-            Ok(done) if done.rows_affected() == 1 => {}
-            Ok(_) => {
-                rollback(&mut connection).await;
-                return Err(not_allowed(format!(
-                    "an agent named “{name}” already exists"
-                )));
-            }
-            Err(e) => {
-                rollback(&mut connection).await;
-                return Err(self.db(e));
-            }
-        }
+                .bind(now_text());
         let entry = NewEntry::new(audit.actor().clone(), Event::AgentAdded)
             .details(serde_json::json!({ "agent": name }));
-        if let Err(e) = audit.record(entry).await {
-            rollback(&mut connection).await;
-            return Err(e);
+        if !self.audited_change(insert, Some((audit, entry))).await? {
+            return Err(not_allowed(format!(
+                "an agent named “{name}” already exists"
+            )));
         }
-        sqlx::query("COMMIT")
-            .execute(&mut *connection)
-            .await
-            .map_err(|e| self.db(e))?;
         Ok(Secret::new(key))
     }
 
@@ -358,40 +335,17 @@ impl Lifecycle {
                 "there is no active agent named “{name}”"
             )));
         }
-        let mut connection = self.connection.lock().await;
-        sqlx::query("BEGIN IMMEDIATE")
-            .execute(&mut *connection)
-            .await
-            .map_err(|e| self.db(e))?;
-        let revoked =
+        let revoke =
             sqlx::query("UPDATE agents SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL")
                 .bind(now_text())
-                .bind(name)
-                .execute(&mut *connection)
-                .await;
-        match revoked {
-            Ok(done) if done.rows_affected() == 1 => {}
-            Ok(_) => {
-                rollback(&mut connection).await;
-                return Err(not_allowed(format!(
-                    "there is no active agent named “{name}”"
-                )));
-            }
-            Err(e) => {
-                rollback(&mut connection).await;
-                return Err(self.db(e));
-            }
-        }
+                .bind(name);
         let entry = NewEntry::new(audit.actor().clone(), Event::AgentRevoked)
             .details(serde_json::json!({ "agent": name }));
-        if let Err(e) = audit.record(entry).await {
-            rollback(&mut connection).await;
-            return Err(e);
+        if !self.audited_change(revoke, Some((audit, entry))).await? {
+            return Err(not_allowed(format!(
+                "there is no active agent named “{name}”"
+            )));
         }
-        sqlx::query("COMMIT")
-            .execute(&mut *connection)
-            .await
-            .map_err(|e| self.db(e))?;
         Ok(())
     }
 
@@ -583,6 +537,18 @@ impl Lifecycle {
         rows.into_iter().map(record).collect()
     }
 
+    /// How many proposals are pending, of all agents (by count: no record is read).
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub async fn pending_total(&self) -> Result<i64, AppError> {
+        let mut connection = self.connection.lock().await;
+        sqlx::query_scalar("SELECT count(*) FROM proposals WHERE status = 'pending'")
+            .fetch_one(&mut *connection)
+            .await
+            .map_err(|e| self.db(e))
+    }
+
     /// How many proposals of an agent are pending.
     ///
     /// # Errors
@@ -619,15 +585,10 @@ impl Lifecycle {
         to: &str,
         reason: Option<&str>,
     ) -> Result<bool, AppError> {
-        let mut connection = self.connection.lock().await;
         let placeholders = from.iter().map(|_| "?").collect::<Vec<_>>().join(", ");
         let sql = format!(
             "UPDATE proposals SET status = ?, decided_at = COALESCE(decided_at, CASE WHEN ? IN ('approved', 'rejected') THEN ? ELSE decided_at END), reason = COALESCE(?, reason) WHERE id = ? AND status IN ({placeholders})"
         );
-        sqlx::query("BEGIN IMMEDIATE")
-            .execute(&mut *connection)
-            .await
-            .map_err(|e| self.db(e))?;
         let mut query = sqlx::query(&sql)
             .bind(to)
             .bind(to)
@@ -637,7 +598,28 @@ impl Lifecycle {
         for status in from {
             query = query.bind(*status);
         }
-        let changed = match query.execute(&mut *connection).await {
+        let changed = self.audited_change(query, entry).await?;
+        if changed {
+            self.changed();
+        }
+        Ok(changed)
+    }
+
+    /// Runs one change to exactly one row and records `entry` in the same step: the statement
+    /// runs inside a `BEGIN IMMEDIATE` transaction, the entry is appended (durably) only when it
+    /// changed a row, and the transaction commits only after the entry is in the log. A change
+    /// that did not happen writes no entry; an entry that cannot be written undoes the change.
+    async fn audited_change<'q>(
+        &self,
+        statement: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+        entry: Option<(&Audit, NewEntry)>,
+    ) -> Result<bool, AppError> {
+        let mut connection = self.connection.lock().await;
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *connection)
+            .await
+            .map_err(|e| self.db(e))?;
+        let changed = match statement.execute(&mut *connection).await {
             Ok(done) => done.rows_affected() == 1,
             Err(e) => {
                 rollback(&mut connection).await;
@@ -658,8 +640,6 @@ impl Lifecycle {
             .execute(&mut *connection)
             .await
             .map_err(|e| self.db(e))?;
-        drop(connection);
-        self.changed();
         Ok(true)
     }
 

@@ -374,11 +374,6 @@ type Recorded = std::sync::Arc<std::sync::Mutex<Vec<u8>>>;
 
 /// A local HTTP server answering every request with `body`, counting requests and keeping the
 /// last request's bytes.
-fn json_server(body: &'static str) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    let (port, count, _) = recording_server(body);
-    (port, count)
-}
-
 fn recording_server(
     body: &'static str,
 ) -> (
@@ -428,20 +423,22 @@ fn recording_server(
     (port, count, recorded)
 }
 
-async fn loop_setup(
-    second_factor: bool,
-) -> (
-    tempfile::TempDir,
-    DataHome,
-    Audit,
-    countersign_app::Lifecycle,
-    countersign_app::Executions,
-    u16,
-    std::sync::Arc<std::sync::atomic::AtomicUsize>,
-) {
+/// A data home with one HTTP credential `bank` (secret `token`) for a local server answering
+/// `body`, an audit log, the lifecycle and the executors.
+struct Loop {
+    dir: tempfile::TempDir,
+    home: DataHome,
+    audit: Audit,
+    lifecycle: countersign_app::Lifecycle,
+    executions: countersign_app::Executions,
+    port: u16,
+    count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    recorded: Recorded,
+}
+
+async fn serving(second_factor: bool, body: &'static str, token: &str) -> Loop {
     let (dir, home) = home();
-    let (port, count) =
-        json_server(r#"{"balance":1200,"account":"4410","owner":{"ssn":"123-45-6789"}}"#);
+    let (port, count, recorded) = recording_server(body);
     let audit = Audit::open(&home, Actor::person("alice")).await.unwrap();
     let credentials = countersign_app::Credentials::open(&home).await.unwrap();
     let meta = countersign_core::credential::CredentialMeta {
@@ -458,11 +455,7 @@ async fn loop_setup(
         requires_second_factor: second_factor,
     };
     credentials
-        .add(
-            &audit,
-            &meta,
-            &countersign_vault::Secret::new("bank-token-secret-0001".into()),
-        )
+        .add(&audit, &meta, &countersign_vault::Secret::new(token.into()))
         .await
         .expect("a keychain must be running");
     let lifecycle = countersign_app::Lifecycle::open(&home).await.unwrap();
@@ -474,7 +467,44 @@ async fn loop_setup(
     )
     .await
     .unwrap();
-    (dir, home, audit, lifecycle, executions, port, count)
+    Loop {
+        dir,
+        home,
+        audit,
+        lifecycle,
+        executions,
+        port,
+        count,
+        recorded,
+    }
+}
+
+async fn loop_setup(
+    second_factor: bool,
+) -> (
+    tempfile::TempDir,
+    DataHome,
+    Audit,
+    countersign_app::Lifecycle,
+    countersign_app::Executions,
+    u16,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    let l = serving(
+        second_factor,
+        r#"{"balance":1200,"account":"4410","owner":{"ssn":"123-45-6789"}}"#,
+        "bank-token-secret-0001",
+    )
+    .await;
+    (
+        l.dir,
+        l.home,
+        l.audit,
+        l.lifecycle,
+        l.executions,
+        l.port,
+        l.count,
+    )
 }
 
 fn balance_proposal(port: u16) -> String {
@@ -901,46 +931,25 @@ fn home_ref(desk: &countersign_app::Desk) -> &DataHome {
 /// integer used to make a proposal impossible to approve, and ids reached the agent rounded).
 #[tokio::test]
 async fn exact_bytes_are_approved_sent_and_released() {
-    let (dir, home) = home();
-    let (port, count, recorded) = recording_server(
+    let Loop {
+        dir,
+        home,
+        audit,
+        lifecycle,
+        executions,
+        port,
+        count,
+        recorded,
+    } = serving(
+        false,
         r#"{"id":123456789012345678901234567890,"amount":12.50,"rate":1e2,"zero":-0}"#,
-    );
-    let audit = Audit::open(&home, Actor::person("alice")).await.unwrap();
-    let credentials = countersign_app::Credentials::open(&home).await.unwrap();
-    let meta = countersign_core::credential::CredentialMeta {
-        name: "shop".into(),
-        description: "Test shop".into(),
-        kind: countersign_core::credential::CredentialKind::Http {
-            auth: countersign_core::credential::HttpAuth::Bearer,
-            scope: countersign_core::credential::HttpScope {
-                origins: vec![format!("http://127.0.0.1:{port}")],
-                methods: vec![],
-                path_prefixes: vec![],
-            },
-        },
-        requires_second_factor: false,
-    };
-    credentials
-        .add(
-            &audit,
-            &meta,
-            &countersign_vault::Secret::new("shop-token-secret-0002".into()),
-        )
-        .await
-        .expect("a keychain must be running");
-    let lifecycle = countersign_app::Lifecycle::open(&home).await.unwrap();
-    let executions = countersign_app::Executions::open(
-        &home,
-        countersign_exec::HttpExecutor::new(),
-        countersign_exec::SqlExecutor::new(),
-        countersign_exec::EmailExecutor::new(),
+        "bank-token-secret-0002",
     )
-    .await
-    .unwrap();
+    .await;
     lifecycle.add_agent(&audit, "claude").await.unwrap();
     let body = r#"{"amount":12.50,"id":123456789012345678901234567890,"rate":1e2,"zero":-0}"#;
     let proposal = format!(
-        r#"{{"summary":"Record the order","purpose":"order 7","artifact":{{"kind":"http","credential":"shop","method":"POST","url":"http://127.0.0.1:{port}/v1/orders","headers":{{"Content-Type":"application/json"}},"body":{body}}}}}"#
+        r#"{{"summary":"Record the order","purpose":"order 7","artifact":{{"kind":"http","credential":"bank","method":"POST","url":"http://127.0.0.1:{port}/v1/orders","headers":{{"Content-Type":"application/json"}},"body":{body}}}}}"#
     );
     let record = lifecycle
         .submit(&home, &audit, "claude", &proposal)
@@ -1035,36 +1044,15 @@ async fn an_echoed_token_reaches_no_file_of_the_data_home() {
         )
         .into_boxed_str(),
     );
-    let (dir, home) = home();
-    let (port, _count) = json_server(body);
-    let audit = Audit::open(&home, Actor::person("alice")).await.unwrap();
-    let credentials = countersign_app::Credentials::open(&home).await.unwrap();
-    let meta = countersign_core::credential::CredentialMeta {
-        name: "bank".into(),
-        description: "Test bank".into(),
-        kind: countersign_core::credential::CredentialKind::Http {
-            auth: countersign_core::credential::HttpAuth::Bearer,
-            scope: countersign_core::credential::HttpScope {
-                origins: vec![format!("http://127.0.0.1:{port}")],
-                methods: vec![],
-                path_prefixes: vec![],
-            },
-        },
-        requires_second_factor: false,
-    };
-    credentials
-        .add(&audit, &meta, &countersign_vault::Secret::new(token.into()))
-        .await
-        .expect("a keychain must be running");
-    let lifecycle = countersign_app::Lifecycle::open(&home).await.unwrap();
-    let executions = countersign_app::Executions::open(
-        &home,
-        countersign_exec::HttpExecutor::new(),
-        countersign_exec::SqlExecutor::new(),
-        countersign_exec::EmailExecutor::new(),
-    )
-    .await
-    .unwrap();
+    let Loop {
+        dir,
+        home,
+        audit,
+        lifecycle,
+        executions,
+        port,
+        ..
+    } = serving(false, body, token).await;
     lifecycle.add_agent(&audit, "claude").await.unwrap();
     let record = lifecycle
         .submit(&home, &audit, "claude", &balance_proposal(port))
@@ -1082,7 +1070,7 @@ async fn an_echoed_token_reaches_no_file_of_the_data_home() {
     let finder = countersign_core::secret::SecretFinder::new([token]);
     assert!(!finder.found_in(released.agent_view().canonical().as_bytes()));
     assert!(!finder.found_in(released.result.as_ref().unwrap().canonical().as_bytes()));
-    drop((lifecycle, executions, credentials, audit));
+    drop((lifecycle, executions, audit));
     let mut stack = vec![home.root().to_path_buf()];
     let mut files = 0;
     while let Some(path) = stack.pop() {

@@ -30,8 +30,40 @@ pub struct Tools {
     tool_router: ToolRouter<Self>,
 }
 
+/// A propose tool's arguments: any JSON object, described to clients by `T`'s schema. rmcp
+/// accepts them as they are, and Countersign's strict reader checks them, so a missing field, a
+/// wrong type or an unknown field is refused with the same code and field as over REST (not
+/// with an "invalid params" error of the protocol's own).
+pub struct Arguments<T>(
+    serde_json::Map<String, serde_json::Value>,
+    std::marker::PhantomData<T>,
+);
+
+impl<'de, T> Deserialize<'de> for Arguments<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Arguments(
+            serde_json::Map::deserialize(deserializer)?,
+            std::marker::PhantomData,
+        ))
+    }
+}
+
+impl<T: schemars::JsonSchema> schemars::JsonSchema for Arguments<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        T::json_schema(generator)
+    }
+}
+
+// The propose structs below only describe the tools to clients (their JSON schemas); the
+// arguments themselves are read by the strict reader (see `Arguments`).
+
 /// `propose_http_request`.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[allow(dead_code)]
+#[derive(Debug, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProposeHttp {
     /// What you want done, in plain words (checked against the request; never trusted).
@@ -53,7 +85,8 @@ pub struct ProposeHttp {
 }
 
 /// `propose_sql`.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[allow(dead_code)]
+#[derive(Debug, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProposeSql {
     /// What the statement does, in plain words.
@@ -67,7 +100,8 @@ pub struct ProposeSql {
 }
 
 /// One attachment of `propose_email`.
-#[derive(Debug, Deserialize, serde::Serialize, schemars::JsonSchema)]
+#[allow(dead_code)]
+#[derive(Debug, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Attachment {
     /// The file name the recipient sees.
@@ -79,7 +113,8 @@ pub struct Attachment {
 }
 
 /// `propose_email`.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[allow(dead_code)]
+#[derive(Debug, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProposeEmail {
     /// What the email is, in plain words.
@@ -290,15 +325,14 @@ impl Tools {
         agent: &str,
         kind: &str,
         context: &RequestContext<RoleServer>,
-        parsed: serde_json::Value,
+        parsed: serde_json::Map<String, serde_json::Value>,
     ) -> CallToolResult {
         // The exact arguments when the gate read them (always over HTTP); rmcp's parse otherwise.
-        let text = match exact_arguments(context) {
-            Some(Ok(arguments)) => proposal_text(kind, &arguments),
-            Some(Err(refusal)) => Err(refusal),
-            None => Ok(parsed.to_string()),
+        let arguments = match exact_arguments(context) {
+            Some(exact) => exact,
+            None => Json::parse(&serde_json::Value::Object(parsed).to_string()),
         };
-        let text = match text {
+        let text = match arguments.and_then(|arguments| proposal_text(kind, &arguments)) {
             Ok(text) => text,
             Err(refusal) => {
                 return reply(
@@ -329,16 +363,11 @@ impl Tools {
     )]
     async fn propose_http_request(
         &self,
-        Parameters(p): Parameters<ProposeHttp>,
+        Parameters(Arguments(arguments, _)): Parameters<Arguments<ProposeHttp>>,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         let agent = agent(&context)?;
-        let proposal = serde_json::json!({
-            "summary": p.summary, "purpose": p.purpose,
-            "artifact": { "kind": "http", "credential": p.credential, "method": p.method, "url": p.url,
-                "headers": p.headers.unwrap_or_default(), "body": p.body.unwrap_or(serde_json::Value::Null) }
-        });
-        Ok(self.propose(&agent, "http", &context, proposal).await)
+        Ok(self.propose(&agent, "http", &context, arguments).await)
     }
 
     #[tool(
@@ -346,15 +375,11 @@ impl Tools {
     )]
     async fn propose_sql(
         &self,
-        Parameters(p): Parameters<ProposeSql>,
+        Parameters(Arguments(arguments, _)): Parameters<Arguments<ProposeSql>>,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         let agent = agent(&context)?;
-        let proposal = serde_json::json!({
-            "summary": p.summary, "purpose": p.purpose,
-            "artifact": { "kind": "sql", "database": p.database, "statement": p.statement }
-        });
-        Ok(self.propose(&agent, "sql", &context, proposal).await)
+        Ok(self.propose(&agent, "sql", &context, arguments).await)
     }
 
     #[tool(
@@ -362,16 +387,11 @@ impl Tools {
     )]
     async fn propose_email(
         &self,
-        Parameters(p): Parameters<ProposeEmail>,
+        Parameters(Arguments(arguments, _)): Parameters<Arguments<ProposeEmail>>,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         let agent = agent(&context)?;
-        let proposal = serde_json::json!({
-            "summary": p.summary, "purpose": p.purpose,
-            "artifact": { "kind": "email", "account": p.account, "to": p.to, "cc": p.cc, "bcc": p.bcc,
-                "subject": p.subject, "text": p.text, "attachments": p.attachments }
-        });
-        Ok(self.propose(&agent, "email", &context, proposal).await)
+        Ok(self.propose(&agent, "email", &context, arguments).await)
     }
 
     #[tool(

@@ -3,7 +3,8 @@
 //! payment runs once against a local server, the person releases two fields, the agent receives
 //! only those, and the audit screen shows the entries and verifies. Also: rejecting, the
 //! hidden-character and mismatch warnings, Approve not armed at first, and auto-lock. Each main
-//! screen is saved to `docs/screenshots/`.
+//! screen is saved to the build folder's `screenshots/` (`scripts/screenshots.sh` refreshes the
+//! README's).
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpListener;

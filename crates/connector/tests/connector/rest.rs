@@ -6,15 +6,16 @@ use countersign_app::{Audit, DataHome, Lifecycle};
 use countersign_audit::{Actor, ExportFormat, Filter};
 use countersign_connector::{Connector, Limits};
 
-struct Running {
+/// A connector on 127.0.0.1 over a fresh data home, with one agent `claude`.
+pub(crate) struct Running {
     _dir: tempfile::TempDir,
-    audit: Arc<Audit>,
-    lifecycle: Arc<Lifecycle>,
-    base: String,
-    key: String,
+    pub(crate) audit: Arc<Audit>,
+    pub(crate) lifecycle: Arc<Lifecycle>,
+    pub(crate) base: String,
+    pub(crate) key: String,
 }
 
-async fn start(limits: Limits) -> Running {
+pub(crate) async fn start(limits: Limits) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let home = DataHome::at(dir.path().join("home"));
     let audit = Arc::new(Audit::open(&home, Actor::person("alice")).await.unwrap());

@@ -4,16 +4,10 @@
 //! the arguments — and the point is what happens to the exact bytes an agent sends: duplicate
 //! keys, `12.50`, `1e2`, `-0`, a 30-digit integer.
 
-use std::sync::Arc;
-
-use countersign_app::{Audit, DataHome, Lifecycle};
-use countersign_audit::Actor;
-use countersign_connector::{Connector, Limits};
+use countersign_connector::Limits;
 
 struct Both {
-    _dir: tempfile::TempDir,
-    base: String,
-    key: String,
+    running: crate::rest::Running,
     session: String,
     client: reqwest::Client,
     next_id: std::sync::atomic::AtomicU64,
@@ -33,26 +27,8 @@ fn rpc_answer(body: &str) -> serde_json::Value {
 
 impl Both {
     async fn start() -> Both {
-        let dir = tempfile::tempdir().unwrap();
-        let home = DataHome::at(dir.path().join("home"));
-        let audit = Arc::new(Audit::open(&home, Actor::person("alice")).await.unwrap());
-        let lifecycle = Arc::new(Lifecycle::open(&home).await.unwrap());
-        let key = lifecycle
-            .add_agent(&audit, "claude")
-            .await
-            .unwrap()
-            .expose()
-            .to_owned();
-        let listener = countersign_connector::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let connector = Connector {
-            home,
-            audit,
-            lifecycle,
-            allowed_origins: vec![],
-            limits: Limits::default(),
-        };
-        tokio::spawn(countersign_connector::serve(listener, connector));
+        let running = crate::rest::start(Limits::default()).await;
+        let (base, key) = (running.base.clone(), running.key.clone());
         let client = reqwest::Client::builder().no_proxy().build().unwrap();
         let initialize = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
         let response = client
@@ -73,9 +49,7 @@ impl Both {
             .to_owned();
         let _ = response.text().await.unwrap();
         let both = Both {
-            _dir: dir,
-            base,
-            key,
+            running,
             session,
             client,
             next_id: std::sync::atomic::AtomicU64::new(1),
@@ -87,8 +61,8 @@ impl Both {
 
     async fn mcp_raw(&self, body: &str) -> String {
         self.client
-            .post(format!("{}/mcp", self.base))
-            .bearer_auth(&self.key)
+            .post(format!("{}/mcp", self.running.base))
+            .bearer_auth(&self.running.key)
             .header("content-type", "application/json")
             .header("accept", "application/json, text/event-stream")
             .header("mcp-session-id", &self.session)
@@ -124,8 +98,8 @@ impl Both {
     async fn rest(&self, method: reqwest::Method, path: &str, body: Option<&str>) -> (u16, String) {
         let mut request = self
             .client
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.key);
+            .request(method, format!("{}{path}", self.running.base))
+            .bearer_auth(&self.running.key);
         if let Some(body) = body {
             request = request
                 .header("content-type", "application/json")
@@ -162,6 +136,15 @@ const CASES: &[(&str, &str)] = &[
         "a method override spelled with underscores",
         r#""method":"POST","url":"https://api.payments.example/v1/charges","headers":{"X_HTTP_Method_Override":"DELETE","Content-Type":"application/json"},"body":{"amount":1}"#,
     ),
+    (
+        "a field the artifact does not have",
+        r#""method":"GET","url":"https://api.payments.example/v1/balance","timeout":5"#,
+    ),
+    (
+        "a field of the wrong type",
+        r#""method":5,"url":"https://api.payments.example/v1/balance""#,
+    ),
+    ("a missing URL", r#""method":"GET""#),
     (
         "a text body without a content type",
         r#""method":"POST","url":"https://api.payments.example/v1/charges","headers":{},"body":"amount=1""#,
