@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -40,7 +40,8 @@ impl Default for Limits {
 pub struct State {
     pub connector: Connector,
     pub local: SocketAddr,
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    /// Each agent's request rate (GCRA, governor): `burst` at once, `per_second` after.
+    rates: governor::DefaultKeyedRateLimiter<String>,
     submitting: Mutex<HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -50,10 +51,17 @@ pub struct AgentName(pub String);
 
 impl State {
     pub fn new(connector: Connector, local: SocketAddr) -> Self {
+        let limits = connector.limits;
+        let period = Duration::from_secs_f64(1.0 / limits.per_second.max(1e-6));
+        let burst =
+            std::num::NonZeroU32::new(limits.burst.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
+        let quota = governor::Quota::with_period(period.max(Duration::from_nanos(1)))
+            .unwrap_or_else(|| governor::Quota::per_second(std::num::NonZeroU32::MIN))
+            .allow_burst(burst);
         State {
             connector,
             local,
-            buckets: Mutex::new(HashMap::new()),
+            rates: governor::RateLimiter::keyed(quota),
             submitting: Mutex::new(HashMap::new()),
         }
     }
@@ -64,25 +72,17 @@ impl State {
         std::sync::Arc::clone(locks.entry(agent.to_owned()).or_default())
     }
 
-    /// Takes a token from the agent's bucket, or says how long to wait.
+    /// Takes a request from the agent's allowance, or says how long to wait (at least a second,
+    /// as `Retry-After` counts in whole seconds).
     fn take(&self, agent: &str) -> Result<(), Duration> {
-        let limits = self.connector.limits;
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        let (tokens, last) = buckets
-            .entry(agent.to_owned())
-            .or_insert((f64::from(limits.burst), now));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * limits.per_second)
-            .min(f64::from(limits.burst));
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64(
-                ((1.0 - *tokens) / limits.per_second).max(1.0),
-            ))
-        }
+        use governor::clock::Clock as _;
+        self.rates
+            .check_key(&agent.to_owned())
+            .map_err(|not_until| {
+                not_until
+                    .wait_time_from(self.rates.clock().now())
+                    .max(Duration::from_secs(1))
+            })
     }
 }
 
