@@ -189,6 +189,16 @@ impl Record {
         ]))
     }
 
+    /// Whether nothing more will happen that the agent waits for: decided against, ended, or
+    /// succeeded with the release chosen.
+    pub fn settled_for_agent(&self) -> bool {
+        match self.status.as_str() {
+            "pending" | "approved" | "executing" => false,
+            "succeeded" => self.released.is_some(),
+            _ => true,
+        }
+    }
+
     /// The typed artifact, read back from its stored text; refused when the text no longer
     /// hashes to `artifact_sha256` or is not the canonical form of what it reads as.
     ///
@@ -460,7 +470,10 @@ impl Lifecycle {
         Ok(self.get(id).await?.filter(|r| r.agent == agent))
     }
 
-    /// Waits up to `wait` for the proposal's status to differ from `seen`, then returns it.
+    /// Waits up to `wait` for the proposal to be settled for the agent (design.md §13): rejected,
+    /// withdrawn, expired, failed, `outcome_unknown`, or succeeded *with its release chosen* —
+    /// not merely succeeded while the person is still choosing what to release. Returns it then,
+    /// or as it is when the time is up.
     ///
     /// # Errors
     /// When the store cannot be read.
@@ -474,9 +487,7 @@ impl Lifecycle {
         let Some(first) = self.get_for_agent(agent, id).await? else {
             return Ok(None);
         };
-        if first.status != "pending" && first.status != "approved" && first.status != "executing"
-            || wait.is_zero()
-        {
+        if first.settled_for_agent() || wait.is_zero() {
             return Ok(Some(first));
         }
         let deadline = tokio::time::Instant::now() + wait;
@@ -488,10 +499,7 @@ impl Lifecycle {
                 return self.get_for_agent(agent, id).await;
             }
             let current = self.get_for_agent(agent, id).await?;
-            if current
-                .as_ref()
-                .is_some_and(|r| r.status != first.status || r.released != first.released)
-            {
+            if current.as_ref().is_none_or(Record::settled_for_agent) {
                 return Ok(current);
             }
         }

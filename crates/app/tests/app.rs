@@ -540,13 +540,14 @@ async fn the_whole_loop_propose_approve_execute_release() {
         "nothing runs before approval"
     );
 
-    // A long-poll wakes when the status changes.
+    // A long-poll waits while the person decides and while they choose what to release: a
+    // success whose release is not chosen yet is not settled for the agent (design.md §13).
     let waiter = {
         let id = record.id.clone();
         let lifecycle = &lifecycle;
         async move {
             lifecycle
-                .wait_for_agent("claude", &id, std::time::Duration::from_secs(10))
+                .wait_for_agent("claude", &id, std::time::Duration::from_secs(2))
                 .await
                 .unwrap()
                 .unwrap()
@@ -561,7 +562,11 @@ async fn the_whole_loop_propose_approve_execute_release() {
             .unwrap()
     };
     let (woken, approved) = tokio::join!(waiter, approve);
-    assert_ne!(woken.status, "pending");
+    assert_eq!(
+        woken.status, "succeeded",
+        "the wait ended at its time, not at the approval"
+    );
+    assert!(woken.released.is_none());
     assert_eq!(approved.status, "succeeded");
     assert_eq!(
         approved.result.as_ref().unwrap().to_display()["body"]["balance"],
@@ -587,14 +592,23 @@ async fn the_whole_loop_propose_approve_execute_release() {
             .is_none()
     );
 
-    let released = lifecycle
-        .release(
-            &audit,
-            &record.id,
-            &countersign_app::Release::Fields(vec!["body.balance".into()]),
-        )
-        .await
-        .unwrap();
+    // A wait that starts before the release returns when it is chosen.
+    let waiter = lifecycle.wait_for_agent("claude", &record.id, std::time::Duration::from_secs(20));
+    let release = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        lifecycle
+            .release(
+                &audit,
+                &record.id,
+                &countersign_app::Release::Fields(vec!["body.balance".into()]),
+            )
+            .await
+            .unwrap()
+    };
+    let started = std::time::Instant::now();
+    let (woken, released) = tokio::join!(waiter, release);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(woken.unwrap().unwrap().released.is_some());
     let view = released.agent_view().to_display();
     assert_eq!(view["result"]["released"], true);
     assert_eq!(
