@@ -6,6 +6,7 @@
 //! that the daily security report is produced when a day has passed. Shells only translate between
 //! people and these calls.
 
+mod agent_side;
 mod audit;
 mod credentials;
 mod desk;
@@ -19,6 +20,7 @@ mod settings;
 pub mod totp;
 pub mod views;
 
+pub use agent_side::{AgentError, AgentSide};
 pub use audit::{Audit, KEYCHAIN_ENTRIES as AUDIT_KEYCHAIN_ENTRIES, ReportOutcome, write_durably};
 pub use credentials::{Credentials, check as check_credential};
 pub use desk::{

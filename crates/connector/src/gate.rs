@@ -1,8 +1,6 @@
 //! The checks every request passes before a handler runs.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::extract::Request;
@@ -42,7 +40,8 @@ pub struct State {
     pub local: SocketAddr,
     /// Each agent's request rate (GCRA, governor): `burst` at once, `per_second` after.
     rates: governor::DefaultKeyedRateLimiter<String>,
-    submitting: Mutex<HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+    /// The application's agent side: every handler's one way in.
+    pub agents: countersign_app::AgentSide,
 }
 
 /// The agent a request was authenticated as.
@@ -58,18 +57,18 @@ impl State {
         let quota = governor::Quota::with_period(period.max(Duration::from_nanos(1)))
             .unwrap_or_else(|| governor::Quota::per_second(std::num::NonZeroU32::MIN))
             .allow_burst(burst);
+        let agents = countersign_app::AgentSide::new(
+            connector.home.clone(),
+            std::sync::Arc::clone(&connector.audit),
+            std::sync::Arc::clone(&connector.lifecycle),
+            limits.max_pending,
+        );
         State {
             connector,
             local,
             rates: governor::RateLimiter::keyed(quota),
-            submitting: Mutex::new(HashMap::new()),
+            agents,
         }
-    }
-
-    /// One submission at a time per agent, so its pending limit holds under a burst.
-    pub fn submission_lock(&self, agent: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.submitting.lock().unwrap_or_else(|p| p.into_inner());
-        std::sync::Arc::clone(locks.entry(agent.to_owned()).or_default())
     }
 
     /// Takes a request from the agent's allowance, or says how long to wait (at least a second,
@@ -174,7 +173,7 @@ pub async fn check(
             "Send the agent key as Authorization: Bearer <key>.",
         );
     };
-    let agent = match state.connector.lifecycle.authenticate(&key).await {
+    let agent = match state.agents.authenticate(&key).await {
         Ok(Some(agent)) => agent,
         Ok(None) => {
             return error(
@@ -184,11 +183,7 @@ pub async fn check(
             );
         }
         Err(e) => {
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                &e.to_string(),
-            );
+            return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", &e.message);
         }
     };
     if let Err(wait) = state.take(&agent) {

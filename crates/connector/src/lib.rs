@@ -77,6 +77,30 @@ pub async fn bind(addr: &str) -> Result<tokio::net::TcpListener, ConnectorError>
 /// When the listener fails.
 pub async fn serve(listener: tokio::net::TcpListener, connector: Connector) -> std::io::Result<()> {
     let local = listener.local_addr()?;
-    let router = rest::router(Arc::new(gate::State::new(connector, local)));
-    axum::serve(listener, router).await
+    axum::serve(
+        listener,
+        router(Arc::new(gate::State::new(connector, local))),
+    )
+    .await
+}
+
+/// REST and MCP side by side behind one gate: siblings over the application's agent side, with
+/// no path from one into the other.
+fn router(state: Arc<gate::State>) -> axum::Router {
+    let max_body = state.connector.limits.max_body;
+    rest::routes()
+        .nest_service("/mcp", mcp::service(Arc::clone(&state)))
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            gate::check,
+        ))
+        .fallback(|| async {
+            gate::error(
+                axum::http::StatusCode::NOT_FOUND,
+                "not_found",
+                "There is no such route.",
+            )
+        })
+        .with_state(state)
 }

@@ -300,6 +300,14 @@ fn reply(ok: bool, json: serde_json::Value) -> CallToolResult {
     }
 }
 
+/// A tool result for one of the agent side's answers.
+fn answer(result: Result<Json, countersign_app::AgentError>) -> CallToolResult {
+    match result {
+        Ok(json) => reply_exact(true, &json),
+        Err(error) => reply_exact(false, &error.to_wire()),
+    }
+}
+
 /// A reply whose text is the exact JSON (number text as the server wrote it); the structured
 /// copy is what `serde_json` makes of it.
 fn reply_exact(ok: bool, json: &Json) -> CallToolResult {
@@ -341,8 +349,10 @@ impl Tools {
                 );
             }
         };
-        let (status, json) = crate::rest::submit(&self.state, agent, &text).await;
-        reply(status.is_success(), json)
+        match self.state.agents.submit(agent, &text).await {
+            Ok(json) => reply(true, json),
+            Err(error) => reply_exact(false, &error.to_wire()),
+        }
     }
 
     #[tool(
@@ -354,8 +364,10 @@ impl Tools {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         let agent = agent(&context)?;
-        let (status, json) = crate::rest::capabilities_json(&self.state, &agent).await;
-        Ok(reply(status.is_success(), json))
+        Ok(match self.state.agents.capabilities(&agent).await {
+            Ok(json) => reply(true, json),
+            Err(error) => reply_exact(false, &error.to_wire()),
+        })
     }
 
     #[tool(
@@ -404,8 +416,7 @@ impl Tools {
     ) -> Result<CallToolResult, ErrorData> {
         let agent = agent(&context)?;
         let wait = Duration::from_secs(p.wait_seconds.unwrap_or(0).min(60));
-        let (status, json) = crate::rest::read_answer(&self.state, &agent, &p.id, wait).await;
-        Ok(reply_exact(status.is_success(), &json))
+        Ok(answer(self.state.agents.read(&agent, &p.id, wait).await))
     }
 
     #[tool(description = "Withdraw your proposal while it is still pending.")]
@@ -415,8 +426,7 @@ impl Tools {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         let agent = agent(&context)?;
-        let (status, json) = crate::rest::withdraw_answer(&self.state, &agent, &p.id).await;
-        Ok(reply_exact(status.is_success(), &json))
+        Ok(answer(self.state.agents.withdraw(&agent, &p.id).await))
     }
 }
 

@@ -1,0 +1,223 @@
+//! The agent's side of the application: the one way in for every agent adapter (REST, MCP over
+//! HTTP, the stdio bridge behind it). Authenticate, list capabilities, submit (with the per-agent
+//! pending limit, one submission at a time per agent so the limit holds in a burst), read and
+//! wait, withdraw. Every answer is exact JSON (`countersign_core::json::Json`) and every failure
+//! one [`AgentError`] carrying the wire code and the HTTP status it maps to, so the adapters
+//! only translate and can never answer the same input differently.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use countersign_core::json::{Json, Object};
+use countersign_core::{Refusal, RefusalCode};
+
+use crate::audit::Audit;
+use crate::credentials::Credentials;
+use crate::error::AppError;
+use crate::home::DataHome;
+use crate::lifecycle::Lifecycle;
+
+/// Why an agent's request was not done: `{"error":{"code","message","field"}}` on the wire.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct AgentError {
+    /// The HTTP status REST answers with (MCP answers with a tool error).
+    pub status: u16,
+    /// The stable code (design.md §6, or `not_found`, `not_pending`, `unavailable`).
+    pub code: String,
+    /// What went wrong, in words.
+    pub message: String,
+    /// The field it concerns.
+    pub field: Option<String>,
+}
+
+impl AgentError {
+    fn new(status: u16, code: &str, message: impl Into<String>, field: Option<&str>) -> Self {
+        AgentError {
+            status,
+            code: code.to_owned(),
+            message: message.into(),
+            field: field.map(str::to_owned),
+        }
+    }
+
+    /// The store, the log or the keychain failed: nothing was done.
+    fn unavailable(error: &AppError) -> Self {
+        AgentError::new(503, "unavailable", error.to_string(), None)
+    }
+
+    fn not_found() -> Self {
+        AgentError::new(
+            404,
+            "not_found",
+            "There is no such proposal of yours.",
+            Some("id"),
+        )
+    }
+
+    /// The wire form.
+    pub fn to_wire(&self) -> Json {
+        let text = |s: &str| Json::String(s.to_owned());
+        Json::Object(Object::from([(
+            "error".to_owned(),
+            Json::Object(Object::from([
+                ("code".to_owned(), text(&self.code)),
+                ("message".to_owned(), text(&self.message)),
+                (
+                    "field".to_owned(),
+                    self.field.as_deref().map_or(Json::Null, text),
+                ),
+            ])),
+        )]))
+    }
+}
+
+impl From<Refusal> for AgentError {
+    fn from(refusal: Refusal) -> Self {
+        let status = match refusal.code {
+            RefusalCode::TooLarge => 413,
+            RefusalCode::RateLimited => 429,
+            _ => 400,
+        };
+        AgentError {
+            status,
+            code: refusal.code.as_str().to_owned(),
+            message: refusal.message,
+            field: refusal.field,
+        }
+    }
+}
+
+/// The agents' facade over one data home.
+pub struct AgentSide {
+    home: DataHome,
+    audit: Arc<Audit>,
+    lifecycle: Arc<Lifecycle>,
+    max_pending: i64,
+    submitting: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl AgentSide {
+    /// The agents' side of `lifecycle`, with at most `max_pending` proposals pending per agent.
+    pub fn new(
+        home: DataHome,
+        audit: Arc<Audit>,
+        lifecycle: Arc<Lifecycle>,
+        max_pending: i64,
+    ) -> Self {
+        AgentSide {
+            home,
+            audit,
+            lifecycle,
+            max_pending,
+            submitting: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The agent a key belongs to, if it is registered and not revoked (checked on every
+    /// request, so revoking is immediate).
+    ///
+    /// # Errors
+    /// `unavailable` when the store cannot be read.
+    pub async fn authenticate(&self, key: &str) -> Result<Option<String>, AgentError> {
+        self.lifecycle
+            .authenticate(key)
+            .await
+            .map_err(|e| AgentError::unavailable(&e))
+    }
+
+    /// `{agent: {name}, credentials: [{name, kind, description, scope}]}` — never a secret.
+    ///
+    /// # Errors
+    /// `unavailable` when the credentials cannot be read.
+    pub async fn capabilities(&self, agent: &str) -> Result<serde_json::Value, AgentError> {
+        let unavailable = |e: AppError| AgentError::unavailable(&e);
+        let credentials = Credentials::open(&self.home).await.map_err(unavailable)?;
+        let list = credentials.list().await.map_err(unavailable)?;
+        let credentials: Vec<serde_json::Value> = list
+            .iter()
+            .map(|meta| {
+                let mut scope = serde_json::to_value(&meta.kind).unwrap_or_default();
+                if let Some(object) = scope.as_object_mut() {
+                    object.remove("kind");
+                }
+                serde_json::json!({ "name": meta.name, "kind": meta.kind_name(), "description": meta.description, "scope": scope })
+            })
+            .collect();
+        Ok(serde_json::json!({ "agent": { "name": agent }, "credentials": credentials }))
+    }
+
+    /// Submits a proposal: `{id, status, artifact_sha256, explanation}`.
+    ///
+    /// # Errors
+    /// The refusal (design.md §6, `rate_limited` over the pending limit), or `unavailable`.
+    pub async fn submit(&self, agent: &str, text: &str) -> Result<serde_json::Value, AgentError> {
+        let lock = {
+            let mut locks = self
+                .submitting
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(locks.entry(agent.to_owned()).or_default())
+        };
+        // One submission at a time per agent, so the pending limit holds under a burst.
+        let _one_at_a_time = lock.lock().await;
+        let pending = self
+            .lifecycle
+            .pending_count(agent)
+            .await
+            .map_err(|e| AgentError::unavailable(&e))?;
+        if pending >= self.max_pending {
+            return Err(Refusal::new(
+                RefusalCode::RateLimited,
+                "Too many of your proposals are waiting for the person; wait for decisions first.",
+            )
+            .into());
+        }
+        let record = self
+            .lifecycle
+            .submit(&self.home, &self.audit, agent, text)
+            .await
+            .map_err(|e| AgentError::unavailable(&e))??;
+        Ok(serde_json::json!({
+            "id": record.id,
+            "status": record.status,
+            "artifact_sha256": record.artifact_sha256,
+            "explanation": record.explanation,
+        }))
+    }
+
+    /// Reads the agent's proposal, waiting up to `wait` (at most 60 s) for it to be settled for
+    /// the agent: `{id, status, decision, result}` with the released data exactly as stored.
+    ///
+    /// # Errors
+    /// `not_found` when it is not the agent's, `unavailable` when the store fails.
+    pub async fn read(&self, agent: &str, id: &str, wait: Duration) -> Result<Json, AgentError> {
+        let wait = wait.min(Duration::from_secs(60));
+        match self.lifecycle.wait_for_agent(agent, id, wait).await {
+            Ok(Some(record)) => Ok(record.agent_view()),
+            Ok(None) => Err(AgentError::not_found()),
+            Err(e) => Err(AgentError::unavailable(&e)),
+        }
+    }
+
+    /// Withdraws the agent's pending proposal.
+    ///
+    /// # Errors
+    /// `not_found` when it is not the agent's, `not_pending` (409) when it was decided,
+    /// `unavailable` when the store or the log fail — never "not pending" for a failure.
+    pub async fn withdraw(&self, agent: &str, id: &str) -> Result<Json, AgentError> {
+        match self.lifecycle.get_for_agent(agent, id).await {
+            Ok(None) => return Err(AgentError::not_found()),
+            Err(e) => return Err(AgentError::unavailable(&e)),
+            Ok(Some(_)) => {}
+        }
+        match self.lifecycle.withdraw(&self.audit, agent, id).await {
+            Ok(record) => Ok(record.agent_view()),
+            Err(AppError::NotPending(message)) => {
+                Err(AgentError::new(409, "not_pending", message, Some("id")))
+            }
+            Err(e) => Err(AgentError::unavailable(&e)),
+        }
+    }
+}
