@@ -51,31 +51,89 @@ fn itoa(n: i64, buffer: &mut [u8; 20]) -> &[u8] {
     &buffer[at..]
 }
 
+/// An entry's contents as stored, borrowed: what verification hashes without copying a field.
+pub struct Fields<'a> {
+    /// `seq`.
+    pub seq: i64,
+    /// `at`.
+    pub at: &'a str,
+    /// The actor's kind as stored.
+    pub actor_kind: &'a str,
+    /// The actor's id.
+    pub actor_id: &'a str,
+    /// The actor's name.
+    pub actor_name: &'a str,
+    /// The event.
+    pub event: &'a str,
+    /// The proposal, if any.
+    pub proposal_id: Option<&'a str>,
+    /// The artifact hash, if any.
+    pub artifact_sha256: Option<&'a str>,
+    /// The credential, if any.
+    pub credential: Option<&'a str>,
+    /// The outcome, if any.
+    pub outcome: Option<&'a str>,
+    /// The details (canonical JSON text).
+    pub details: &'a str,
+}
+
 /// The leaf hash of an entry's contents (everything but the two hashes).
 pub fn leaf_hash(entry: &Entry) -> [u8; 32] {
+    leaf_hash_of(&Fields {
+        seq: entry.seq,
+        at: &entry.at,
+        actor_kind: entry.actor.kind.as_str(),
+        actor_id: &entry.actor.id,
+        actor_name: &entry.actor.name,
+        event: &entry.event,
+        proposal_id: entry.proposal_id.as_deref(),
+        artifact_sha256: entry.artifact_sha256.as_deref(),
+        credential: entry.credential.as_deref(),
+        outcome: entry.outcome.as_deref(),
+        details: &entry.details,
+    })
+}
+
+/// The leaf hash of borrowed contents; [`leaf_hash`] is this over an owned entry.
+pub fn leaf_hash_of(fields: &Fields<'_>) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update([LEAF]);
-    field(&mut hasher, itoa(entry.seq, &mut [0u8; 20]));
-    field(&mut hasher, entry.at.as_bytes());
-    field(&mut hasher, entry.actor.kind.as_str().as_bytes());
-    field(&mut hasher, entry.actor.id.as_bytes());
-    field(&mut hasher, entry.actor.name.as_bytes());
-    field(&mut hasher, entry.event.as_bytes());
-    optional(&mut hasher, entry.proposal_id.as_deref());
-    optional(&mut hasher, entry.artifact_sha256.as_deref());
-    optional(&mut hasher, entry.credential.as_deref());
-    optional(&mut hasher, entry.outcome.as_deref());
-    field(&mut hasher, entry.details.as_bytes());
+    field(&mut hasher, itoa(fields.seq, &mut [0u8; 20]));
+    field(&mut hasher, fields.at.as_bytes());
+    field(&mut hasher, fields.actor_kind.as_bytes());
+    field(&mut hasher, fields.actor_id.as_bytes());
+    field(&mut hasher, fields.actor_name.as_bytes());
+    field(&mut hasher, fields.event.as_bytes());
+    optional(&mut hasher, fields.proposal_id);
+    optional(&mut hasher, fields.artifact_sha256);
+    optional(&mut hasher, fields.credential);
+    optional(&mut hasher, fields.outcome);
+    field(&mut hasher, fields.details.as_bytes());
+    hasher.finalize().into()
+}
+
+/// `SHA-256(0x01 ‖ prev ‖ leaf)`.
+pub fn chained(prev: &[u8; 32], leaf: &[u8; 32]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update([NODE]);
+    hasher.update(prev);
+    hasher.update(leaf);
     hasher.finalize().into()
 }
 
 /// The chained hash of an entry, as lowercase hex, given its previous hash (hex).
 pub fn entry_hash(prev_hash_hex: &str, entry: &Entry) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update([NODE]);
-    hasher.update(decode_hex(prev_hash_hex).unwrap_or([0xff; 32]));
-    hasher.update(leaf_hash(entry));
-    hex(&hasher.finalize())
+    let prev = decode_hex(prev_hash_hex).unwrap_or([0xff; 32]);
+    hex(&chained(&prev, &leaf_hash(entry)))
+}
+
+/// Lowercase hex of a hash into a stack buffer (verification compares without allocating).
+pub fn hex_into(bytes: &[u8; 32], out: &mut [u8; 64]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (i, b) in bytes.iter().enumerate() {
+        out[2 * i] = DIGITS[usize::from(b >> 4)];
+        out[2 * i + 1] = DIGITS[usize::from(b & 0x0f)];
+    }
 }
 
 /// Lowercase hex.
