@@ -274,6 +274,14 @@ fn proposal_text(kind: &str, arguments: &Json) -> Result<String, Refusal> {
                 proposal.insert(key.clone(), value.clone());
             }
             "headers" if *value == Json::Null => {}
+            // The tool says the kind; an argument may not turn an HTTP request into SQL.
+            "kind" => {
+                return Err(Refusal::new(
+                    RefusalCode::UnknownField,
+                    "The field \"kind\" is not an argument of this tool: the tool names the kind.",
+                )
+                .at("kind"));
+            }
             _ => {
                 artifact.insert(key.clone(), value.clone());
             }

@@ -199,6 +199,19 @@ async fn rest_and_mcp_answer_the_same_input_the_same_way() {
 }
 
 #[tokio::test]
+async fn a_tool_argument_cannot_change_the_kind() {
+    let both = Both::start().await;
+    let (is_error, answer) = both
+        .tool(
+            "propose_http_request",
+            r#"{"summary":"s","purpose":"p","kind":"sql","database":"db","statement":"SELECT 1"}"#,
+        )
+        .await;
+    assert!(is_error, "{answer}");
+    assert_eq!(answer["error"]["code"], "unknown_field");
+}
+
+#[tokio::test]
 async fn exact_number_text_is_hashed_as_written() {
     let both = Both::start().await;
     let (_, fields) = CASES[0];
