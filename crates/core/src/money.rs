@@ -14,6 +14,32 @@ impl Decimal {
     /// Parses `12`, `-3.50`, `0.1`; refuses exponents, signs other than a leading `-`, and more
     /// than 30 digits.
     pub fn parse(text: &str) -> Option<Decimal> {
+        // Exponent notation (`5e5`, `1.5E+3`) is the same number to every JSON reader: read it
+        // exactly, or an amount written so would escape the limit that asks for the second factor.
+        if let Some(at) = text.find(['e', 'E']) {
+            let base = Decimal::parse(&text[..at])?;
+            let exponent: i32 = text[at + 1..]
+                .strip_prefix('+')
+                .unwrap_or(&text[at + 1..])
+                .parse()
+                .ok()?;
+            if !(-40..=40).contains(&exponent) {
+                return None;
+            }
+            let scale = i64::from(base.scale) - i64::from(exponent);
+            return if scale >= 0 {
+                Some(Decimal {
+                    mantissa: base.mantissa,
+                    scale: u32::try_from(scale).ok()?,
+                })
+            } else {
+                let factor = 10i128.checked_pow(u32::try_from(-scale).ok()?)?;
+                Some(Decimal {
+                    mantissa: base.mantissa.checked_mul(factor)?,
+                    scale: 0,
+                })
+            };
+        }
         let (negative, digits) = match text.strip_prefix('-') {
             Some(rest) => (true, rest),
             None => (false, text),
@@ -155,7 +181,14 @@ mod tests {
         assert_eq!(format_money(d("-3.5"), "GBP"), "-£3.50");
         assert_eq!(format_money(d("1000000"), "USD"), "$1,000,000.00");
         assert_eq!(d("10.00").compare(d("9.999")), Some(Ordering::Greater));
-        assert_eq!(Decimal::parse("1e5"), None);
+        // Exponent notation is the number every JSON reader sees.
+        assert_eq!(
+            format_money(Decimal::from_minor(d("5e5"), "usd").unwrap(), "usd"),
+            "$5,000.00"
+        );
+        assert_eq!(format_money(d("2.5E+2"), "USD"), "$250.00");
+        assert_eq!(format_money(d("1e-2"), "USD"), "$0.01");
+        assert_eq!(Decimal::parse("1e999"), None);
         assert_eq!(Decimal::parse("1."), None);
         assert_eq!(Decimal::parse("+1"), None);
     }

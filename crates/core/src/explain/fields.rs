@@ -151,7 +151,21 @@ fn format_value(
                         short: amount.to_string(),
                     }
                 }
-                None => format!("{} (not a valid amount)", plain(value)).into(),
+                None => {
+                    // An amount that cannot be read cannot be checked against the person's
+                    // limit: say so, and ask for the second factor when a limit is set.
+                    draft.risks.flag(
+                        RiskCode::MoneyMovement,
+                        format!(
+                            "The amount {} cannot be read as a number, so Countersign cannot check it against your limit.",
+                            plain(value)
+                        ),
+                    );
+                    if settings.threshold.is_some() {
+                        draft.second_factor = true;
+                    }
+                    format!("{} (not a valid amount)", plain(value)).into()
+                }
             }
         }
         Format::Date => format_date(&plain(value)).into(),

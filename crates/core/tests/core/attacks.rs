@@ -470,3 +470,24 @@ fn repeated_query_names_show_every_value() {
         explained.details
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// An amount in exponent notation (`5e5`) is the number every JSON reader sees: the same
+    /// headline, risks and second factor as the same amount written out.
+    #[test]
+    fn exponent_amounts_are_the_amounts_they_are(m in 1u64..10_000, k in 0u32..5, upper in any::<bool>()) {
+        let fixture = Fixture::load();
+        let plain = (m * 10u64.pow(k)).to_string();
+        let exponent = format!("{m}{}{k}", if upper { "E+" } else { "e" });
+        let proposal = |amount: &str| format!(
+            r#"{{"summary":"s","purpose":"p","artifact":{{"kind":"http","credential":"stripe","method":"POST","url":"https://api.stripe.com/v1/transfers","headers":{{"Content-Type":"application/json"}},"body":{{"amount":{amount},"currency":"usd","destination":"acct_1"}}}}}}"#
+        );
+        let a = fixture.explain(&proposal(&plain)).unwrap().explanation;
+        let b = fixture.explain(&proposal(&exponent)).unwrap().explanation;
+        prop_assert_eq!(&a.headline, &b.headline);
+        prop_assert_eq!(a.requires_second_factor, b.requires_second_factor);
+        prop_assert_eq!(a.risks, b.risks);
+    }
+}
