@@ -539,21 +539,66 @@ fn flag_sensitive(
     }
 }
 
-/// Without a descriptor, an `amount` beside a `currency` still means money.
+/// Without a descriptor, an amount beside a currency in the same object means money, at any
+/// depth (`{"transfer":{"amount":…,"currency":…}}`, PayPal's `{"value":"225.00","currency_code":
+/// "USD"}`): each is shown and checked against the person's limit, so nesting an amount cannot
+/// escape the second factor.
 fn generic_money(body: &Json, draft: &mut Draft, context: &Context<'_>) {
-    let Some(members) = body.as_object() else {
-        return;
-    };
-    let currency = ["currency", "currency_code"]
-        .iter()
-        .find_map(|k| members.get(*k).and_then(Json::as_str));
-    let amount = ["amount", "total", "value", "price"]
-        .iter()
-        .find_map(|k| members.get(*k).and_then(Json::as_decimal));
-    if let (Some(amount), Some(currency)) = (amount, currency) {
-        draft.money(amount, currency, context.settings);
+    const CURRENCY: &[&str] = &["currency", "currency_code", "currencyCode", "currency_iso"];
+    const AMOUNT: &[&str] = &[
+        "amount",
+        "total",
+        "value",
+        "price",
+        "amount_total",
+        "unit_amount",
+    ];
+    fn walk(json: &Json, path: &str, found: &mut Vec<(String, crate::money::Decimal, String)>) {
+        match json {
+            Json::Object(members) => {
+                let currency = CURRENCY
+                    .iter()
+                    .find_map(|k| members.get(*k).and_then(Json::as_str));
+                if let Some(currency) = currency
+                    && let Some((key, amount)) = AMOUNT
+                        .iter()
+                        .find_map(|k| members.get(*k).and_then(Json::as_decimal).map(|a| (*k, a)))
+                {
+                    let at = if path.is_empty() {
+                        key.to_owned()
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    found.push((at, amount, currency.to_owned()));
+                }
+                for (key, value) in members {
+                    let next = if path.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    walk(value, &next, found);
+                }
+            }
+            Json::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, &format!("{path}[{i}]"), found);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(body, "", &mut found);
+    for (at, amount, currency) in found.into_iter().take(20) {
+        draft.money(amount, &currency, context.settings);
+        let label = if at.contains(['.', '[']) {
+            format!("Amount ({at})")
+        } else {
+            "Amount".to_owned()
+        };
         draft.detail(
-            "Amount",
+            &label,
             format!(
                 "{amount} {} (the site decides whether this is in cents or whole units)",
                 currency.to_ascii_uppercase()

@@ -491,3 +491,33 @@ proptest! {
         prop_assert_eq!(a.risks, b.risks);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// On an API Countersign has no descriptor for, an amount over the person's limit asks for
+    /// the second factor however deep it is nested and whichever common names it uses.
+    #[test]
+    fn nested_amounts_on_unknown_apis_still_ask_for_the_second_factor(
+        depth in 0usize..5,
+        names in (0usize..4, 0usize..3),
+        amount in 100_000u64..10_000_000,
+    ) {
+        let amount_key = ["amount", "value", "total", "price"][names.0];
+        let currency_key = ["currency", "currency_code", "currencyCode"][names.1];
+        let mut body = format!(r#"{{"{amount_key}":"{amount}.00","{currency_key}":"USD"}}"#);
+        for level in 0..depth {
+            body = if level % 2 == 0 {
+                format!(r#"{{"payment":{body},"note":"rent"}}"#)
+            } else {
+                format!(r#"{{"items":[{body}]}}"#)
+            };
+        }
+        let proposal = format!(
+            r#"{{"summary":"s","purpose":"p","artifact":{{"kind":"http","credential":null,"method":"POST","url":"https://api.unknown-payments.example/v2/send","headers":{{"Content-Type":"application/json"}},"body":{body}}}}}"#
+        );
+        let explained = Fixture::load().explain(&proposal).unwrap().explanation;
+        prop_assert!(explained.requires_second_factor, "{proposal}");
+        prop_assert!(explained.risks.iter().any(|r| r.code == countersign_core::RiskCode::MoneyMovement));
+    }
+}
