@@ -196,7 +196,15 @@ pub fn explain(artifact: &HttpArtifact, context: &Context<'_>) -> Result<Draft, 
     }
     flag_sensitive(&body, &query, artifact, &mut draft);
     if found.is_none() && draft.amounts.is_empty() {
+        // The query can carry the amount too (`?amount=…&currency=…`).
+        let query_json = Json::Object(
+            query
+                .iter()
+                .map(|(k, v)| (k.clone(), Json::String(v.clone())))
+                .collect(),
+        );
         generic_money(&body, &mut draft, context);
+        generic_money(&query_json, &mut draft, context);
     }
     Ok(draft)
 }
