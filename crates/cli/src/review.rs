@@ -36,15 +36,41 @@ impl Terminal {
     }
 }
 
+/// Text for the terminal: anything a terminal would act on instead of showing — escape
+/// sequences, carriage returns that overwrite a line, line separators, bidi overrides and
+/// invisible characters — is shown as a marker like `⟨U+000D⟩`, so a proposal cannot repaint
+/// the screen the person decides on.
+fn safe(text: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c == '\n' || c == '\t' {
+            out.push(c);
+        } else if c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}')
+            || countersign_core::text::is_hidden(c)
+        {
+            let _ = write!(out, "⟨U+{:04X}⟩", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn show(view: &ProposalView) {
     println!();
-    println!("━━━ Proposal {} from {} ━━━", view.line.id, view.line.agent);
-    println!("{}", view.line.headline);
+    println!(
+        "━━━ Proposal {} from {} ━━━",
+        safe(&view.line.id),
+        safe(&view.line.agent)
+    );
+    println!("{}", safe(&view.line.headline));
     for detail in &view.details {
         println!(
             "  {}: {}",
-            detail.label,
-            detail.value.replace('\n', "\n      ")
+            safe(&detail.label),
+            safe(&detail.value).replace('\n', "\n      ")
         );
     }
     if !view.risks.is_empty() {
@@ -55,14 +81,14 @@ fn show(view: &ProposalView) {
                 "caution" => "caution",
                 _ => "note   ",
             };
-            println!("  [{mark}] {}", risk.message);
+            println!("  [{mark}] {}", safe(&risk.message));
         }
     }
     if view.mismatch {
         println!("WARNING: what the agent says does not match what this would do.");
     }
-    println!("The agent says: {}", view.agent_summary);
-    println!("Purpose given: {}", view.purpose);
+    println!("The agent says: {}", safe(&view.agent_summary));
+    println!("Purpose given: {}", safe(&view.purpose));
 }
 
 pub fn run(demo: bool) -> anyhow::Result<ExitCode> {
@@ -110,7 +136,7 @@ pub fn run(demo: bool) -> anyhow::Result<ExitCode> {
             let inbox = desk.inbox().await?;
             for alert in inbox.alerts.iter().rev() {
                 if alerted.insert(format!("{}{}", alert.at, alert.credential)) {
-                    println!("ALERT: {} tried to use the credential {} where it is not allowed, and was refused: {}", alert.agent, alert.credential, alert.message);
+                    println!("ALERT: {} tried to use the credential {} where it is not allowed, and was refused: {}", safe(&alert.agent), safe(&alert.credential), safe(&alert.message));
                 }
             }
             // Oldest first: in the order they arrived.
@@ -145,7 +171,7 @@ pub fn run(demo: bool) -> anyhow::Result<ExitCode> {
                     Ok(done) => {
                         println!("Result: {}", done.line.status);
                         if let Some(result) = &done.result {
-                            println!("{}", serde_json::to_string_pretty(result)?);
+                            println!("{}", safe(&serde_json::to_string_pretty(result)?));
                             if done.released.is_none() {
                                 let choice = terminal.ask("Release to the agent: all, none, or field names separated by commas: ").await?.unwrap_or_default();
                                 let choice = match choice.as_str() {
@@ -154,13 +180,13 @@ pub fn run(demo: bool) -> anyhow::Result<ExitCode> {
                                     fields => ReleaseChoice { kind: ReleaseKind::Fields, fields: fields.split(',').map(|f| f.trim().to_owned()).filter(|f| !f.is_empty()).collect() },
                                 };
                                 let released = desk.release(&view.line.id, &choice).await?;
-                                println!("The agent receives: {}", released.released.unwrap_or_default());
+                                println!("The agent receives: {}", safe(&released.released.unwrap_or_default().to_string()));
                             } else {
-                                println!("Released by this credential's default: {}", done.released.unwrap_or_default());
+                                println!("Released by this credential's default: {}", safe(&done.released.unwrap_or_default().to_string()));
                             }
                         }
                     }
-                    Err(error) => println!("Not approved: {error}"),
+                    Err(error) => println!("Not approved: {}", safe(&error.to_string())),
                 }
             } else if answer == "r" {
                 let reason = terminal.ask("Reason (optional): ").await?.unwrap_or_default();
@@ -176,4 +202,30 @@ pub fn run(demo: bool) -> anyhow::Result<ExitCode> {
         println!("Stopped. Pending proposals wait for the next review.");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe;
+
+    #[test]
+    fn nothing_a_terminal_acts_on_gets_through() {
+        for text in [
+            "Pay $5000.00\rPay $5.00",
+            "\u{1b}[2J\u{1b}[HApproved",
+            "a\u{2028}b",
+            "evil\u{202e}gnp.exe",
+            "\u{7}bell",
+        ] {
+            let shown = safe(text);
+            assert!(
+                !shown
+                    .chars()
+                    .any(|c| (c.is_control() && c != '\n') || c == '\u{2028}' || c == '\u{202e}'),
+                "{shown:?}"
+            );
+            assert!(shown.contains("⟨U+"), "{shown:?}");
+        }
+        assert_eq!(safe("plain text\nnext"), "plain text\nnext");
+    }
 }

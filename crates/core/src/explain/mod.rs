@@ -100,8 +100,9 @@ struct Draft {
 
 impl Draft {
     fn detail(&mut self, label: &str, value: impl AsRef<str>) {
+        // Labels can carry the agent's words too (a body key, a header name): revealed alike.
         self.details.push(Detail {
-            label: label.to_owned(),
+            label: text::reveal(label),
             value: text::reveal(value.as_ref()),
         });
     }
@@ -163,7 +164,15 @@ pub fn explain(proposal: &Proposal, context: &Context<'_>) -> Result<Explained, 
         action: draft.action.unwrap_or(Action::Other),
         details: draft.details,
         requires_second_factor: draft.second_factor,
-        risks: draft.risks.into_sorted(),
+        risks: draft
+            .risks
+            .into_sorted()
+            .into_iter()
+            .map(|mut risk| {
+                risk.message = text::reveal(&risk.message);
+                risk
+            })
+            .collect(),
         agent_summary: text::reveal(&proposal.summary),
     };
     Ok(Explained {
