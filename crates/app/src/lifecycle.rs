@@ -126,40 +126,43 @@ fn not_allowed(message: impl Into<String>) -> AppError {
     AppError::NotAllowed(message.into())
 }
 
-type Row = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
+/// One row of `proposals`, as stored.
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    agent: String,
+    received_at: String,
+    status: String,
+    summary: String,
+    purpose: String,
+    artifact: String,
+    artifact_sha256: String,
+    explanation: String,
+    decided_at: Option<String>,
+    reason: Option<String>,
+    result: Option<String>,
+    released: Option<String>,
+}
 
 const COLUMNS: &str = "id, agent, received_at, status, summary, purpose, artifact, artifact_sha256, explanation, decided_at, reason, result, released";
 
 fn record(row: Row) -> Result<Record, AppError> {
     let json = |text: &str| Json::parse(text).map_err(|r| not_allowed(r.message));
     Ok(Record {
-        id: row.0,
-        agent: row.1,
-        received_at: row.2,
-        status: row.3,
-        summary: row.4,
-        purpose: row.5,
-        artifact: row.6,
-        artifact_sha256: row.7,
-        explanation: serde_json::from_str(&row.8).map_err(|e| not_allowed(e.to_string()))?,
-        decided_at: row.9,
-        reason: row.10,
-        result: row.11.as_deref().map(json).transpose()?,
-        released: row.12.as_deref().map(json).transpose()?,
+        explanation: serde_json::from_str(&row.explanation)
+            .map_err(|e| not_allowed(e.to_string()))?,
+        result: row.result.as_deref().map(json).transpose()?,
+        released: row.released.as_deref().map(json).transpose()?,
+        id: row.id,
+        agent: row.agent,
+        received_at: row.received_at,
+        status: row.status,
+        summary: row.summary,
+        purpose: row.purpose,
+        artifact: row.artifact,
+        artifact_sha256: row.artifact_sha256,
+        decided_at: row.decided_at,
+        reason: row.reason,
     })
 }
 
