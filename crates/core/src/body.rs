@@ -232,7 +232,7 @@ impl FieldSet {
             .chars()
             .map(|c| if c == '.' || c == ' ' { '_' } else { c })
             .collect();
-        if !self.seen.insert(key) || self.members.contains_key(&name) {
+        if !self.seen.insert(key) {
             return Err(Refusal::new(
                 RefusalCode::DuplicateKey,
                 format!(

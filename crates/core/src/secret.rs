@@ -33,9 +33,11 @@ const PATTERN_NEEDLE: usize = 12;
 #[derive(Clone, Default)]
 pub struct SecretFinder {
     needles: Vec<Vec<u8>>,
-    /// Base64 (both alphabets, every alignment) and lower-case hex of each long needle and of its
-    /// percent- and JSON-escaped spellings: a text that encodes the needle holds one of these.
-    patterns: Vec<Vec<u8>>,
+    /// Base64 (both alphabets, every alignment) of each long needle and of its percent- and
+    /// JSON-escaped spellings: a base64 text that encodes the needle holds one of these. Sorted.
+    base64: Vec<Vec<u8>>,
+    /// The same spellings in lower-case hex (matched ignoring case). Sorted.
+    hex: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for SecretFinder {
@@ -54,15 +56,23 @@ impl SecretFinder {
             .collect();
         needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
         needles.dedup();
-        let mut patterns = Vec::new();
+        let mut base64 = Vec::new();
+        let mut hex = Vec::new();
         for needle in needles.iter().filter(|n| n.len() >= PATTERN_NEEDLE) {
             for spelling in spellings(needle) {
-                patterns.extend(encoded_patterns(&spelling));
+                base64.extend(base64_patterns(&spelling));
+                hex.push(hex_lower(&spelling));
             }
         }
-        patterns.sort();
-        patterns.dedup();
-        SecretFinder { needles, patterns }
+        for list in [&mut base64, &mut hex] {
+            list.sort();
+            list.dedup();
+        }
+        SecretFinder {
+            needles,
+            base64,
+            hex,
+        }
     }
 
     /// Whether there is nothing to look for.
@@ -159,7 +169,7 @@ impl SecretFinder {
     }
 
     fn run_holds_secret(&self, chars: &[u8], depth: u8) -> bool {
-        if !self.patterns.is_empty() && self.holds_pattern(chars) {
+        if self.holds_pattern(chars) {
             return true;
         }
         if self
@@ -213,37 +223,28 @@ impl SecretFinder {
         false
     }
 
-    /// Whether a run holds one of the fixed base64 or hex patterns. Patterns are sorted, so those
-    /// that start with a given byte are one range: one pass over the run, no allocation.
+    /// Whether a run holds one of the fixed base64 patterns (case-sensitive) or hex patterns
+    /// (either case). Patterns are sorted, so those that start with a given byte are one range:
+    /// one pass over the run, no allocation.
     fn holds_pattern(&self, chars: &[u8]) -> bool {
-        let starting = |byte: u8| {
-            let from = self.patterns.partition_point(|p| p[0] < byte);
-            let to = self.patterns.partition_point(|p| p[0] <= byte);
-            &self.patterns[from..to]
-        };
-        for i in 0..chars.len() {
-            let rest = &chars[i..];
-            // Base64 is case-sensitive; hex patterns are lower case and match either case.
-            if starting(chars[i]).iter().any(|p| {
-                rest.starts_with(p)
-                    || (p.len() <= rest.len()
-                        && p.iter().all(u8::is_ascii_hexdigit)
-                        && rest[..p.len()].eq_ignore_ascii_case(p))
-            }) {
-                return true;
-            }
-            let lower = chars[i].to_ascii_lowercase();
-            if lower != chars[i]
-                && starting(lower).iter().any(|p| {
-                    p.len() <= rest.len()
-                        && p.iter().all(u8::is_ascii_hexdigit)
-                        && rest[..p.len()].eq_ignore_ascii_case(p)
-                })
-            {
-                return true;
-            }
+        fn starting(patterns: &[Vec<u8>], byte: u8) -> &[Vec<u8>] {
+            let from = patterns.partition_point(|p| p[0] < byte);
+            let to = patterns.partition_point(|p| p[0] <= byte);
+            &patterns[from..to]
         }
-        false
+        (0..chars.len()).any(|i| {
+            let rest = &chars[i..];
+            starting(&self.base64, chars[i])
+                .iter()
+                .any(|p| rest.starts_with(p))
+                || chars[i].is_ascii_hexdigit()
+                    && starting(&self.hex, chars[i].to_ascii_lowercase())
+                        .iter()
+                        .any(|p| {
+                            rest.get(..p.len())
+                                .is_some_and(|r| r.eq_ignore_ascii_case(p))
+                        })
+        })
     }
 
     /// `text` with every span replaced by `with`.
@@ -534,9 +535,9 @@ fn spellings(needle: &[u8]) -> Vec<Vec<u8>> {
     ]
 }
 
-/// Fixed substrings of every base64 encoding (both alphabets, each of the three alignments) and
-/// of the hex encoding of a text that holds `spelling`.
-fn encoded_patterns(spelling: &[u8]) -> Vec<Vec<u8>> {
+/// Fixed substrings of every base64 encoding (both alphabets, each of the three alignments) of
+/// a text that holds `spelling`.
+fn base64_patterns(spelling: &[u8]) -> Vec<Vec<u8>> {
     use base64::Engine as _;
     let mut out = Vec::new();
     for alignment in 0..3 {
@@ -548,26 +549,25 @@ fn encoded_patterns(spelling: &[u8]) -> Vec<Vec<u8>> {
         if core.len() < 6 {
             continue;
         }
-        out.push(
-            base64::engine::general_purpose::STANDARD_NO_PAD
-                .encode(core)
-                .into_bytes(),
-        );
-        out.push(
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .encode(core)
-                .into_bytes(),
-        );
+        for engine in [
+            &base64::engine::general_purpose::STANDARD_NO_PAD,
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        ] {
+            out.push(engine.encode(core).into_bytes());
+        }
     }
-    let mut hex = Vec::with_capacity(spelling.len() * 2);
-    for b in spelling {
+    out
+}
+
+fn hex_lower(bytes: &[u8]) -> Vec<u8> {
+    let mut hex = Vec::with_capacity(bytes.len() * 2);
+    for b in bytes {
         hex.extend_from_slice(&[
             HEX_LOWER[usize::from(b >> 4)],
             HEX_LOWER[usize::from(b & 15)],
         ]);
     }
-    out.push(hex);
-    out
+    hex
 }
 
 /// A run of base64/hex characters, read through escapes.

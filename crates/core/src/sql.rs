@@ -347,6 +347,11 @@ const READ_ONLY_FUNCTIONS: &[&str] = &[
     "current_database",
 ];
 
+/// Whether a read-only credential may call the function of this (resolved) name.
+pub fn is_plain_calculation(name: &str) -> bool {
+    READ_ONLY_FUNCTIONS.contains(&name)
+}
+
 /// A function the statement calls, anywhere in it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FunctionCall {
@@ -372,7 +377,7 @@ impl FunctionCall {
             None => true,
             Some(schema) => matches!(schema, "pg_catalog" | "main"),
         };
-        schema_ok && READ_ONLY_FUNCTIONS.contains(&self.name.as_str())
+        schema_ok && is_plain_calculation(&self.name)
     }
 }
 

@@ -168,10 +168,10 @@ async fn basic_auth_is_placed_and_redacted() {
     assert!(String::from_utf8_lossy(&outcome.body).contains("[REDACTED]"));
 }
 
-#[tokio::test]
-async fn an_echoed_secret_is_redacted_from_status_headers_and_body() {
-    let server = start(Behaviour::EchoSecret, None).await;
-    let secret = Secret::new(SECRET.into());
+/// A GET with a bearer `secret` to a server that behaves as `behaviour`.
+async fn bearer_get(behaviour: Behaviour, secret: &str) -> countersign_exec::HttpOutcome {
+    let server = start(behaviour, None).await;
+    let secret = Secret::new(secret.into());
     let meta = credential("bank", HttpAuth::Bearer, &[origin(&server)], &[], &[]);
     let (_dir, authorized) = authorize(http_artifact(
         Some("bank"),
@@ -180,10 +180,15 @@ async fn an_echoed_secret_is_redacted_from_status_headers_and_body() {
         "null",
     ))
     .await;
-    let outcome = HttpExecutor::new()
+    HttpExecutor::new()
         .execute(authorized, Some((&meta, &secret)))
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_echoed_secret_is_redacted_from_status_headers_and_body() {
+    let outcome = bearer_get(Behaviour::EchoSecret, SECRET).await;
     assert_clean(&outcome.body);
     assert_clean(outcome.reason.as_bytes());
     for (name, value) in &outcome.headers {
@@ -203,20 +208,7 @@ const ESCAPED_SECRET: &str = "tok/live+9f8e&7d6c=NEVER_LEAK";
 
 #[tokio::test]
 async fn a_secret_echoed_in_any_encoding_is_redacted() {
-    let server = start(Behaviour::EchoEncoded, None).await;
-    let secret = Secret::new(ESCAPED_SECRET.into());
-    let meta = credential("bank", HttpAuth::Bearer, &[origin(&server)], &[], &[]);
-    let (_dir, authorized) = authorize(http_artifact(
-        Some("bank"),
-        "GET",
-        &format!("{}/v1/me", origin(&server)),
-        "null",
-    ))
-    .await;
-    let outcome = HttpExecutor::new()
-        .execute(authorized, Some((&meta, &secret)))
-        .await
-        .unwrap();
+    let outcome = bearer_get(Behaviour::EchoEncoded, ESCAPED_SECRET).await;
     let finder = countersign_core::secret::SecretFinder::new([ESCAPED_SECRET]);
     let body = String::from_utf8_lossy(&outcome.body).into_owned();
     assert!(!finder.found_in(body.as_bytes()), "{body}");
