@@ -68,15 +68,15 @@ impl Desktop {
             .context("WebKitWebDriver is not installed: apt-get install webkit2gtk-driver")?;
 
         // A WebDriver session that cannot even be requested (the driver's socket reset, a port
-        // taken between choosing and binding it) is retried once with fresh ports; an app that
-        // does not open its window fails both attempts.
+        // taken between choosing and binding it) is retried with fresh ports, up to three
+        // attempts; an app that does not open its window fails all of them.
         let mut attempt = 0;
         let (client, mut desktop_driver) = loop {
             attempt += 1;
             match start_session(&tauri_driver, &binary, env, args).await {
                 Ok(started) => break started,
-                Err(error) if attempt < 2 => {
-                    eprintln!("retrying the WebDriver session once: {error:#}");
+                Err(error) if attempt < 3 => {
+                    eprintln!("retrying the WebDriver session: {error:#}");
                 }
                 Err(error) => return Err(error),
             }
@@ -301,6 +301,10 @@ async fn start_session(
         .with_context(|| format!("starting {}", tauri_driver.display()))?;
     let desktop_driver = DriverProcess(Some(driver));
     wait_for_port(port).context("tauri-driver did not start listening")?;
+    // tauri-driver forwards to WebKitWebDriver, which it spawns at start but does not wait for;
+    // on a loaded machine a session requested before that listens is refused ("tcp connect
+    // error"), so the test waits for both.
+    wait_for_port(native_port).context("WebKitWebDriver did not start listening")?;
 
     let mut capabilities = serde_json::Map::new();
     capabilities.insert(

@@ -77,6 +77,20 @@ impl Decimal {
         })
     }
 
+    /// The value divided by 1,000,000 (for amounts counted in millionths, Google's `…Micros`).
+    pub fn divided_by_million(self) -> Option<Decimal> {
+        let mut out = Decimal {
+            mantissa: self.mantissa,
+            scale: self.scale.checked_add(6)?,
+        };
+        // 109900000 micros is 109.9, not 109.900000: trailing zeros say nothing.
+        while out.scale > 0 && out.mantissa % 10 == 0 {
+            out.mantissa /= 10;
+            out.scale -= 1;
+        }
+        Some(out)
+    }
+
     /// Whether the value is below zero.
     pub fn is_negative(self) -> bool {
         self.mantissa < 0

@@ -22,20 +22,27 @@ pub struct Sources<'a> {
     pub query: &'a BTreeMap<String, String>,
 }
 
-/// Adds the descriptor's details and risks to the draft and returns the headline.
+/// Adds the descriptor's details and risks to the draft and returns the headline, or `None`
+/// when a required field is missing or cannot be read: the descriptor does not describe this
+/// request, and the generic account is used instead (a descriptor never makes a headline worse).
 pub fn render(
     descriptor: &Descriptor,
     sources: &Sources<'_>,
     draft: &mut Draft,
     settings: &Settings,
-) -> String {
+) -> Option<String> {
     let display = &descriptor.display;
     let mut shown: BTreeMap<&str, String> = BTreeMap::new();
     for field in &display.fields {
         let raw = lookup(field, sources);
         let value = match raw {
             Some(value) if !is_empty(&value) => {
-                format_value(field, &value, descriptor, sources, draft, settings)
+                let shown = format_value(field, &value, descriptor, sources, draft, settings);
+                let amount = matches!(field.format, Format::AmountMinor | Format::AmountDecimal);
+                if shown.is_none() && amount {
+                    return None;
+                }
+                shown
             }
             _ => None,
         };
@@ -50,17 +57,14 @@ pub fn render(
                 draft.detail(&field.label, &detail);
                 shown.insert(&field.key, short);
             }
-            None if field.required => {
-                draft.detail(&field.label, "missing from the request");
-                shown.insert(&field.key, "(not stated)".to_owned());
-            }
+            None if field.required => return None,
             None => {}
         }
     }
     for code in &display.risks {
         draft.flag(*code);
     }
-    interpolate(&display.intent, &shown)
+    Some(interpolate(&display.intent, &shown))
 }
 
 fn is_empty(json: &Json) -> bool {
@@ -147,25 +151,14 @@ fn format_value(
                 Some(amount) => {
                     draft.money(amount, "", settings);
                     Shown {
-                        detail: format!("{amount} (no currency given)"),
-                        short: amount.to_string(),
+                        detail: format!("{amount}, in a currency the request does not state"),
+                        short: format!("{amount} (currency not stated)"),
                     }
                 }
-                None => {
-                    // An amount that cannot be read cannot be checked against the person's
-                    // limit: say so, and ask for the second factor when a limit is set.
-                    draft.risks.flag(
-                        RiskCode::MoneyMovement,
-                        format!(
-                            "The amount {} cannot be read as a number, so Countersign cannot check it against your limit.",
-                            plain(value)
-                        ),
-                    );
-                    if settings.threshold.is_some() {
-                        draft.second_factor = true;
-                    }
-                    format!("{} (not a valid amount)", plain(value)).into()
-                }
+                // An amount that is not a number (an object, a typo) is not the field this
+                // descriptor expects: the generic account reads amounts at any depth and flags
+                // one it cannot read.
+                None => return None,
             }
         }
         Format::Date => format_date(&plain(value)).into(),
@@ -303,7 +296,7 @@ fn format_value(
     })
 }
 
-fn format_date(value: &str) -> String {
+pub(super) fn format_date(value: &str) -> String {
     let format = format_description!("[year]-[month]-[day]");
     match time::Date::parse(value, format) {
         Ok(date) => {
@@ -316,7 +309,7 @@ fn format_date(value: &str) -> String {
     }
 }
 
-fn format_datetime(value: &str) -> String {
+pub(super) fn format_datetime(value: &str) -> String {
     match OffsetDateTime::parse(value, &Rfc3339) {
         Ok(at) => {
             let shown = format_description!(

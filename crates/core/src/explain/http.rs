@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::fields::{self, Sources};
+use super::generic;
 use super::sensitive::{is_sensitive_name, sensitive_value};
 use super::{Context, Draft, unknown};
 use crate::artifact::HttpArtifact;
@@ -113,32 +114,43 @@ pub fn explain(artifact: &HttpArtifact, context: &Context<'_>) -> Result<Draft, 
     let query = query_fields(&target.url);
     refuse_method_override(&body, &query)?;
     let path = target.url.path().to_owned();
-    let found = context
-        .descriptors
-        .find(&target.origin, &artifact.method, &path, &body);
     let generic_action = match artifact.method.as_str() {
         "GET" | "HEAD" | "OPTIONS" => Action::Read,
         "POST" => Action::Create,
         "PUT" | "PATCH" => Action::Update,
         _ => Action::Delete,
     };
-    match &found {
-        Some((descriptor, captures)) => {
+    // A descriptor explains the request only when every field it requires is there and reads
+    // as its format says; otherwise the generic account is used.
+    let described = context
+        .descriptors
+        .find(&target.origin, &artifact.method, &path, &body)
+        .and_then(|(descriptor, captures)| {
             let sources = Sources {
                 body: &body,
-                captures,
+                captures: &captures,
                 query: &query,
             };
-            draft.headline = fields::render(descriptor, &sources, &mut draft, context.settings);
-            draft.action = Some(descriptor.display.action);
+            let mut words = Draft::default();
+            let headline = fields::render(descriptor, &sources, &mut words, context.settings)?;
+            words.headline = headline;
+            words.action = Some(descriptor.display.action);
             if !descriptor.metadata.owner.is_empty() {
-                draft.detail("Service", &descriptor.metadata.owner);
+                words.detail("Service", &descriptor.metadata.owner);
             }
-        }
-        None => {
-            draft.headline = generic_headline(&artifact.method, &target);
-            draft.action = Some(generic_action);
-        }
+            Some(words)
+        });
+    let found = described.is_some();
+    match described {
+        Some(words) => draft = words,
+        None => generic::explain(
+            &artifact.method,
+            &target,
+            &body,
+            &query,
+            &mut draft,
+            context,
+        ),
     }
     draft.detail("Site", &target.host_display);
     draft.detail("Full address", target.url.as_str());
@@ -156,7 +168,7 @@ pub fn explain(artifact: &HttpArtifact, context: &Context<'_>) -> Result<Draft, 
     for (name, value) in &artifact.headers {
         draft.detail(&format!("Header {name}"), value);
     }
-    if found.is_none() {
+    if !found {
         for (name, value) in &query {
             draft.detail(&format!("Asks with {name}"), value);
         }
@@ -191,21 +203,10 @@ pub fn explain(artifact: &HttpArtifact, context: &Context<'_>) -> Result<Draft, 
             format!("This goes to {place}, not a public website."),
         );
     }
-    if found.is_none() && credential.is_none() && target.private.is_none() {
+    if !found && credential.is_none() && target.private.is_none() {
         draft.flag(RiskCode::UnknownHost);
     }
     flag_sensitive(&body, &query, artifact, &mut draft);
-    if found.is_none() && draft.amounts.is_empty() {
-        // The query can carry the amount too (`?amount=…&currency=…`).
-        let query_json = Json::Object(
-            query
-                .iter()
-                .map(|(k, v)| (k.clone(), Json::String(v.clone())))
-                .collect(),
-        );
-        generic_money(&body, &mut draft, context);
-        generic_money(&query_json, &mut draft, context);
-    }
     Ok(draft)
 }
 
@@ -266,19 +267,6 @@ fn method_words(method: &str) -> String {
         _ => "deletes something",
     };
     format!("{method} ({words})")
-}
-
-fn generic_headline(method: &str, target: &Target) -> String {
-    let host = &target.host_display;
-    let path = target.url.path();
-    match method {
-        "GET" => format!("Read {path} from {host}"),
-        "HEAD" | "OPTIONS" => format!("Check {path} on {host}"),
-        "POST" => format!("Send data to {path} on {host}"),
-        "PUT" => format!("Replace {path} on {host}"),
-        "PATCH" => format!("Change {path} on {host}"),
-        _ => format!("Delete {path} on {host}"),
-    }
 }
 
 fn check_headers(artifact: &HttpArtifact) -> Result<(), Refusal> {
@@ -543,74 +531,6 @@ fn flag_sensitive(
         draft.risks.flag(
             RiskCode::SensitiveData,
             format!("The request includes personal or health details ({first})."),
-        );
-    }
-}
-
-/// Without a descriptor, an amount beside a currency in the same object means money, at any
-/// depth (`{"transfer":{"amount":…,"currency":…}}`, PayPal's `{"value":"225.00","currency_code":
-/// "USD"}`): each is shown and checked against the person's limit, so nesting an amount cannot
-/// escape the second factor.
-fn generic_money(body: &Json, draft: &mut Draft, context: &Context<'_>) {
-    const CURRENCY: &[&str] = &["currency", "currency_code", "currencyCode", "currency_iso"];
-    const AMOUNT: &[&str] = &[
-        "amount",
-        "total",
-        "value",
-        "price",
-        "amount_total",
-        "unit_amount",
-    ];
-    fn walk(json: &Json, path: &str, found: &mut Vec<(String, crate::money::Decimal, String)>) {
-        match json {
-            Json::Object(members) => {
-                let currency = CURRENCY
-                    .iter()
-                    .find_map(|k| members.get(*k).and_then(Json::as_str));
-                if let Some(currency) = currency
-                    && let Some((key, amount)) = AMOUNT
-                        .iter()
-                        .find_map(|k| members.get(*k).and_then(Json::as_decimal).map(|a| (*k, a)))
-                {
-                    let at = if path.is_empty() {
-                        key.to_owned()
-                    } else {
-                        format!("{path}.{key}")
-                    };
-                    found.push((at, amount, currency.to_owned()));
-                }
-                for (key, value) in members {
-                    let next = if path.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{path}.{key}")
-                    };
-                    walk(value, &next, found);
-                }
-            }
-            Json::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    walk(item, &format!("{path}[{i}]"), found);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut found = Vec::new();
-    walk(body, "", &mut found);
-    for (at, amount, currency) in found.into_iter().take(20) {
-        draft.money(amount, &currency, context.settings);
-        let label = if at.contains(['.', '[']) {
-            format!("Amount ({at})")
-        } else {
-            "Amount".to_owned()
-        };
-        draft.detail(
-            &label,
-            format!(
-                "{amount} {} (the site decides whether this is in cents or whole units)",
-                currency.to_ascii_uppercase()
-            ),
         );
     }
 }

@@ -6,6 +6,7 @@
 
 mod email;
 mod fields;
+mod generic;
 mod http;
 mod sensitive;
 mod sql;
@@ -19,6 +20,7 @@ use crate::money::Decimal;
 use crate::refusal::{Refusal, RefusalCode};
 use crate::text;
 
+pub use generic::{MINOR_UNIT_HOSTS, counts_minor_units};
 pub use sensitive::{is_health_name, is_sensitive_name, sensitive_value};
 
 /// A secret value to look for in artifacts, with the name of its credential. The caller reads it

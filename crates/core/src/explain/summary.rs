@@ -100,10 +100,24 @@ const WRITE_WORDS: &[&str] = &[
     "schedule",
     "schedules",
     "post",
+    "open",
+    "opens",
+    "collect",
+    "collects",
+    "take",
+    "takes",
+    "close",
+    "closes",
+    "text",
+    "texts",
+    "tip",
+    "setup",
 ];
 const DELETE_WORDS: &[&str] = &[
     "delete", "deletes", "deleting", "remove", "removes", "removing", "erase", "erases", "drop",
     "drops", "purge", "purges", "clear", "clears", "truncate", "wipe", "wipes", "destroy",
+    // DELETE is how many APIs cancel (Mollie payments, Google Calendar events).
+    "cancel", "cancels",
 ];
 const ONE_WORDS: &[&str] = &["one", "single", "1", "a", "an", "only", "just"];
 const ROW_WORDS: &[&str] = &[

@@ -230,3 +230,55 @@ fn danger_codes_are_danger() {
         assert_eq!(code.severity(), Severity::Danger, "{code:?}");
     }
 }
+
+/// Whether a headline names money with its currency, or says in words what is unknown.
+fn names_money(headline: &str) -> bool {
+    let symbol = headline.contains(['$', '€', '£', '¥', '₹']);
+    let code = headline.split(|c: char| !c.is_ascii_alphabetic()).any(|w| {
+        w.len() == 3
+            && w.bytes().all(|b| b.is_ascii_uppercase())
+            && countersign_core::money::minor_digits(w) < 4
+            && !["THE", "AND", "FOR"].contains(&w)
+    });
+    symbol
+        || code
+        || headline.contains("currency not stated")
+        || headline.contains("states no amount")
+        || headline.contains("amount already set")
+}
+
+/// Over the whole corpus: a headline never shows a placeholder, a JSON fragment or the URL path
+/// of the request, and a payment headline names its amount with the currency (or says what the
+/// request leaves out).
+#[test]
+fn headlines_are_words_not_placeholders_fragments_or_paths() {
+    let fixture = Fixture::load();
+    let mut failures = Vec::new();
+    for (name, path) in cases() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let Ok(explained) = fixture.explain(&text) else {
+            continue;
+        };
+        let headline = &explained.explanation.headline;
+        for bad in ["(not stated)", "(not given)", "{", "}", "missing from the request"] {
+            if headline.contains(bad) {
+                failures.push(format!("{name}: “{headline}” holds {bad}"));
+            }
+        }
+        let proposal: serde_json::Value = serde_json::from_str(&text).unwrap();
+        if let Some(url) = proposal["artifact"]["url"].as_str() {
+            let path = url::Url::parse(url).unwrap().path().to_owned();
+            if path.len() > 1 && headline.contains(path.trim_end_matches('/')) {
+                failures.push(format!("{name}: “{headline}” shows the path {path}"));
+            }
+        }
+        if explained.explanation.action == countersign_core::Action::Payment
+            && !names_money(headline)
+        {
+            failures.push(format!(
+                "{name}: the payment headline “{headline}” names no amount with its currency"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
