@@ -453,6 +453,7 @@ async fn serving(second_factor: bool, body: &'static str, token: &str) -> Loop {
             },
         },
         requires_second_factor: second_factor,
+        prescriber: None,
     };
     credentials
         .add(&audit, &meta, &countersign_vault::Secret::new(token.into()))

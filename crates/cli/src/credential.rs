@@ -189,7 +189,7 @@ pub fn run(command: CredentialCommand) -> anyhow::Result<ExitCode> {
                         allowed_domains,
                     },
                 };
-                let meta = CredentialMeta { name, description, kind, requires_second_factor: second_factor };
+                let meta = CredentialMeta { name, description, kind, requires_second_factor: second_factor, prescriber: None };
                 countersign_app::check_credential(&meta)?;
                 let secret = read_secret(&format!("Secret for {} (not shown): ", meta.name))?;
                 credentials.add(&audit, &meta, &secret).await?;

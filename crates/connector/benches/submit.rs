@@ -139,6 +139,7 @@ async fn main() {
                 },
             },
             requires_second_factor: false,
+            prescriber: None,
         };
         credentials
             .add(

@@ -17,6 +17,21 @@ pub struct CredentialMeta {
     /// Whether every use needs the second factor.
     #[serde(default)]
     pub requires_second_factor: bool,
+    /// For a clinic's records credential: the prescriber whose name, address and DEA number the
+    /// EPCS signing block shows (21 CFR 1311.120(b)(9)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prescriber: Option<Prescriber>,
+}
+
+/// The prescriber a credential signs prescriptions for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prescriber {
+    /// Full name, as on the DEA registration.
+    pub name: String,
+    /// Practice address.
+    pub address: String,
+    /// DEA registration number.
+    pub dea_number: String,
 }
 
 /// The three kinds, each with its own scope.

@@ -101,6 +101,10 @@ pub struct Field {
     /// For amounts: a fixed currency code, when the API has only one.
     #[serde(default)]
     pub currency: Option<String>,
+    /// For date-times written without an offset: the path of the time zone's name
+    /// (`start.timeZone`).
+    #[serde(default)]
+    pub zone_path: Option<String>,
     /// For `format = "enum"`: the name of the map in `metadata.enums`.
     #[serde(default)]
     pub enum_name: Option<String>,
@@ -163,11 +167,26 @@ pub const SHIPPED: &[(&str, &str)] = &[
         "payments.toml",
         include_str!("../descriptors/payments.toml"),
     ),
-    (
-        "healthcare.toml",
-        include_str!("../descriptors/healthcare.toml"),
-    ),
     ("email.toml", include_str!("../descriptors/email.toml")),
+    ("stripe.toml", include_str!("../descriptors/stripe.toml")),
+    ("paypal.toml", include_str!("../descriptors/paypal.toml")),
+    ("square.toml", include_str!("../descriptors/square.toml")),
+    ("wise.toml", include_str!("../descriptors/wise.toml")),
+    ("plaid.toml", include_str!("../descriptors/plaid.toml")),
+    ("shopify.toml", include_str!("../descriptors/shopify.toml")),
+    (
+        "quickbooks.toml",
+        include_str!("../descriptors/quickbooks.toml"),
+    ),
+    ("google.toml", include_str!("../descriptors/google.toml")),
+    (
+        "microsoft.toml",
+        include_str!("../descriptors/microsoft.toml"),
+    ),
+    (
+        "messaging.toml",
+        include_str!("../descriptors/messaging.toml"),
+    ),
 ];
 
 /// A pack file: a list of descriptors.
@@ -211,46 +230,94 @@ impl Descriptors {
         path: &str,
         body: &Json,
     ) -> Option<(&Descriptor, BTreeMap<String, String>)> {
-        self.0.iter().find_map(|d| {
-            let c = &d.context;
-            if !c.origins.is_empty() && !c.origins.iter().any(|o| o.eq_ignore_ascii_case(origin)) {
-                return None;
-            }
-            if !c.methods.is_empty() && !c.methods.iter().any(|m| m.eq_ignore_ascii_case(method)) {
-                return None;
-            }
-            let captures = match_path(&c.path, path)?;
-            let conditions_hold = c
-                .body_equals
-                .iter()
-                .all(|(field, want)| body.at(field).and_then(Json::as_str) == Some(want.as_str()));
-            conditions_hold.then_some((d, captures))
-        })
+        self.matching(origin, method, path, body).into_iter().next()
+    }
+
+    /// Every descriptor matching the request, most specific first: those bound to the request's
+    /// origin before those for any server (so Square's `/v2/payments` is not read by a generic
+    /// `**/payments`), otherwise in precedence order (the person's files, then the packs).
+    pub fn matching(
+        &self,
+        origin: &str,
+        method: &str,
+        path: &str,
+        body: &Json,
+    ) -> Vec<(&Descriptor, BTreeMap<String, String>)> {
+        let mut found: Vec<_> = self
+            .0
+            .iter()
+            .filter_map(|d| {
+                let c = &d.context;
+                if !c.origins.is_empty() && !c.origins.iter().any(|o| origin_matches(o, origin)) {
+                    return None;
+                }
+                if !c.methods.is_empty()
+                    && !c.methods.iter().any(|m| m.eq_ignore_ascii_case(method))
+                {
+                    return None;
+                }
+                let captures = match_path(&c.path, path)?;
+                let conditions_hold = c.body_equals.iter().all(|(field, want)| {
+                    body.at(field).and_then(Json::as_str) == Some(want.as_str())
+                });
+                conditions_hold.then_some((d, captures))
+            })
+            .collect();
+        found.sort_by_key(|(d, _)| d.context.origins.is_empty());
+        found
+    }
+}
+
+/// An exact origin, or `https://*.example.com` for any one-or-more-label subdomain (Shopify's
+/// `{shop}.myshopify.com`).
+fn origin_matches(pattern: &str, origin: &str) -> bool {
+    match pattern.split_once("://*.") {
+        Some((scheme, domain)) => origin.split_once("://").is_some_and(|(s, host)| {
+            s.eq_ignore_ascii_case(scheme)
+                && host.len() > domain.len() + 1
+                && host
+                    .to_ascii_lowercase()
+                    .ends_with(&format!(".{}", domain.to_ascii_lowercase()))
+        }),
+        None => pattern.eq_ignore_ascii_case(origin),
     }
 }
 
 /// Matches `/a/{x}/b` or `**/b` against a path, returning the captured segments.
 fn match_path(pattern: &str, path: &str) -> Option<BTreeMap<String, String>> {
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let mut wanted: Vec<&str> = pattern.trim_matches('/').split('/').collect();
-    let any_prefix = wanted.first() == Some(&"**");
-    if any_prefix {
-        wanted.remove(0);
-    }
-    if segments.len() < wanted.len() || (!any_prefix && segments.len() != wanted.len()) {
+    // Called for every descriptor on every explanation: no allocation until a pattern matches.
+    let pattern = pattern.trim_matches('/');
+    let (any_prefix, pattern) = match pattern.strip_prefix("**") {
+        Some(rest) => (true, rest.trim_start_matches('/')),
+        None => (false, pattern),
+    };
+    let wanted = || pattern.rsplit('/').filter(|_| !pattern.is_empty());
+    let path = path.trim_matches('/');
+    let wanted_len = wanted().count();
+    let path_len = path.split('/').count();
+    if path_len < wanted_len || (!any_prefix && path_len != wanted_len) {
         return None;
     }
-    let tail = &segments[segments.len() - wanted.len()..];
-    let mut captures = BTreeMap::new();
-    for (want, got) in wanted.iter().zip(tail) {
-        if let Some(name) = want.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
-            if got.is_empty() {
-                return None;
+    // `{id}` captures a segment; `{id}.json` one that ends in `.json` (Shopify).
+    let capture = |want: &str, got: &str| -> Option<Option<(String, String)>> {
+        match want.strip_prefix('{').and_then(|w| w.split_once('}')) {
+            Some((name, suffix)) => {
+                let value = got.strip_suffix(suffix)?;
+                (!value.is_empty()).then(|| Some((name.to_owned(), value.to_owned())))
             }
-            let decoded = percent_decode(got);
-            captures.insert(name.to_owned(), decoded);
-        } else if want != got {
+            None => (want == got).then_some(None),
+        }
+    };
+    for (want, got) in wanted().zip(path.rsplit('/')) {
+        let literal = !want.starts_with('{');
+        if literal && want != got {
             return None;
+        }
+    }
+    let mut captures = BTreeMap::new();
+    for (want, got) in wanted().zip(path.rsplit('/')) {
+        if let Some((name, value)) = capture(want, got)? {
+            captures.insert(name, percent_decode(&value));
         }
     }
     Some(captures)
@@ -296,6 +363,29 @@ mod tests {
         assert!(match_path("/v1/refunds", "/v1/refunds/x").is_none());
         assert!(match_path("**/Patient", "/fhir/r4/Patient").is_some());
         assert!(match_path("**/Patient/{id}", "/Patient/42").is_some());
+        let shopify = match_path(
+            "/admin/api/{v}/variants/{id}.json",
+            "/admin/api/2024-01/variants/808.json",
+        )
+        .unwrap();
+        assert_eq!(shopify["id"], "808");
+        assert!(match_path("/a/{id}.json", "/a/808").is_none());
         assert_eq!(percent_decode("a%20b%zz"), "a b%zz");
+        assert!(origin_matches(
+            "https://*.myshopify.com",
+            "https://shop-1.myshopify.com"
+        ));
+        assert!(!origin_matches(
+            "https://*.myshopify.com",
+            "https://myshopify.com"
+        ));
+        assert!(!origin_matches(
+            "https://*.myshopify.com",
+            "https://evilmyshopify.com"
+        ));
+        assert!(!origin_matches(
+            "https://*.myshopify.com",
+            "http://a.myshopify.com"
+        ));
     }
 }

@@ -234,6 +234,7 @@ impl Demo {
                     },
                 },
                 requires_second_factor: false,
+                prescriber: None,
             }
         };
         credentials
@@ -272,6 +273,7 @@ impl Demo {
                 max_rows: 200,
             },
             requires_second_factor: false,
+            prescriber: None,
         };
         credentials.add(&audit, &database, &db_secret).await?;
         let mail = CredentialMeta {
@@ -286,6 +288,7 @@ impl Demo {
                 allowed_domains: Vec::new(),
             },
             requires_second_factor: false,
+            prescriber: None,
         };
         credentials.add(&audit, &mail, &smtp_password).await?;
 

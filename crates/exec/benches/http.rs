@@ -53,6 +53,7 @@ async fn main() {
             },
         },
         requires_second_factor: false,
+        prescriber: None,
     };
     let body = r#"{"amount":9999,"currency":"USD","payee":"Amazon"}"#;
 

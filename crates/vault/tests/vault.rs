@@ -51,6 +51,7 @@ async fn credentials_keep_metadata_in_the_database_and_secrets_in_the_keychain()
             },
         },
         requires_second_factor: false,
+        prescriber: None,
     };
     let value = format!("tok_{}_unmistakable", std::process::id());
     store

@@ -151,7 +151,7 @@ fn propose_review_in_a_terminal_execute_release_verify() {
     let id = propose(format!(
         r#"{{"summary":"Check the balance","purpose":"budget","artifact":{{"kind":"http","credential":"bank","method":"GET","url":"http://127.0.0.1:{bank_port}/v1/balance"}}}}"#
     ));
-    review.expect("Read /v1/balance from 127.0.0.1").unwrap();
+    review.expect("Read the balance on 127.0.0.1").unwrap();
     let prompt = review.expect(Regex(r"Type (\w+) to approve")).unwrap();
     let code = String::from_utf8_lossy(prompt.get(1).unwrap()).into_owned();
     assert_eq!(

@@ -23,6 +23,7 @@ fn registry() -> Registry {
             },
         },
         requires_second_factor: false,
+        prescriber: None,
     };
     let sql = CredentialMeta {
         name: "db".into(),
@@ -34,6 +35,7 @@ fn registry() -> Registry {
             max_rows: 100,
         },
         requires_second_factor: false,
+        prescriber: None,
     };
     let smtp = CredentialMeta {
         name: "mail".into(),
@@ -47,6 +49,7 @@ fn registry() -> Registry {
             allowed_domains: vec![],
         },
         requires_second_factor: false,
+        prescriber: None,
     };
     Registry {
         credentials: vec![http, sql, smtp],

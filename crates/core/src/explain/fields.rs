@@ -84,7 +84,13 @@ fn lookup(field: &Field, sources: &Sources<'_>) -> Option<Json> {
     if let Some(name) = field.path.strip_prefix("query:") {
         return sources.query.get(name).map(|v| Json::String(v.clone()));
     }
-    sources.body.at(&field.path).cloned()
+    // Form bodies (Stripe) are flat: `transfer_data[destination]` is one literal key.
+    sources
+        .body
+        .as_object()
+        .and_then(|members| members.get(&field.path))
+        .or_else(|| sources.body.at(&field.path))
+        .cloned()
 }
 
 fn plain(json: &Json) -> String {
@@ -123,23 +129,39 @@ fn format_value(
     Some(match field.format {
         Format::Text => plain(value).into(),
         Format::AmountMinor | Format::AmountDecimal => {
+            // The request's own currency first; a fixed one only where the API has a default.
             let currency = field
-                .currency
-                .clone()
-                .or_else(|| {
-                    field
-                        .currency_path
-                        .as_ref()
-                        .and_then(|p| sources.body.at(p))
-                        .map(plain)
-                })
+                .currency_path
+                .as_ref()
+                .and_then(|p| sources.body.at(p))
+                .map(plain)
+                .filter(|c| !c.is_empty())
+                .or_else(|| field.currency.clone())
                 .unwrap_or_default();
             let number = value.as_decimal();
             let amount = match (field.format, number) {
+                // Minor units cannot be read without knowing the currency's digits.
+                (Format::AmountMinor, Some(_)) if currency.is_empty() => None,
                 (Format::AmountMinor, Some(n)) => Decimal::from_minor(n, &currency),
                 (_, n) => n,
             };
             match amount {
+                None if field.format == Format::AmountMinor
+                    && currency.is_empty()
+                    && number.is_some() =>
+                {
+                    // Minor units of an unknown currency: 2500 is $25.00 or ¥2,500. Say so,
+                    // and check it as an amount in another currency (the second factor when a
+                    // limit is set).
+                    let n = number?;
+                    draft.money(n, "", settings);
+                    Shown {
+                        detail: format!(
+                            "{n} in the smallest unit of a currency the request does not state (cents for dollars, yen for yen)"
+                        ),
+                        short: format!("{n} minor units (currency not stated)"),
+                    }
+                }
                 Some(amount) if !currency.is_empty() => {
                     draft.money(amount, &currency, settings);
                     let money = format_money(amount, &currency);
@@ -162,7 +184,15 @@ fn format_value(
             }
         }
         Format::Date => format_date(&plain(value)).into(),
-        Format::Datetime => format_datetime(&plain(value)).into(),
+        Format::Datetime => {
+            let zone = field
+                .zone_path
+                .as_ref()
+                .and_then(|p| sources.body.at(p))
+                .map(plain)
+                .filter(|z| !z.is_empty());
+            format_local_datetime(&plain(value), zone.as_deref()).into()
+        }
         Format::Reference => match value {
             Json::Object(_) => {
                 let reference = value.at("reference").map(plain).unwrap_or_default();
@@ -246,7 +276,9 @@ fn format_value(
             let addresses: Vec<String> = items
                 .iter()
                 .map(|item| {
+                    // Graph `{emailAddress:{address}}`, SendGrid and Google `{email, name}`.
                     item.at("emailAddress.address")
+                        .or_else(|| item.at("email"))
                         .map_or_else(|| plain(item), plain)
                 })
                 .collect();
@@ -336,27 +368,99 @@ pub(super) fn format_datetime(value: &str) -> String {
     }
 }
 
-fn interpolate(intent: &str, shown: &BTreeMap<&str, String>) -> String {
-    let mut out = String::new();
-    let mut rest = intent;
-    while let Some(start) = rest.find('{') {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 1..];
-        match after.find('}') {
-            Some(end) => {
-                let key = &after[..end];
-                out.push_str(shown.get(key).map_or("(not given)", String::as_str));
-                rest = &after[end + 1..];
+/// Fills `{key}` with shown values. A part in square brackets is optional: it is left out
+/// when a key inside it has no value (`"Refund [{amount} of ]payment {id}"`), or replaced by the
+/// text after a `|` (`"Refund [{amount}|in full]"`). A key outside
+/// brackets always has a value, because a descriptor whose required fields are missing is not
+/// used; one that is neither required nor bracketed is left out with its braces.
+/// A date-time with its offset (RFC 3339), or a wall-clock time with the time zone named beside
+/// it (Microsoft Graph and Google Calendar write `{dateTime, timeZone}`).
+pub(super) fn format_local_datetime(value: &str, zone: Option<&str>) -> String {
+    if OffsetDateTime::parse(value, &Rfc3339).is_ok() {
+        return format_datetime(value);
+    }
+    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    let trimmed = value.split('.').next().unwrap_or(value);
+    match time::PrimitiveDateTime::parse(trimmed, format) {
+        Ok(at) => {
+            let shown = format_description!(
+                "[weekday repr:short] [day padding:none] [month repr:short] [year], [hour]:[minute]"
+            );
+            let text = at.format(shown).unwrap_or_else(|_| value.to_owned());
+            match zone {
+                Some(zone) => format!("{text} ({zone})"),
+                None => format!("{text} (time zone not stated)"),
             }
-            None => {
+        }
+        Err(_) => format_datetime(value),
+    }
+}
+
+fn interpolate(intent: &str, shown: &BTreeMap<&str, String>) -> String {
+    fn fill(part: &str, shown: &BTreeMap<&str, String>) -> Option<String> {
+        let mut out = String::new();
+        let mut rest = part;
+        let mut complete = true;
+        while let Some(start) = rest.find('{') {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 1..];
+            let Some(end) = after.find('}') else {
                 out.push_str(&rest[start..]);
                 rest = "";
+                break;
+            };
+            match shown.get(&after[..end]) {
+                Some(value) => out.push_str(value),
+                None => complete = false,
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        complete.then_some(out)
+    }
+    let mut out = String::new();
+    let mut rest = intent;
+    while let Some(open) = rest.find('[') {
+        let (before, after) = rest.split_at(open);
+        out.push_str(&fill(before, shown).unwrap_or_else(|| lenient(before, shown)));
+        match after[1..].find(']') {
+            Some(close) => {
+                let inner = &after[1..=close];
+                let (primary, fallback) = inner.split_once('|').unwrap_or((inner, ""));
+                match fill(primary, shown) {
+                    Some(optional) => out.push_str(&optional),
+                    None => out.push_str(&lenient(fallback, shown)),
+                }
+                rest = &after[close + 2..];
+            }
+            None => {
+                rest = &after[1..];
             }
         }
     }
-    out.push_str(rest);
-    // Collapse the double spaces an absent optional field leaves behind.
+    out.push_str(&fill(rest, shown).unwrap_or_else(|| lenient(rest, shown)));
+    // Collapse the double spaces an absent optional part leaves behind.
     out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Fills what it can and drops keys without a value.
+fn lenient(part: &str, shown: &BTreeMap<&str, String>) -> String {
+    let mut out = String::new();
+    let mut rest = part;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        if let Some(value) = shown.get(&after[..end]) {
+            out.push_str(value);
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -374,5 +478,27 @@ mod tests {
             "Thu 3 Dec 2026, 10:00 (UTC)"
         );
         assert_eq!(format_date("1980-02-29"), "Fri 29 Feb 1980");
+    }
+
+    #[test]
+    fn optional_parts_are_left_out_whole() {
+        let mut shown = BTreeMap::new();
+        shown.insert("id", "pi_1".to_owned());
+        assert_eq!(
+            interpolate("Refund [{amount} of ]payment {id}", &shown),
+            "Refund payment pi_1"
+        );
+        shown.insert("amount", "$5.00".to_owned());
+        assert_eq!(
+            interpolate(
+                "Refund [{amount} of ]payment {id}[ because {reason}]",
+                &shown
+            ),
+            "Refund $5.00 of payment pi_1"
+        );
+        assert_eq!(
+            interpolate("Refund payment {id} [for {missing}|in full]", &shown),
+            "Refund payment pi_1 in full"
+        );
     }
 }

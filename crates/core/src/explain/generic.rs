@@ -407,6 +407,32 @@ pub(super) struct FoundMoney {
     pub detail: String,
 }
 
+/// With a descriptor in force: every amount it does not read is still shown and checked against
+/// the person's limit, so a second amount (a later list item, a nested object) cannot pass
+/// unseen behind a descriptor that reads only the first.
+pub(super) fn other_amounts(
+    body: &Json,
+    query: &BTreeMap<String, String>,
+    host: &str,
+    read: &[&str],
+    draft: &mut Draft,
+    context: &Context<'_>,
+) -> usize {
+    let mut scratch = Draft::default();
+    let found = money(body, query, host, read, &mut scratch, context);
+    for risk in scratch.risks.into_sorted() {
+        if matches!(risk.code, RiskCode::LargeAmount | RiskCode::MoneyMovement) {
+            draft.risks.flag(risk.code, risk.message);
+        }
+    }
+    draft.second_factor |= scratch.second_factor;
+    draft.amounts.extend(scratch.amounts);
+    for other in &found {
+        draft.detail(&format!("Other amount ({})", other.at), &other.detail);
+    }
+    found.len()
+}
+
 /// Whether a key names an amount of money.
 fn is_amount_key(key: &str) -> bool {
     let w = words(key);
@@ -441,6 +467,7 @@ pub(super) fn money(
     body: &Json,
     query: &BTreeMap<String, String>,
     host: &str,
+    skip: &[&str],
     draft: &mut Draft,
     context: &Context<'_>,
 ) -> Vec<FoundMoney> {
@@ -456,6 +483,8 @@ pub(super) fn money(
     for source in [body, &query_json] {
         walk_money(source, "", None, minor_host, &mut found, &mut unreadable);
     }
+    found.retain(|(at, ..)| !skip.contains(&at.as_str()));
+    unreadable.retain(|(at, _)| !skip.contains(&at.as_str()));
     let mut shown = Vec::new();
     for (at, amount, currency, units) in found.into_iter().take(20) {
         let (short, detail, checked) = match (&currency, units) {
@@ -888,7 +917,7 @@ pub(super) fn explain(
 ) {
     let path = read_path(target.url.path());
     let host = target.url.host_str().unwrap_or("");
-    let amounts = money(body, query, host, draft, context);
+    let amounts = money(body, query, host, &[], draft, context);
     let to = recipients(body, query);
     let about = subject(body);
     let when = start(body);

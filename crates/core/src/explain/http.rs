@@ -4,11 +4,12 @@
 use std::collections::BTreeMap;
 
 use super::fields::{self, Sources};
-use super::generic;
 use super::sensitive::{is_sensitive_name, sensitive_value};
 use super::{Context, Draft, unknown};
+use super::{fhir, generic};
 use crate::artifact::HttpArtifact;
 use crate::credential::{CredentialKind, HttpAuth};
+use crate::descriptor::Format;
 use crate::explanation::{Action, RiskCode};
 use crate::json::Json;
 use crate::refusal::{Refusal, RefusalCode};
@@ -122,10 +123,16 @@ pub fn explain(artifact: &HttpArtifact, context: &Context<'_>) -> Result<Draft, 
     };
     // A descriptor explains the request only when every field it requires is there and reads
     // as its format says; otherwise the generic account is used.
-    let described = context
+    // Descriptors bound to this origin first, then FHIR by resource (any server), then
+    // descriptors for any server, then the generic account.
+    let matching = context
         .descriptors
-        .find(&target.origin, &artifact.method, &path, &body)
-        .and_then(|(descriptor, captures)| {
+        .matching(&target.origin, &artifact.method, &path, &body);
+    let (bound, unbound): (Vec<_>, Vec<_>) = matching
+        .into_iter()
+        .partition(|(d, _)| !d.context.origins.is_empty());
+    let mut describe =
+        |(descriptor, captures): (&crate::descriptor::Descriptor, BTreeMap<String, String>)| {
             let sources = Sources {
                 body: &body,
                 captures: &captures,
@@ -133,13 +140,36 @@ pub fn explain(artifact: &HttpArtifact, context: &Context<'_>) -> Result<Draft, 
             };
             let mut words = Draft::default();
             let headline = fields::render(descriptor, &sources, &mut words, context.settings)?;
-            words.headline = headline;
+            let read: Vec<&str> = descriptor
+                .display
+                .fields
+                .iter()
+                .filter(|f| matches!(f.format, Format::AmountMinor | Format::AmountDecimal))
+                .map(|f| f.path.as_str())
+                .collect();
+            let host = target.url.host_str().unwrap_or("");
+            let others = generic::other_amounts(&body, &query, host, &read, &mut words, context);
+            words.headline = match others {
+                0 => headline,
+                1 => format!("{headline}, and 1 more amount (see the details)"),
+                n => format!("{headline}, and {n} more amounts (see the details)"),
+            };
             words.action = Some(descriptor.display.action);
             if !descriptor.metadata.owner.is_empty() {
                 words.detail("Service", &descriptor.metadata.owner);
             }
             Some(words)
-        });
+        };
+    let mut described = bound.into_iter().find_map(&mut describe);
+    if described.is_none() {
+        let mut words = Draft::default();
+        if fhir::explain(artifact, &target, &body, &query, &mut words, context).is_some() {
+            described = Some(words);
+        }
+    }
+    if described.is_none() {
+        described = unbound.into_iter().find_map(&mut describe);
+    }
     let found = described.is_some();
     match described {
         Some(words) => draft = words,

@@ -5,6 +5,7 @@
 //! words, hidden characters, and last the comparison of the agent's claim with what was found.
 
 mod email;
+mod fhir;
 mod fields;
 mod generic;
 mod http;

@@ -30,6 +30,7 @@ fn account(allowed: &[&str]) -> CredentialMeta {
             allowed_domains: allowed.iter().map(|d| (*d).to_owned()).collect(),
         },
         requires_second_factor: false,
+        prescriber: None,
     }
 }
 

@@ -33,6 +33,7 @@ fn credential(
             },
         },
         requires_second_factor: false,
+        prescriber: None,
     }
 }
 

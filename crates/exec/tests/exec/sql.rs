@@ -26,6 +26,7 @@ fn database(
             max_rows,
         },
         requires_second_factor: false,
+        prescriber: None,
     }
 }
 
