@@ -60,6 +60,8 @@ pub struct SqlFacts {
     pub schema_action: Option<String>,
     /// Every function the statement calls, anywhere in it.
     pub functions: Vec<FunctionCall>,
+    /// A read's `GROUP BY` expressions, as written.
+    pub group_by: Vec<String>,
 }
 
 /// Functions that reach outside the database or change server state: never run for an agent,
@@ -339,6 +341,19 @@ const READ_ONLY_FUNCTIONS: &[&str] = &[
     "zeroblob",
     "likely",
     "unlikely",
+    // the database's own description (schema look-ups before a data query)
+    "format_type",
+    "pg_get_expr",
+    "pg_get_constraintdef",
+    "pg_get_indexdef",
+    "pg_get_viewdef",
+    "col_description",
+    "obj_description",
+    "pg_table_is_visible",
+    "pragma_table_info",
+    "pragma_table_xinfo",
+    "pragma_index_list",
+    "pragma_foreign_key_list",
     // who and where (no secrets: names only)
     "current_user",
     "session_user",
@@ -572,6 +587,7 @@ pub fn classify(statement: &str, sql_dialect: SqlDialect) -> Result<SqlFacts, Re
         side_effects,
         schema_action: None,
         functions: calls.calls,
+        group_by: Vec::new(),
     };
 
     match statement {
@@ -720,6 +736,9 @@ fn read_query(query: &Query, facts: &mut SqlFacts) -> Result<(), Refusal> {
             facts.filter = select.selection.as_ref().map(ToString::to_string);
             facts.filter_words = select.selection.as_ref().map(condition_words);
             facts.target = select.from.first().map(|t| t.relation.to_string());
+            if let sqlparser::ast::GroupByExpr::Expressions(exprs, _) = &select.group_by {
+                facts.group_by = exprs.iter().map(ToString::to_string).collect();
+            }
             if let Some(into) = &select.into {
                 facts.kind = SqlKind::SchemaChange;
                 let table = into
@@ -800,7 +819,18 @@ pub fn condition_words(expr: &Expr) -> String {
             condition_words(pattern)
         ),
         Expr::Nested(inner) => format!("({})", condition_words(inner)),
-        other => other.to_string(),
+        other => value_words(&other.to_string()),
+    }
+}
+
+/// A value as a person reads it: a string literal in curly quotes (`'paid'` is “paid”), anything
+/// else as written.
+pub fn value_words(sql: &str) -> String {
+    match sql.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
+        Some(inner) if !inner.is_empty() || sql.len() == 2 => {
+            format!("“{}”", inner.replace("''", "'"))
+        }
+        _ => sql.to_owned(),
     }
 }
 

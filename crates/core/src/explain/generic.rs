@@ -248,7 +248,7 @@ fn words(segment: &str) -> Vec<String> {
     out
 }
 
-fn singular(word: &str) -> String {
+pub(super) fn singular(word: &str) -> String {
     if word.len() > 4
         && let Some(stem) = word.strip_suffix("ies")
     {

@@ -73,33 +73,53 @@ pub fn explain(artifact: &SqlArtifact, context: &Context<'_>) -> Result<Draft, R
     match facts.kind {
         SqlKind::Read => {
             draft.action = Some(Action::Read);
-            let columns = if facts.columns.is_empty() {
+            // Grouping keys read as "per patient_id", not as one more column.
+            let shown: Vec<&String> = facts
+                .columns
+                .iter()
+                .filter(|c| facts.group_by.is_empty() || !facts.group_by.contains(c))
+                .collect();
+            let mut columns = if shown.is_empty() {
                 "data".to_owned()
             } else {
-                facts
-                    .columns
+                shown
                     .iter()
                     .map(|c| column_words(c))
                     .collect::<Vec<_>>()
                     .join(", ")
             };
-            let rows = match (&filter_words, &facts.limit) {
-                (Some(filter), _) => filter.clone(),
-                (None, _) if facts.tables.is_empty() => String::new(),
-                (None, _) => " (every row)".to_owned(),
+            if !facts.group_by.is_empty() {
+                columns.push_str(&format!(" per {}", facts.group_by.join(" and ")));
+            }
+            let rows = match &filter_words {
+                Some(filter) => filter.clone(),
+                None => String::new(),
             };
             let limit = match facts.limit.as_deref() {
                 Some("1") => ", at most 1 row".to_owned(),
                 Some(limit) => format!(", at most {limit} rows"),
                 None => String::new(),
             };
-            let from = if facts.tables.is_empty() {
-                String::new()
-            } else {
-                format!(" from {table}")
+            let from = match (facts.tables.is_empty(), &filter_words) {
+                (true, _) => String::new(),
+                (false, Some(_)) => format!(" from {table}"),
+                (false, None) => format!(" from every row of {table}"),
             };
-            draft.headline = format!("Read {columns}{from}{rows}{limit}");
-            if facts.filter.is_none() && facts.limit.is_none() && !facts.tables.is_empty() {
+            draft.headline = match (
+                schema_lookup(&facts, &artifact.statement),
+                next_value(&facts),
+            ) {
+                (Some(words), _) => words,
+                (None, Some(sequence)) => {
+                    format!("Take the next number from the counter {sequence}")
+                }
+                (None, None) => format!("Read {columns}{from}{rows}{limit}"),
+            };
+            if facts.filter.is_none()
+                && facts.limit.is_none()
+                && !facts.tables.is_empty()
+                && schema_lookup(&facts, &artifact.statement).is_none()
+            {
                 draft.risks.flag(
                     RiskCode::BulkData,
                     format!(
@@ -132,33 +152,60 @@ pub fn explain(artifact: &SqlArtifact, context: &Context<'_>) -> Result<Draft, R
             draft.writes = true;
             draft.flag(RiskCode::WritesData);
             if let Some(hidden) = &facts.hidden_write {
+                // "deletes rows of x" → "Delete rows of x".
+                let imperative = match hidden.split_once(' ') {
+                    Some((verb, rest)) => {
+                        format!("{} {rest}", verb.strip_suffix('s').unwrap_or(verb))
+                    }
+                    None => hidden.clone(),
+                };
                 draft.headline = format!(
-                    "{} (hidden inside what looks like a read)",
-                    capitalize(hidden)
+                    "{}, hidden inside what looks like a read",
+                    capitalize(&imperative)
                 );
                 draft.risks.flag(
                     RiskCode::WritesData,
                     format!("Inside what looks like a read, this {hidden}."),
                 );
                 if hidden.contains("delete") {
+                    // The strongest effect anywhere is the statement's action.
+                    draft.action = Some(Action::Delete);
                     draft.deletes = true;
                     draft.flag(RiskCode::DeletesData);
                     draft.flag(RiskCode::Irreversible);
                 }
             } else {
+                let status = match facts.assignments.as_slice() {
+                    [(column, value)]
+                        if matches!(column.to_ascii_lowercase().as_str(), "status" | "state")
+                            && value.starts_with('\'') =>
+                    {
+                        Some(value.trim_matches('\'').replace("''", "'"))
+                    }
+                    _ => None,
+                };
                 let change = if (1..=3).contains(&facts.assignments.len()) {
                     let sets: Vec<String> = facts
                         .assignments
                         .iter()
-                        .map(|(c, v)| format!("{c} to {v}"))
+                        .map(|(c, v)| format!("{c} to {}", sql::value_words(v)))
                         .collect();
                     format!("Set {}", sets.join(", "))
                 } else {
                     format!("Change {}", facts.columns.join(", "))
                 };
-                draft.headline = match &filter_words {
-                    Some(filter) => format!("{change} in {table}{filter}"),
-                    None => {
+                let one = super::generic::singular(last_name(&table));
+                draft.headline = match (&filter_words, status) {
+                    // "Mark every invoice as paid": the words a person would use.
+                    (Some(filter), Some(status)) => {
+                        format!("Mark the {one} rows{filter} as {status}")
+                    }
+                    (None, Some(status)) => {
+                        draft.unfiltered = true;
+                        format!("Mark every {one} as {status}")
+                    }
+                    (Some(filter), None) => format!("{change} in {table}{filter}"),
+                    (None, None) => {
                         draft.unfiltered = true;
                         format!("{change} in every row of {table}")
                     }
@@ -228,6 +275,8 @@ pub fn explain(artifact: &SqlArtifact, context: &Context<'_>) -> Result<Draft, R
         draft.flag(RiskCode::HealthRecord);
     }
     draft.counterparties.extend(facts.target.iter().cloned());
+    // Which database: the person may have several with the same tables.
+    draft.headline = format!("{} ({})", draft.headline, artifact.database);
 
     let dialect_name = match dialect {
         crate::credential::SqlDialect::Sqlite => "SQLite",
@@ -276,6 +325,92 @@ pub fn explain(artifact: &SqlArtifact, context: &Context<'_>) -> Result<Draft, R
     }
     draft.detail("Statement", &artifact.statement);
     Ok(draft)
+}
+
+/// The last part of a qualified name (`public.invoices` → `invoices`).
+fn last_name(table: &str) -> &str {
+    table.rsplit('.').next().unwrap_or(table)
+}
+
+/// Tables and views that describe the database itself.
+fn is_catalog(table: &str) -> bool {
+    let lower = table.to_ascii_lowercase().replace('"', "");
+    lower.starts_with("information_schema.")
+        || lower.starts_with("pg_catalog.")
+        || matches!(
+            lower.as_str(),
+            "sqlite_master"
+                | "sqlite_schema"
+                | "pg_tables"
+                | "pg_views"
+                | "pg_indexes"
+                | "pg_class"
+                | "pg_attribute"
+                | "pg_namespace"
+                | "pg_type"
+                | "pg_constraint"
+                | "pg_index"
+        )
+}
+
+/// A read of the database's own description (the first step before a data query) in words:
+/// "Look at how the table invoices is laid out", or "Look at which tables the database has".
+fn schema_lookup(facts: &sql::SqlFacts, statement: &str) -> Option<String> {
+    let pragma = facts
+        .functions
+        .iter()
+        .any(|f| f.name.eq_ignore_ascii_case("pragma_table_info"));
+    if facts.tables.is_empty() || !(pragma || facts.tables.iter().all(|t| is_catalog(t))) {
+        return None;
+    }
+    let filter = facts.filter.clone().unwrap_or_default();
+    let named = ["table_name", "tablename", "relname", "tbl_name", "name"]
+        .iter()
+        .find_map(|column| quoted_after(&filter, column))
+        .or_else(|| {
+            // pragma_table_info('invoices')
+            quoted_after(statement, "pragma_table_info(")
+        });
+    Some(match named {
+        Some(table) => format!("Look at how the table {table} is laid out"),
+        None => "Look at which tables the database has and how they are laid out".to_owned(),
+    })
+}
+
+/// The string literal after `column =` (or directly after `prefix`), if there is one.
+fn quoted_after(text: &str, column: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(found) = lower[from..].find(column) {
+        let start = from + found + column.len();
+        let before_ok = from + found == 0
+            || !lower.as_bytes()[from + found - 1].is_ascii_alphanumeric()
+            || column.ends_with('(');
+        let rest = text[start..].trim_start();
+        let rest = if column.ends_with('(') {
+            Some(rest)
+        } else {
+            rest.strip_prefix('=').map(str::trim_start)
+        };
+        if before_ok
+            && let Some(rest) = rest
+            && let Some(inner) = rest.strip_prefix('\'')
+            && let Some(end) = inner.find('\'')
+        {
+            return Some(inner[..end].to_owned());
+        }
+        from = start;
+    }
+    None
+}
+
+/// `SELECT nextval('invoice_numbers')`: the counter it advances.
+fn next_value(facts: &sql::SqlFacts) -> Option<String> {
+    if !facts.tables.is_empty() || facts.columns.len() != 1 {
+        return None;
+    }
+    let column = &facts.columns[0];
+    quoted_after(column, "nextval(")
 }
 
 /// Aggregates in words: `count(*)` is "the number of rows", `sum(total)` "the total of total".
