@@ -22,6 +22,9 @@ pub enum AppError {
     /// A descriptor file is not valid.
     #[error(transparent)]
     Descriptor(#[from] countersign_core::descriptor::DescriptorError),
+    /// An OpenAPI document could not be turned into descriptors.
+    #[error("the OpenAPI document cannot be imported: {0}")]
+    Import(#[from] crate::openapi::ImportError),
     /// The data home cannot be located.
     #[error("no application data directory is known on this system: set COUNTERSIGN_HOME")]
     NoHome,

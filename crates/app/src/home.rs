@@ -72,6 +72,11 @@ impl DataHome {
         self.root.join("reports")
     }
 
+    /// Where the person's own descriptor files live.
+    pub fn descriptors_dir(&self) -> PathBuf {
+        self.root.join("descriptors")
+    }
+
     /// The person's own descriptor files (`descriptors/*.toml`), by name, in name order.
     ///
     /// # Errors

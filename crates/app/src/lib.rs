@@ -15,6 +15,7 @@ mod execute;
 mod explain;
 mod home;
 mod lifecycle;
+pub mod openapi;
 pub mod release;
 mod settings;
 pub mod totp;

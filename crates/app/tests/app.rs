@@ -1109,3 +1109,127 @@ async fn an_echoed_token_reaches_no_file_of_the_data_home() {
     );
     drop(dir);
 }
+
+/// Explains a proposal with only these descriptors (no credentials, no settings).
+fn explain_with_pack(pack: &str, proposal: &str) -> countersign_core::Explanation {
+    let descriptors = countersign_core::descriptor::Descriptors::with_user_files(&[(
+        "imported.toml".to_owned(),
+        pack.to_owned(),
+    )])
+    .unwrap();
+    let registry = countersign_core::credential::Registry::default();
+    let settings = countersign_core::Settings::default();
+    let context = countersign_core::Context {
+        registry: &registry,
+        secrets: &[],
+        descriptors: &descriptors,
+        settings: &settings,
+    };
+    let proposal = countersign_core::Proposal::parse(proposal).unwrap();
+    countersign_core::explain(&proposal, &context)
+        .unwrap()
+        .explanation
+}
+
+fn openapi_fixture(name: &str) -> String {
+    std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/openapi")
+            .join(name),
+    )
+    .unwrap()
+}
+
+#[test]
+fn an_openapi_document_in_yaml_with_refs_becomes_descriptors() {
+    let imported = countersign_app::openapi::import(&openapi_fixture("payouts.yaml")).unwrap();
+    assert_eq!(imported.count, 4, "{}", imported.toml);
+    let refund = explain_with_pack(
+        &imported.toml,
+        r#"{"summary":"Refund Ana","purpose":"x","artifact":{"kind":"http","credential":null,"method":"POST","url":"https://api.sandbox.acmepay.example/v2/refunds","headers":{"Content-Type":"application/json"},"body":{"capture_id":"CAP-1","amount":{"currency_code":"EUR","value":"12.50"}}}}"#,
+    );
+    assert_eq!(
+        refund.headline,
+        "Refund a captured payment for €12.50 (Acme Payouts)"
+    );
+    assert_eq!(refund.action, countersign_core::Action::Payment);
+    assert!(
+        refund
+            .risks
+            .iter()
+            .any(|r| r.code == countersign_core::RiskCode::MoneyMovement)
+    );
+    let payout = explain_with_pack(
+        &imported.toml,
+        r#"{"summary":"Pay Bo","purpose":"x","artifact":{"kind":"http","credential":null,"method":"POST","url":"https://api.acmepay.example/v2/payouts","headers":{"Content-Type":"application/json"},"body":{"recipient_email":"bo@example.com","amount":{"currency_code":"USD","value":"40.00"},"send_on":"2026-12-24"}}}"#,
+    );
+    assert_eq!(
+        payout.headline,
+        "Sends money to a recipient by email for $40.00 to bo@example.com (Acme Payouts)"
+    );
+    let cancel = explain_with_pack(
+        &imported.toml,
+        r#"{"summary":"Cancel it","purpose":"x","artifact":{"kind":"http","credential":null,"method":"DELETE","url":"https://api.acmepay.example/v2/payouts/PO-77"}}"#,
+    );
+    assert_eq!(
+        cancel.headline,
+        "Cancel an unclaimed payout PO-77 (Acme Payouts)"
+    );
+    // A request the document's schema does not fit (no amount) falls back to the generic words.
+    let partial = explain_with_pack(
+        &imported.toml,
+        r#"{"summary":"Refund","purpose":"x","artifact":{"kind":"http","credential":null,"method":"POST","url":"https://api.acmepay.example/v2/refunds","headers":{"Content-Type":"application/json"},"body":{"capture_id":"CAP-1"}}}"#,
+    );
+    assert!(
+        partial.headline.starts_with("Refund"),
+        "{}",
+        partial.headline
+    );
+    assert!(!partial.headline.contains('{'), "{}", partial.headline);
+}
+
+#[test]
+fn an_openapi_document_with_form_bodies_and_minor_units_becomes_descriptors() {
+    let imported = countersign_app::openapi::import(&openapi_fixture("ledgerly.json")).unwrap();
+    assert_eq!(imported.count, 3, "{}", imported.toml);
+    let charge = explain_with_pack(
+        &imported.toml,
+        r#"{"summary":"Charge","purpose":"x","artifact":{"kind":"http","credential":null,"method":"POST","url":"https://api.ledgerly.example/v1/charges","headers":{"Content-Type":"application/x-www-form-urlencoded"},"body":"amount=2599&currency=usd&customer=cus_9&transfer_data%5Bdestination%5D=acct_4"}}"#,
+    );
+    assert_eq!(
+        charge.headline,
+        "Create a charge for $25.99 to acct_4 (Ledgerly)"
+    );
+    assert!(
+        charge
+            .details
+            .iter()
+            .any(|d| d.label == "Transfer data destination" && d.value == "acct_4"),
+        "{:?}",
+        charge.details
+    );
+    let delete = explain_with_pack(
+        &imported.toml,
+        r#"{"summary":"Remove","purpose":"x","artifact":{"kind":"http","credential":null,"method":"DELETE","url":"https://api.ledgerly.example/v1/customers/cus_9"}}"#,
+    );
+    assert_eq!(delete.headline, "Delete a customer cus_9 (Ledgerly)");
+    assert!(
+        delete
+            .risks
+            .iter()
+            .any(|r| r.code == countersign_core::RiskCode::DeletesData)
+    );
+}
+
+#[test]
+fn importing_writes_the_pack_into_the_data_home_once() {
+    let (_dir, home) = home();
+    let text = openapi_fixture("ledgerly.json");
+    let (path, imported) =
+        countersign_app::openapi::import_into(&home, &text, "ledgerly", false).unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), imported.toml);
+    let again = countersign_app::openapi::import_into(&home, &text, "ledgerly", false);
+    assert!(again.is_err(), "an existing pack is not written over");
+    countersign_app::openapi::import_into(&home, &text, "ledgerly", true).unwrap();
+    assert_eq!(home.descriptor_files().unwrap().len(), 1);
+}

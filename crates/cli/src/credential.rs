@@ -74,6 +74,15 @@ pub enum CredentialCommand {
         /// Ask for the second factor every time this credential is used.
         #[arg(long)]
         second_factor: bool,
+        /// http (clinic records): the prescriber's full name, for the EPCS signing block.
+        #[arg(long, requires_all = ["prescriber_address", "dea_number"])]
+        prescriber_name: Option<String>,
+        /// http (clinic records): the prescriber's practice address.
+        #[arg(long, requires = "prescriber_name")]
+        prescriber_address: Option<String>,
+        /// http (clinic records): the prescriber's DEA registration number.
+        #[arg(long, requires = "prescriber_name")]
+        dea_number: Option<String>,
     },
     /// List credentials (names, kinds, scopes; never secrets).
     List,
@@ -155,6 +164,7 @@ pub fn run(command: CredentialCommand) -> anyhow::Result<ExitCode> {
             CredentialCommand::Add {
                 name, kind, description, auth, origins, methods, path_prefixes, dialect, url,
                 read_write, max_rows, host, port, tls, username, from, allowed_domains, second_factor,
+                prescriber_name, prescriber_address, dea_number,
             } => {
                 let missing = |flag: &str| anyhow::anyhow!("--{flag} is required for this kind");
                 let kind = match kind {
@@ -189,7 +199,13 @@ pub fn run(command: CredentialCommand) -> anyhow::Result<ExitCode> {
                         allowed_domains,
                     },
                 };
-                let meta = CredentialMeta { name, description, kind, requires_second_factor: second_factor, prescriber: None };
+                let prescriber = match (prescriber_name, prescriber_address, dea_number) {
+                    (Some(name), Some(address), Some(dea_number)) => {
+                        Some(countersign_core::credential::Prescriber { name, address, dea_number })
+                    }
+                    _ => None,
+                };
+                let meta = CredentialMeta { name, description, kind, requires_second_factor: second_factor, prescriber };
                 countersign_app::check_credential(&meta)?;
                 let secret = read_secret(&format!("Secret for {} (not shown): ", meta.name))?;
                 credentials.add(&audit, &meta, &secret).await?;

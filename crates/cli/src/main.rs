@@ -6,6 +6,7 @@
 mod agent;
 mod audit;
 mod credential;
+mod descriptor;
 mod mcp;
 mod review;
 
@@ -36,6 +37,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run: the size of the `Credential` variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Explain a proposal in plain words, or say why it is refused. Makes no network calls.
@@ -66,6 +69,9 @@ enum Command {
     /// Check, export and sign the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Make descriptors (how an API is explained) from an OpenAPI document.
+    #[command(subcommand)]
+    Descriptor(descriptor::DescriptorCommand),
 }
 
 /// What `explain` prints for an explained proposal (design.md §14).
@@ -91,6 +97,7 @@ fn main() -> ExitCode {
         Command::Mcp => mcp::run(),
         Command::Agent(command) => agent::run(command),
         Command::Audit(command) => audit::run(command),
+        Command::Descriptor(command) => descriptor::run(command),
     };
     // Errors are for people: one line of causes, no backtrace.
     outcome.unwrap_or_else(|error| {

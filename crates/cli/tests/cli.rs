@@ -492,3 +492,36 @@ fn agents_are_added_with_a_key_shown_once_listed_and_revoked() {
     .into_owned();
     assert!(csv.contains("agent.added") && csv.contains("agent.revoked"));
 }
+
+#[test]
+fn an_imported_openapi_document_explains_its_api() {
+    let home = tempfile::tempdir().unwrap();
+    let document = Path::new(env!("CARGO_MANIFEST_DIR")).join("../app/tests/openapi/payouts.yaml");
+    let imported = countersign(
+        home.path(),
+        &["descriptor", "import", document.to_str().unwrap(), "--name", "acme"],
+        None,
+    );
+    assert_eq!(
+        imported.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    assert!(String::from_utf8_lossy(&imported.stdout).contains("Wrote 4 descriptors"));
+    assert!(home.path().join("descriptors/acme.toml").is_file());
+    let proposal = br#"{"summary":"Refund","purpose":"x","artifact":{"kind":"http","method":"POST","url":"https://api.acmepay.example/v2/refunds","headers":{"Content-Type":"application/json"},"body":{"capture_id":"CAP-1","amount":{"currency_code":"USD","value":"9.00"}}}}"#;
+    let output = countersign(home.path(), &["explain"], Some(proposal));
+    assert_eq!(
+        json(&output)["explanation"]["headline"],
+        "Refund a captured payment for $9.00 (Acme Payouts)"
+    );
+    // Importing again does not write over the person's file.
+    let again = countersign(
+        home.path(),
+        &["descriptor", "import", document.to_str().unwrap(), "--name", "acme"],
+        None,
+    );
+    assert_ne!(again.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--replace"));
+}

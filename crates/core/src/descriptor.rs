@@ -9,13 +9,13 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::explanation::{Action, RiskCode};
 use crate::json::Json;
 
 /// One descriptor file.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Descriptor {
     /// A stable identifier, e.g. `stripe.payment_intents.create`.
@@ -30,37 +30,37 @@ pub struct Descriptor {
 }
 
 /// Which requests a descriptor explains.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Context {
     /// Exact origins (`https://api.stripe.com`); empty matches any origin (for FHIR servers).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub origins: Vec<String>,
     /// Methods; empty matches any.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub methods: Vec<String>,
     /// A path pattern: `/v1/refunds`, `/v1/payment_intents/{id}/confirm`; a leading `**` matches
     /// any number of leading segments (`**/MedicationRequest`).
     pub path: String,
     /// Body fields that must equal these values (`resourceType = "Patient"`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub body_equals: BTreeMap<String, String>,
 }
 
 /// Owner and enumerations.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Metadata {
     /// Who runs the API, as people know it ("Stripe").
     #[serde(default)]
     pub owner: String,
     /// Code-to-words maps, used by fields with `format = "enum"`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub enums: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// What to show.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Display {
     /// The kind of action.
@@ -71,18 +71,18 @@ pub struct Display {
     #[serde(default)]
     pub fields: Vec<Field>,
     /// Risks this action always has.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub risks: Vec<RiskCode>,
     /// The key of the field holding the amount (for thresholds and summary checks).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<String>,
     /// The key of the field naming who receives money or a message (for summary checks).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counterparty: Option<String>,
 }
 
 /// One field to show.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Field {
     /// The name used in `intent` (`{amount}`).
@@ -93,31 +93,31 @@ pub struct Field {
     /// The label shown beside the value.
     pub label: String,
     /// How to show the value.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Format::is_text")]
     pub format: Format,
     /// For amounts: the path of the currency code.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency_path: Option<String>,
     /// For amounts: a fixed currency code, when the API has only one.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
     /// For date-times written without an offset: the path of the time zone's name
     /// (`start.timeZone`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zone_path: Option<String>,
     /// For `format = "enum"`: the name of the map in `metadata.enums`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enum_name: Option<String>,
     /// Whether the field must be present (shown as missing otherwise).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub required: bool,
     /// A risk flagged when the field is present and not empty.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub risk_if_present: Option<RiskCode>,
 }
 
 /// How a value is shown.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
     /// As written.
@@ -145,6 +145,20 @@ pub enum Format {
     EmailRaw,
     /// A list of strings, joined.
     List,
+}
+
+impl Format {
+    /// Whether this is the default format (left out when a descriptor is written).
+    pub fn is_text(&self) -> bool {
+        *self == Format::Text
+    }
+}
+
+/// A pack file as written: what `countersign descriptor import` produces.
+#[derive(Debug, Serialize)]
+pub struct PackOut<'a> {
+    /// The descriptors, each a `[[descriptor]]` table.
+    pub descriptor: &'a [Descriptor],
 }
 
 /// The descriptors in force: the person's own first, then the shipped packs.
