@@ -586,6 +586,7 @@ fn describe(
             amount: amount_key,
             counterparty,
         },
+        result: None,
     })
 }
 

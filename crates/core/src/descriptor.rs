@@ -27,6 +27,21 @@ pub struct Descriptor {
     pub metadata: Metadata,
     /// What to show.
     pub display: Display,
+    /// How to describe what the server answered, once the request ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<ResultDisplay>,
+}
+
+/// The words for a result: a summary sentence and the facts a person may release. Field paths
+/// are into the response body.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultDisplay {
+    /// One sentence with `{key}` and optional `[ … ]` parts, as in `display.intent`.
+    pub summary: String,
+    /// The facts, in reading order.
+    #[serde(default)]
+    pub fields: Vec<Field>,
 }
 
 /// Which requests a descriptor explains.
@@ -293,7 +308,15 @@ fn origin_matches(pattern: &str, origin: &str) -> bool {
                     .to_ascii_lowercase()
                     .ends_with(&format!(".{}", domain.to_ascii_lowercase()))
         }),
-        None => pattern.eq_ignore_ascii_case(origin),
+        // `http://127.0.0.1:*`: any port of one host (a sandbox on this computer).
+        None => match pattern.strip_suffix('*') {
+            Some(prefix) if prefix.ends_with(':') => origin
+                .get(..prefix.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+                && origin[prefix.len()..].bytes().all(|b| b.is_ascii_digit())
+                && origin.len() > prefix.len(),
+            _ => pattern.eq_ignore_ascii_case(origin),
+        },
     }
 }
 

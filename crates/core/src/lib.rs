@@ -19,6 +19,7 @@ pub mod explanation;
 pub mod json;
 pub mod money;
 pub mod refusal;
+pub mod result;
 pub mod secret;
 pub mod sql;
 pub mod target;

@@ -67,6 +67,42 @@ pub fn render(
     Some(interpolate(&display.intent, &shown))
 }
 
+/// A result's facts by a descriptor's `result` section: the summary, and each field found as
+/// (label, shown value, path in the body). `None` when the summary's required fields are absent
+/// (the answer is not the one the descriptor describes, an error for instance).
+pub(crate) fn render_result(
+    descriptor: &Descriptor,
+    body: &Json,
+) -> Option<(String, Vec<(String, String, String)>)> {
+    let result = descriptor.result.as_ref()?;
+    let captures = BTreeMap::new();
+    let query = BTreeMap::new();
+    let sources = Sources {
+        body,
+        captures: &captures,
+        query: &query,
+    };
+    let settings = Settings::default();
+    let mut scratch = Draft::default();
+    let mut shown: BTreeMap<&str, String> = BTreeMap::new();
+    let mut facts = Vec::new();
+    for field in &result.fields {
+        let value = lookup(field, &sources).filter(|v| !is_empty(v));
+        let formatted = value
+            .as_ref()
+            .and_then(|v| format_value(field, v, descriptor, &sources, &mut scratch, &settings));
+        match formatted {
+            Some(Shown { detail, short }) => {
+                facts.push((field.label.clone(), detail, field.path.clone()));
+                shown.insert(&field.key, short);
+            }
+            None if field.required => return None,
+            None => {}
+        }
+    }
+    Some((interpolate(&result.summary, &shown), facts))
+}
+
 fn is_empty(json: &Json) -> bool {
     match json {
         Json::Null => true,

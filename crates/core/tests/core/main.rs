@@ -8,4 +8,5 @@
 mod attacks;
 mod fixture;
 mod properties;
+mod results;
 mod snapshots;
