@@ -67,13 +67,16 @@ pub fn render(
     Some(interpolate(&display.intent, &shown))
 }
 
+/// One fact of a result: label, shown value, path in the body.
+pub(crate) type ResultFact = (String, String, String);
+
 /// A result's facts by a descriptor's `result` section: the summary, and each field found as
 /// (label, shown value, path in the body). `None` when the summary's required fields are absent
 /// (the answer is not the one the descriptor describes, an error for instance).
 pub(crate) fn render_result(
     descriptor: &Descriptor,
     body: &Json,
-) -> Option<(String, Vec<(String, String, String)>)> {
+) -> Option<(String, Vec<ResultFact>)> {
     let result = descriptor.result.as_ref()?;
     let captures = BTreeMap::new();
     let query = BTreeMap::new();
