@@ -116,6 +116,34 @@ impl Desktop {
         }
     }
 
+    /// Ticks what releases the result path `path`: its named fact when the result lists one for
+    /// exactly that path, otherwise its box in the whole result (opened first).
+    ///
+    /// # Errors
+    /// Fails when neither is on screen.
+    pub async fn tick_result_path(&self, path: &str) -> anyhow::Result<()> {
+        let fact = format!(r#"input[data-fact="{path}"]"#);
+        if self
+            .client
+            .find(fantoccini::Locator::Css(&fact))
+            .await
+            .is_ok()
+        {
+            return self.click(&fact).await;
+        }
+        let open = self
+            .client
+            .execute(
+                "const d = document.getElementById('raw-result'); return d !== null && d.open;",
+                vec![],
+            )
+            .await?;
+        if open != serde_json::Value::Bool(true) {
+            self.click("#raw-result > summary").await?;
+        }
+        self.click(&format!(r#"input[data-path="{path}"]"#)).await
+    }
+
     /// Waits for the element matching `css` and returns it.
     ///
     /// # Errors

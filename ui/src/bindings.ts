@@ -148,6 +148,34 @@ export type SigningView = {
  */
 attestation: string, };
 
+export type FactView = { 
+/**
+ * What it is.
+ */
+label: string, 
+/**
+ * The value as a person reads it.
+ */
+value: string, 
+/**
+ * The result paths (or column names) it releases.
+ */
+paths: Array<string>, 
+/**
+ * Why it is personal or health information; such facts start unticked.
+ */
+sensitive: string | null, };
+
+export type ResultWordsView = { 
+/**
+ * One sentence: what happened.
+ */
+summary: string, 
+/**
+ * The facts, in reading order.
+ */
+facts: Array<FactView>, };
+
 export type ProposalView = { 
 /**
  * The inbox line.
@@ -224,7 +252,11 @@ released: unknown,
 /**
  * The credential's default release: `ask`, `always` or `never`.
  */
-release_default: string, };
+release_default: string, 
+/**
+ * The result in words, once executed: what happened and the named facts to release.
+ */
+result_words: ResultWordsView | null, };
 
 export type ReleaseKind = "all" | "fields" | "nothing";
 

@@ -1,6 +1,6 @@
 import type { Api } from "./api";
 import { message } from "./api";
-import type { ProposalView, ReleaseChoice, ReleaseKind } from "./bindings";
+import type { FactView, ProposalView, ReleaseChoice, ReleaseKind } from "./bindings";
 import { button, el } from "./dom";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -40,13 +40,47 @@ function tree(value: Json, path: string, choose: (path: string, on: boolean) => 
   );
 }
 
-/** Rows and columns as a table, each column and row selectable. */
-function table(columns: string[], rows: Json[][], choose: (path: string, on: boolean) => void): HTMLElement {
+/**
+ * The result's named facts, each with a checkbox that releases exactly its paths. None starts
+ * ticked; personal and health facts say so beside them.
+ */
+function facts(list: FactView[], choose: (paths: string[], on: boolean) => void): HTMLElement {
+  return el(
+    "fieldset",
+    { class: "facts", id: "result-facts" },
+    el("legend", {}, "What the result says"),
+    el(
+      "ul",
+      {},
+      ...list.map((fact, i) => {
+        const id = `fact-${i}`;
+        const box = el("input", { type: "checkbox", id, "data-fact": fact.paths.join(" ") });
+        box.addEventListener("change", () => choose(fact.paths, box.checked));
+        return el(
+          "li",
+          { class: fact.sensitive === null ? "" : "sensitive" },
+          box,
+          el("label", { for: id }, `${fact.label}: ${fact.value}`),
+          fact.sensitive === null ? null : el("span", { class: "tag" }, ` Sensitive: ${fact.sensitive}`),
+        );
+      }),
+    ),
+  );
+}
+
+/** Rows and columns as a table, each column and row selectable; personal columns are marked. */
+function table(
+  columns: string[],
+  rows: Json[][],
+  choose: (path: string, on: boolean) => void,
+  sensitive: Set<string> = new Set(),
+): HTMLElement {
   const pick = (path: string, label: string): HTMLElement => {
     const id = `pick-${path.replace(/[^A-Za-z0-9_-]/g, "_")}`;
     const box = el("input", { type: "checkbox", id, "data-path": path });
     box.addEventListener("change", () => choose(path, box.checked));
-    return el("span", { class: "pick" }, box, el("label", { for: id }, label));
+    const mark = sensitive.has(path) ? el("span", { class: "tag" }, " (sensitive)") : null;
+    return el("span", { class: "pick" }, box, el("label", { for: id }, label), mark);
   };
   return el(
     "table",
@@ -120,13 +154,27 @@ export function resultSection(view: ProposalView, api: Api, done: (updated: Prop
     if (fields !== null) fields.checked = true;
     refresh();
   };
+  const words = view.result_words;
+  if (words !== null) section.append(el("p", { id: "result-summary", class: "summary" }, words.summary));
   if (view.kind === "email") section.append(receipt(view));
   if (isObject(result) && Array.isArray(result["columns"]) && Array.isArray(result["rows"])) {
-    section.append(table(result["columns"].map(scalar), result["rows"] as Json[][], choose));
+    const marked = new Set((words?.facts ?? []).filter((f) => f.sensitive !== null).flatMap((f) => f.paths));
+    section.append(table(result["columns"].map(scalar), result["rows"] as Json[][], choose, marked));
   } else if (isObject(result) && "rows_affected" in result) {
     section.append(el("p", { id: "rows-affected" }, `Rows changed: ${scalar(result["rows_affected"] ?? 0)}`));
   } else if (view.kind !== "email") {
-    section.append(el("div", { class: "json", id: "result-tree" }, tree(result, "", choose)));
+    if (words !== null && words.facts.length > 0 && view.released === null) {
+      section.append(facts(words.facts, (paths, on) => paths.forEach((p) => choose(p, on))));
+    }
+    // The whole answer, as the server sent it, one click away.
+    section.append(
+      el(
+        "details",
+        { class: "raw", id: "raw-result" },
+        el("summary", {}, "The whole result, as the server sent it"),
+        el("div", { class: "json", id: "result-tree" }, tree(result, "", choose)),
+      ),
+    );
   }
 
   if (view.released !== null) {

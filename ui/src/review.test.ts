@@ -130,6 +130,34 @@ describe("the result and release", () => {
     expect(calls.release).toEqual([{ kind: "fields", fields: ["body.balance"] }]);
   });
 
+  it("lists the result's facts in words, marks sensitive ones, and releases a fact's paths", async () => {
+    const view = proposal({
+      line: { ...proposal().line, status: "succeeded" },
+      result: { status: 200, body: { total: 1, entry: [{ resource: { code: { text: "A1c" }, valueQuantity: { value: 7.2, unit: "%" } } }] } },
+      result_words: {
+        summary: "Found 1 records; 1 shown here",
+        facts: [
+          { label: "Records found", value: "1", paths: ["body.total"], sensitive: null },
+          { label: "Value", value: "7.2 %", paths: ["body.entry.0.resource.valueQuantity"], sensitive: "health information" },
+        ],
+      },
+    });
+    const { page, calls } = mount(view);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(page.querySelector("#result-summary")?.textContent).toBe("Found 1 records; 1 shown here");
+    const boxes = page.querySelectorAll<HTMLInputElement>("#result-facts input[type=checkbox]");
+    expect(boxes.length).toBe(2);
+    expect([...boxes].every((b) => !b.checked)).toBe(true);
+    expect(page.querySelector("#result-facts li.sensitive")?.textContent).toContain("Sensitive: health information");
+    expect(page.querySelector<HTMLDetailsElement>("#raw-result")?.open).toBe(false);
+    boxes[1]!.checked = true;
+    boxes[1]!.dispatchEvent(new Event("change"));
+    await new Promise((r) => setTimeout(r, 0));
+    page.querySelector<HTMLButtonElement>("#release")!.click();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(calls.release).toEqual([{ kind: "fields", fields: ["body.entry.0.resource.valueQuantity"] }]);
+  });
+
   it("shows rows as a table with selectable columns and rows", async () => {
     const view = proposal({ kind: "sql", line: { ...proposal().line, status: "succeeded" }, result: { columns: ["name", "dob"], rows: [["Jane", "1980"]], truncated: false } });
     const { page } = mount(view);

@@ -25,6 +25,7 @@ export function proposal(overrides: Partial<ProposalView> = {}): ProposalView {
     result: null,
     released: null,
     release_default: "ask",
+    result_words: null,
     ...overrides,
   };
 }

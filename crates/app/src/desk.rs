@@ -691,6 +691,22 @@ impl Desk {
                 .as_ref()
                 .map(countersign_core::json::Json::to_display),
             release_default,
+            result_words: self
+                .lifecycle
+                .result_words(record)
+                .map(|w| crate::views::ResultWordsView {
+                    summary: w.summary,
+                    facts: w
+                        .facts
+                        .into_iter()
+                        .map(|f| crate::views::FactView {
+                            label: f.label,
+                            value: f.value,
+                            paths: f.paths,
+                            sensitive: f.sensitive,
+                        })
+                        .collect(),
+                }),
         })
     }
 

@@ -261,6 +261,17 @@ impl Lifecycle {
         })
     }
 
+    /// The record's result in words, once it has one (the descriptors in force describe it).
+    pub fn result_words(&self, record: &Record) -> Option<countersign_core::result::ResultWords> {
+        let result = record.result.as_ref()?;
+        let artifact = record.typed_artifact().ok()?;
+        Some(countersign_core::result::describe(
+            &artifact,
+            result,
+            &self.descriptors,
+        ))
+    }
+
     fn db(&self, error: impl std::fmt::Display) -> AppError {
         AppError::File {
             what: "using",

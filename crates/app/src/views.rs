@@ -145,6 +145,30 @@ pub struct ProposalView {
     pub released: Option<serde_json::Value>,
     /// The credential's default release: `ask`, `always` or `never`.
     pub release_default: String,
+    /// The result in words, once executed: what happened and the named facts to release.
+    pub result_words: Option<ResultWordsView>,
+}
+
+/// A result in words (design.md §11).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ResultWordsView {
+    /// One sentence: what happened.
+    pub summary: String,
+    /// The facts, in reading order.
+    pub facts: Vec<FactView>,
+}
+
+/// One named fact of a result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct FactView {
+    /// What it is.
+    pub label: String,
+    /// The value as a person reads it.
+    pub value: String,
+    /// The result paths (or column names) it releases.
+    pub paths: Vec<String>,
+    /// Why it is personal or health information; such facts start unticked.
+    pub sensitive: Option<String>,
 }
 
 /// How much of a result the person releases.
@@ -347,6 +371,8 @@ pub(crate) fn typescript() -> String {
         InboxView::decl(&config),
         StatusView::decl(&config),
         SigningView::decl(&config),
+        FactView::decl(&config),
+        ResultWordsView::decl(&config),
         ProposalView::decl(&config),
         ReleaseKind::decl(&config),
         ReleaseChoice::decl(&config),

@@ -171,13 +171,39 @@ pub fn run(demo: bool) -> anyhow::Result<ExitCode> {
                     Ok(done) => {
                         println!("Result: {}", done.line.status);
                         if let Some(result) = &done.result {
-                            println!("{}", safe(&serde_json::to_string_pretty(result)?));
+                            let facts = done.result_words.as_ref().map(|w| w.facts.clone()).unwrap_or_default();
+                            if let Some(words) = &done.result_words {
+                                println!("{}", safe(&words.summary));
+                                if !facts.is_empty() {
+                                    println!("The result says:");
+                                }
+                                for (i, fact) in facts.iter().enumerate() {
+                                    let mark = fact.sensitive.as_ref().map(|why| format!("   [sensitive: {why}]")).unwrap_or_default();
+                                    println!("  {}. {}: {}{}", i + 1, safe(&fact.label), safe(&fact.value), safe(&mark));
+                                }
+                            }
                             if done.released.is_none() {
-                                let choice = terminal.ask("Release to the agent: all, none, or field names separated by commas: ").await?.unwrap_or_default();
+                                let mut choice = terminal.ask("Release to the agent: all, none, fact numbers (1,3) or field names separated by commas; raw shows the whole result: ").await?.unwrap_or_default();
+                                if choice == "raw" {
+                                    println!("{}", safe(&serde_json::to_string_pretty(result)?));
+                                    choice = terminal.ask("Release to the agent: all, none, fact numbers or field names: ").await?.unwrap_or_default();
+                                }
                                 let choice = match choice.as_str() {
                                     "all" => ReleaseChoice { kind: ReleaseKind::All, fields: Vec::new() },
                                     "" | "none" => ReleaseChoice { kind: ReleaseKind::Nothing, fields: Vec::new() },
-                                    fields => ReleaseChoice { kind: ReleaseKind::Fields, fields: fields.split(',').map(|f| f.trim().to_owned()).filter(|f| !f.is_empty()).collect() },
+                                    // A number picks that fact's paths; anything else is a path.
+                                    fields => ReleaseChoice {
+                                        kind: ReleaseKind::Fields,
+                                        fields: fields
+                                            .split(',')
+                                            .map(str::trim)
+                                            .filter(|f| !f.is_empty())
+                                            .flat_map(|f| match f.parse::<usize>().ok().and_then(|n| n.checked_sub(1)).and_then(|i| facts.get(i)) {
+                                                Some(fact) => fact.paths.clone(),
+                                                None => vec![f.to_owned()],
+                                            })
+                                            .collect(),
+                                    },
                                 };
                                 let released = desk.release(&view.line.id, &choice).await?;
                                 println!("The agent receives: {}", safe(&released.released.unwrap_or_default().to_string()));

@@ -145,10 +145,7 @@ async fn the_demo_in_the_desktop_app() {
                     Release::All => desktop.click("#release-all").await.unwrap(),
                     Release::Fields(fields) => {
                         for field in *fields {
-                            desktop
-                                .click(&format!(r#"input[data-path="{field}"]"#))
-                                .await
-                                .unwrap();
+                            desktop.tick_result_path(field).await.unwrap();
                         }
                     }
                 }

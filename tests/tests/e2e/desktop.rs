@@ -300,14 +300,13 @@ async fn an_mcp_payment_reviewed_approved_with_totp_released_in_part_and_audited
             "the app placed the secret"
         );
     }
+    // The result reads as named facts; ticking two releases exactly their paths.
     desktop
-        .click(r#"input[data-path="body.id"]"#)
+        .wait_for_text("#result-summary", "pay_0001", Duration::from_secs(10))
         .await
         .unwrap();
-    desktop
-        .click(r#"input[data-path="body.status"]"#)
-        .await
-        .unwrap();
+    desktop.tick_result_path("body.id").await.unwrap();
+    desktop.tick_result_path("body.status").await.unwrap();
     let preview = desktop
         .wait_for_text("#release-preview", "pay_0001", Duration::from_secs(10))
         .await
