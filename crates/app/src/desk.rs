@@ -691,10 +691,8 @@ impl Desk {
                 .as_ref()
                 .map(countersign_core::json::Json::to_display),
             release_default,
-            result_words: self
-                .lifecycle
-                .result_words(record)
-                .map(|w| crate::views::ResultWordsView {
+            result_words: self.lifecycle.result_words(record).map(|w| {
+                crate::views::ResultWordsView {
                     summary: w.summary,
                     facts: w
                         .facts
@@ -706,7 +704,8 @@ impl Desk {
                             sensitive: f.sensitive,
                         })
                         .collect(),
-                }),
+                }
+            }),
         })
     }
 

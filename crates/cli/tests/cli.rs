@@ -499,7 +499,13 @@ fn an_imported_openapi_document_explains_its_api() {
     let document = Path::new(env!("CARGO_MANIFEST_DIR")).join("../app/tests/openapi/payouts.yaml");
     let imported = countersign(
         home.path(),
-        &["descriptor", "import", document.to_str().unwrap(), "--name", "acme"],
+        &[
+            "descriptor",
+            "import",
+            document.to_str().unwrap(),
+            "--name",
+            "acme",
+        ],
         None,
     );
     assert_eq!(
@@ -519,7 +525,13 @@ fn an_imported_openapi_document_explains_its_api() {
     // Importing again does not write over the person's file.
     let again = countersign(
         home.path(),
-        &["descriptor", "import", document.to_str().unwrap(), "--name", "acme"],
+        &[
+            "descriptor",
+            "import",
+            document.to_str().unwrap(),
+            "--name",
+            "acme",
+        ],
         None,
     );
     assert_ne!(again.status.code(), Some(0));

@@ -310,11 +310,13 @@ fn origin_matches(pattern: &str, origin: &str) -> bool {
         }),
         // `http://127.0.0.1:*`: any port of one host (a sandbox on this computer).
         None => match pattern.strip_suffix('*') {
-            Some(prefix) if prefix.ends_with(':') => origin
-                .get(..prefix.len())
-                .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
-                && origin[prefix.len()..].bytes().all(|b| b.is_ascii_digit())
-                && origin.len() > prefix.len(),
+            Some(prefix) if prefix.ends_with(':') => {
+                origin
+                    .get(..prefix.len())
+                    .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+                    && origin[prefix.len()..].bytes().all(|b| b.is_ascii_digit())
+                    && origin.len() > prefix.len()
+            }
             _ => pattern.eq_ignore_ascii_case(origin),
         },
     }

@@ -89,7 +89,7 @@ async fn an_mcp_agent_lists_tools_proposes_waits_and_reads_the_decision() {
     assert_eq!(proposed["status"], "pending");
     assert_eq!(
         proposed["explanation"]["headline"],
-        "Read the forecast on api.weather.example"
+        "Read the forecast for city “Boston” on api.weather.example"
     );
     let id = proposed["id"].as_str().unwrap().to_owned();
 

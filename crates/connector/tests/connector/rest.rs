@@ -191,7 +191,7 @@ async fn propose_long_poll_and_read_only_the_released_part() {
     assert_eq!(created["status"], "pending");
     assert_eq!(
         created["explanation"]["headline"],
-        "Read the forecast on api.weather.example"
+        "Read the forecast for city “Boston” on api.weather.example"
     );
     let id = created["id"].as_str().unwrap().to_owned();
 

@@ -967,7 +967,8 @@ pub(super) fn explain(
                 match (terms.is_empty(), several) {
                     (true, true) => format!("List {plural}"),
                     (true, false) => format!("Read the {plural}"),
-                    (false, _) => format!("Search {plural} by {}", terms.join(", ")),
+                    (false, true) => format!("Search {plural} by {}", terms.join(", ")),
+                    (false, false) => format!("Read the {plural} for {}", terms.join(", ")),
                 }
             }
             _ => "Read the main page".to_owned(),

@@ -1,9 +1,9 @@
 //! Results in words: descriptor result sections, FHIR by resource, and the generic account.
 
+use countersign_core::Proposal;
 use countersign_core::descriptor::Descriptors;
 use countersign_core::json::Json;
 use countersign_core::result::{ResultWords, describe};
-use countersign_core::Proposal;
 
 fn words(artifact: &str, result: &str) -> ResultWords {
     let proposal = Proposal::parse(&format!(
@@ -47,7 +47,10 @@ fn lab_results_are_test_value_flag_date_and_patient_with_health_facts_marked() {
     assert_eq!(w.summary, "Found 1 records; 1 shown here");
     assert_eq!(fact(&w, "Test").value, "Hemoglobin A1c");
     assert_eq!(fact(&w, "Value").value, "7.2 %");
-    assert_eq!(fact(&w, "Value").paths, ["body.entry.0.resource.valueQuantity"]);
+    assert_eq!(
+        fact(&w, "Value").paths,
+        ["body.entry.0.resource.valueQuantity"]
+    );
     assert_eq!(fact(&w, "Flag").value, "High");
     assert!(fact(&w, "Test").sensitive.is_some());
     assert!(fact(&w, "Patient").sensitive.is_some());
@@ -60,7 +63,10 @@ fn unknown_apis_show_values_by_key_and_money_only_where_the_unit_is_known() {
         r#"{"kind":"http","credential":null,"method":"POST","url":"https://api.unknown.example/v1/payments","headers":{"Content-Type":"application/json"},"body":{"amount":"10.00","currency":"USD"}}"#,
         r#"{"status":201,"body":{"id":"p_9","status":"done","amount":1000,"amount_cents":1000,"currency":"USD","owner":{"ssn":"123-45-6789"}},"truncated":false}"#,
     );
-    assert_eq!(w.summary, "The server accepted it (201 Created): p_9 is done");
+    assert_eq!(
+        w.summary,
+        "The server accepted it (201 Created): p_9 is done"
+    );
     assert_eq!(fact(&w, "Amount").value, "1000 USD");
     assert_eq!(fact(&w, "Amount cents").value, "$10.00");
     assert!(fact(&w, "Owner ssn").sensitive.is_some());
