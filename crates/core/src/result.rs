@@ -350,6 +350,16 @@ fn fhir_facts(body: &Json, resource: &str, path: &str, words: &mut ResultWords) 
     resource_facts(body, resource, path, &mut words.facts);
 }
 
+/// A FHIR date or date-time as a person reads it ("Fri 20 Nov 2026, 08:15 (UTC−05:00)").
+fn when(json: Option<&Json>) -> Option<String> {
+    let value = text(json?)?;
+    Some(if value.len() == 10 {
+        crate::explain::format_date(&value)
+    } else {
+        crate::explain::format_local_datetime(&value, None)
+    })
+}
+
 fn resource_facts(resource: &Json, kind: &str, path: &str, facts: &mut Vec<Fact>) {
     let at = |p: &str| format!("{path}.{p}");
     let prefix = format!("{path}.");
@@ -426,7 +436,7 @@ fn resource_facts(resource: &Json, kind: &str, path: &str, facts: &mut Vec<Fact>
             add(
                 facts,
                 "Date",
-                resource.at("effectiveDateTime").and_then(text),
+                when(resource.at("effectiveDateTime")),
                 vec![at("effectiveDateTime")],
                 false,
             );

@@ -21,7 +21,7 @@ use crate::money::Decimal;
 use crate::refusal::{Refusal, RefusalCode};
 use crate::text;
 
-pub(crate) use fields::render_result;
+pub(crate) use fields::{format_date, format_local_datetime, render_result};
 pub use generic::{MINOR_UNIT_HOSTS, counts_minor_units};
 pub use sensitive::{is_health_name, is_sensitive_name, sensitive_value};
 
