@@ -35,6 +35,8 @@ step "Durable audit appends against raw fsync; verification against SHA-256" \
   cargo bench --locked -p countersign-audit --bench audit "${quick[@]}"
 step "HTTP execution overhead against a direct reqwest call" \
   cargo bench --locked -p countersign-exec --bench http "${quick[@]}"
+step "Inbox and status with 10,000 pending against 10 pending" \
+  cargo bench --locked -p countersign-app --bench inbox "${quick[@]}"
 step "Submission to pending over REST, 10 agents, with no and with 50 credentials" \
   cargo bench --locked -p countersign-connector --bench submit "${quick[@]}"
 step "Building the release desktop app and a bare Tauri window" \

@@ -99,9 +99,13 @@ message: string, };
 
 export type InboxView = { 
 /**
- * Waiting for a decision, newest first.
+ * Waiting for a decision, newest first (at most [`crate::INBOX_PAGE`]).
  */
 pending: Array<ProposalLine>, 
+/**
+ * How many are waiting in all.
+ */
+pending_total: number, 
 /**
  * Decided or finished, newest first (at most 50).
  */

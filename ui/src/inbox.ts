@@ -97,8 +97,18 @@ export function inboxPage(inbox: InboxView | null, open: Open): HTMLElement {
       ),
     );
   } else {
+    page.append(el("h2", { id: "pending-title" }, `Waiting for you (${inbox.pending_total})`));
+    if (inbox.pending_total > inbox.pending.length) {
+      page.append(
+        el(
+          "p",
+          { id: "pending-more", class: "hint" },
+          `Showing the ${inbox.pending.length} newest of ${inbox.pending_total} waiting. ` +
+            "Deal with these and the older ones appear; proposals not decided in time expire on their own.",
+        ),
+      );
+    }
     page.append(
-      el("h2", { id: "pending-title" }, `Waiting for you (${inbox.pending.length})`),
       el("ul", { class: "proposals", id: "pending", "aria-labelledby": "pending-title" }, ...inbox.pending.map((l) => row(l, open))),
     );
   }

@@ -559,13 +559,46 @@ impl Desk {
     /// When locked, or the stores cannot be read.
     pub async fn inbox(&self) -> Result<InboxView, AppError> {
         self.guard()?;
-        let pending = self.lifecycle.pending().await?.iter().map(line).collect();
-        let recent = self.lifecycle.recent(50).await?.iter().map(line).collect();
+        let lines = |all: Vec<crate::lifecycle::Line>| -> Vec<ProposalLine> {
+            all.into_iter()
+                .map(|l| ProposalLine {
+                    id: l.id,
+                    agent: l.agent,
+                    received_at: l.received_at,
+                    status: l.status,
+                    headline: l.headline,
+                    action: l.action,
+                    danger: u32::try_from(l.danger).unwrap_or(u32::MAX),
+                    caution: u32::try_from(l.caution).unwrap_or(u32::MAX),
+                })
+                .collect()
+        };
+        let pending = lines(self.lifecycle.lines(true, crate::INBOX_PAGE).await?);
+        let pending_total = self.lifecycle.pending_total().await?;
+        let recent = lines(self.lifecycle.lines(false, 50).await?);
         Ok(InboxView {
             pending,
+            pending_total,
             recent,
             alerts: self.alerts().await?,
         })
+    }
+
+    /// The oldest pending proposal not skipped, for a review that walks them in arrival order.
+    ///
+    /// # Errors
+    /// When locked or the store cannot be read.
+    pub async fn oldest_pending(
+        &self,
+        skipped: &[String],
+    ) -> Result<Option<ProposalLine>, AppError> {
+        self.guard()?;
+        Ok(self
+            .lifecycle
+            .oldest_pending(skipped)
+            .await?
+            .as_ref()
+            .map(line))
     }
 
     async fn alerts(&self) -> Result<Vec<AlertView>, AppError> {
@@ -573,11 +606,9 @@ impl Desk {
             event: Some(Event::CredentialScopeViolation.as_str().to_owned()),
             ..Filter::default()
         };
-        let entries = self.audit.log().entries(&filter).await?;
+        let entries = self.audit.log().latest(&filter, 20).await?;
         Ok(entries
             .iter()
-            .rev()
-            .take(20)
             .map(|entry| {
                 let details: serde_json::Value =
                     serde_json::from_str(&entry.details).unwrap_or_default();

@@ -22,6 +22,9 @@ pub mod totp;
 pub mod views;
 
 pub use agent_side::{AgentError, AgentSide};
+
+/// How many pending proposals the inbox lists (newest first); the total is always given.
+pub const INBOX_PAGE: u32 = 100;
 pub use audit::{Audit, KEYCHAIN_ENTRIES as AUDIT_KEYCHAIN_ENTRIES, ReportOutcome, write_durably};
 pub use credentials::{Credentials, check as check_credential};
 pub use desk::{
@@ -31,5 +34,5 @@ pub use error::AppError;
 pub use execute::{Executions, Outcome};
 pub use explain::explain;
 pub use home::DataHome;
-pub use lifecycle::{AgentInfo, Lifecycle, PENDING_TTL, Record, Release};
+pub use lifecycle::{AgentInfo, Lifecycle, Line, PENDING_TTL, Record, Release};
 pub use settings::{MoneyThreshold, Settings};

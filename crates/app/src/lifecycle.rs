@@ -146,6 +146,27 @@ struct Row {
 
 const COLUMNS: &str = "id, agent, received_at, status, summary, purpose, artifact, artifact_sha256, explanation, decided_at, reason, result, released";
 
+/// One inbox line, as [`Lifecycle::lines`] reads it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Line {
+    /// The proposal's id.
+    pub id: String,
+    /// The agent.
+    pub agent: String,
+    /// When it arrived.
+    pub received_at: String,
+    /// Its status.
+    pub status: String,
+    /// Its headline.
+    pub headline: String,
+    /// Its action's wire name.
+    pub action: String,
+    /// How many `danger` risks.
+    pub danger: i64,
+    /// How many `caution` risks.
+    pub caution: i64,
+}
+
 fn record(row: Row) -> Result<Record, AppError> {
     let json = |text: &str| Json::parse(text).map_err(|r| not_allowed(r.message));
     Ok(Record {
@@ -541,6 +562,64 @@ impl Lifecycle {
         .await
         .map_err(|e| self.db(e))?;
         rows.into_iter().map(record).collect()
+    }
+
+    /// Inbox lines of pending proposals (`pending = true`, newest first) or of decided ones
+    /// (newest first), at most `limit`. Only what a line shows is read: SQLite takes the headline,
+    /// action and risk counts out of the stored explanation, so a page costs the same with 10 or
+    /// 10,000 waiting.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub async fn lines(&self, pending: bool, limit: u32) -> Result<Vec<Line>, AppError> {
+        let which = if pending {
+            "status = 'pending'"
+        } else {
+            "status <> 'pending'"
+        };
+        let mut connection = self.connection.lock().await;
+        sqlx::query_as(&format!(
+            "SELECT id, agent, received_at, status,
+                    json_extract(explanation, '$.headline') AS headline,
+                    json_extract(explanation, '$.action') AS action,
+                    (SELECT count(*) FROM json_each(explanation, '$.risks')
+                      WHERE json_extract(value, '$.severity') = 'danger') AS danger,
+                    (SELECT count(*) FROM json_each(explanation, '$.risks')
+                      WHERE json_extract(value, '$.severity') = 'caution') AS caution
+             FROM proposals WHERE {which} ORDER BY received_at DESC, id DESC LIMIT ?"
+        ))
+        .bind(limit)
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(|e| self.db(e))
+    }
+
+    /// The oldest pending proposal not in `skipped` (`countersign review` walks them in the
+    /// order they arrived, whatever their number).
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub async fn oldest_pending(&self, skipped: &[String]) -> Result<Option<Record>, AppError> {
+        let mut connection = self.connection.lock().await;
+        let placeholders = vec!["?"; skipped.len()].join(", ");
+        let sql = if skipped.is_empty() {
+            format!(
+                "SELECT {COLUMNS} FROM proposals WHERE status = 'pending' ORDER BY received_at, id LIMIT 1"
+            )
+        } else {
+            format!(
+                "SELECT {COLUMNS} FROM proposals WHERE status = 'pending' AND id NOT IN ({placeholders}) ORDER BY received_at, id LIMIT 1"
+            )
+        };
+        let mut query = sqlx::query_as::<_, Row>(&sql);
+        for id in skipped {
+            query = query.bind(id);
+        }
+        let row = query
+            .fetch_optional(&mut *connection)
+            .await
+            .map_err(|e| self.db(e))?;
+        row.map(record).transpose()
     }
 
     /// Proposals no longer pending, newest first, at most `limit`.

@@ -67,8 +67,11 @@ pub struct AlertView {
 /// The inbox: pending proposals first (newest first), then recent decisions, and alerts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct InboxView {
-    /// Waiting for a decision, newest first.
+    /// Waiting for a decision, newest first (at most [`crate::INBOX_PAGE`]).
     pub pending: Vec<ProposalLine>,
+    /// How many are waiting in all.
+    #[ts(type = "number")]
+    pub pending_total: i64,
     /// Decided or finished, newest first (at most 50).
     pub recent: Vec<ProposalLine>,
     /// Refusals of credentials used out of scope, newest first (at most 20).

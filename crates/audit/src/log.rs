@@ -328,6 +328,30 @@ impl AuditLog {
             .map_err(|e| unwritable(&self.path, e))
     }
 
+    /// The newest `limit` entries matching `filter`, newest first (the inbox's alerts: a page, not
+    /// the whole log).
+    ///
+    /// # Errors
+    /// When the log cannot be read.
+    pub async fn latest(&self, filter: &Filter, limit: u32) -> Result<Vec<Entry>, AuditError> {
+        let (clause, binds) = filter.sql();
+        let sql = format!("SELECT {COLUMNS} FROM audit_entries {clause} ORDER BY seq DESC LIMIT ?");
+        let mut query = sqlx::query(&sql);
+        for bind in binds {
+            query = query.bind(bind);
+        }
+        let query = query.bind(limit);
+        let mut connection = self.connection.lock().await;
+        let rows = query
+            .fetch_all(&mut *connection)
+            .await
+            .map_err(|e| unwritable(&self.path, e))?;
+        rows.iter()
+            .map(entry_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(|e| unwritable(&self.path, e))
+    }
+
     /// A value from the log's own metadata table.
     ///
     /// # Errors

@@ -139,8 +139,9 @@ pub fn run(demo: bool) -> anyhow::Result<ExitCode> {
                     println!("ALERT: {} tried to use the credential {} where it is not allowed, and was refused: {}", safe(&alert.agent), safe(&alert.credential), safe(&alert.message));
                 }
             }
-            // Oldest first: in the order they arrived.
-            let Some(line) = inbox.pending.iter().rev().find(|l| !skipped.contains(&l.id)) else {
+            // Oldest first: in the order they arrived, however many are waiting.
+            let skipped_ids: Vec<String> = skipped.iter().cloned().collect();
+            let Some(line) = desk.oldest_pending(&skipped_ids).await? else {
                 println!("No proposals waiting.");
                 tokio::select! {
                     changed = changes.changed() => if changed.is_err() { break },
