@@ -13,7 +13,6 @@ use countersign_core::json::{Json, Object};
 use countersign_core::{Refusal, RefusalCode};
 
 use crate::audit::Audit;
-use crate::credentials::Credentials;
 use crate::error::AppError;
 use crate::home::DataHome;
 use crate::lifecycle::Lifecycle;
@@ -133,8 +132,12 @@ impl AgentSide {
     /// `unavailable` when the credentials cannot be read.
     pub async fn capabilities(&self, agent: &str) -> Result<serde_json::Value, AgentError> {
         let unavailable = |e: AppError| AgentError::unavailable(&e);
-        let credentials = Credentials::open(&self.home).await.map_err(unavailable)?;
-        let list = credentials.list().await.map_err(unavailable)?;
+        // The session's copy: list_capabilities no longer opens vault.db on every call.
+        let list = self
+            .lifecycle
+            .credential_list(&self.home)
+            .await
+            .map_err(unavailable)?;
         let credentials: Vec<serde_json::Value> = list
             .iter()
             .map(|meta| {

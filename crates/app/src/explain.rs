@@ -49,6 +49,17 @@ pub(crate) fn explain_loaded(
     settings: &countersign_core::Settings,
     text: &str,
 ) -> Result<Explained, Refusal> {
+    Proposal::parse(text)
+        .and_then(|proposal| explain_proposal(loaded, descriptors, settings, &proposal))
+}
+
+/// Explains a proposal already read (submission reads the text once).
+pub(crate) fn explain_proposal(
+    loaded: &Loaded,
+    descriptors: &Descriptors,
+    settings: &countersign_core::Settings,
+    proposal: &Proposal,
+) -> Result<Explained, Refusal> {
     let probes: Vec<SecretProbe<'_>> = loaded
         .secrets
         .iter()
@@ -63,7 +74,7 @@ pub(crate) fn explain_loaded(
         descriptors,
         settings,
     };
-    Proposal::parse(text).and_then(|proposal| countersign_core::explain(&proposal, &context))
+    countersign_core::explain(proposal, &context)
 }
 
 /// Credential metadata and secrets as one session holds them.

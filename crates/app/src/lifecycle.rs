@@ -84,6 +84,8 @@ pub struct Lifecycle {
     connection: Mutex<SqliteConnection>,
     /// Parsed once: the person's descriptor files and the shipped packs.
     descriptors: countersign_core::descriptor::Descriptors,
+    /// `settings.json` as last read; read again only when the file changed.
+    settings: crate::settings::SettingsCache,
     /// Credential metadata and secrets for this session (see `explain::Session`).
     credentials: crate::explain::Session,
     changes: watch::Sender<u64>,
@@ -277,9 +279,28 @@ impl Lifecycle {
             connection: Mutex::new(connection),
             descriptors,
             credentials: crate::explain::Session::default(),
+            settings: crate::settings::SettingsCache::default(),
             changes,
             path: path.display().to_string(),
         })
+    }
+
+    /// The credentials' metadata as the session holds it (no secret; `vault.db` is asked only
+    /// whether it changed).
+    ///
+    /// # Errors
+    /// When `vault.db` or the keychain cannot be read.
+    pub async fn credential_list(
+        &self,
+        home: &DataHome,
+    ) -> Result<Vec<countersign_core::credential::CredentialMeta>, AppError> {
+        Ok(self
+            .credentials
+            .current(home)
+            .await?
+            .registry
+            .credentials
+            .clone())
     }
 
     /// The record's result in words, once it has one (the descriptors in force describe it).
@@ -423,19 +444,20 @@ impl Lifecycle {
     ) -> Result<Result<Record, Refusal>, AppError> {
         let actor = Actor::agent(agent);
         let loaded = self.credentials.current(home).await?;
-        let settings = crate::settings::Settings::load(home)?.for_explanations();
-        let explained = crate::explain::explain_loaded(&loaded, &self.descriptors, &settings, text);
-        let (proposal, explained) = match explained {
-            Ok(explained) => (
-                Proposal::parse(text).map_err(|r| not_allowed(r.message))?,
-                explained,
-            ),
-            Err(refusal) => {
+        let settings = self.settings.current(home)?.for_explanations();
+        // The text is read once: the proposal explained is the one stored.
+        let parsed = Proposal::parse(text);
+        let explained = parsed.as_ref().map_err(Clone::clone).and_then(|proposal| {
+            crate::explain::explain_proposal(&loaded, &self.descriptors, &settings, proposal)
+        });
+        let (proposal, explained) = match (parsed, explained) {
+            (Ok(proposal), Ok(explained)) => (proposal, explained),
+            (parsed, Err(refusal)) => {
                 let details = serde_json::json!({ "code": refusal.code, "field": refusal.field, "message": refusal.message });
                 let mut entry = NewEntry::new(actor.clone(), Event::ProposalRefused)
                     .outcome(refusal.code.as_str())
                     .details(details.clone());
-                entry.credential = Proposal::parse(text)
+                entry.credential = parsed
                     .ok()
                     .and_then(|p| p.artifact.credential_name().map(str::to_owned));
                 audit.record(entry.clone()).await?;
@@ -449,6 +471,7 @@ impl Lifecycle {
                 self.changed();
                 return Ok(Err(refusal));
             }
+            (Err(refusal), Ok(_)) => return Ok(Err(refusal)),
         };
         let id = format!("prop_{}", random_hex(12)?);
         let sha256 = explained.artifact_sha256.to_string();

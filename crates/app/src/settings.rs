@@ -153,4 +153,87 @@ mod tests {
         settings.check().unwrap();
         assert!(settings.for_explanations().threshold.is_some());
     }
+
+    #[test]
+    fn the_cache_sees_every_replacement_of_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = DataHome::at(dir.path().to_path_buf());
+        let cache = SettingsCache::default();
+        assert_eq!(cache.current(&home).unwrap(), Settings::default());
+        let with = |amount: &str| Settings {
+            threshold: Some(MoneyThreshold {
+                amount: amount.into(),
+                currency: "USD".into(),
+            }),
+            ..Settings::default()
+        };
+        let path = dir.path().join("settings.json");
+        for amount in ["500", "600", "700"] {
+            // The same length each time: only the new file (inode) tells them apart.
+            crate::write_durably(&path, &serde_json::to_string(&with(amount)).unwrap()).unwrap();
+            assert_eq!(cache.current(&home).unwrap(), with(amount));
+            assert_eq!(cache.current(&home).unwrap(), with(amount));
+        }
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(cache.current(&home).unwrap(), Settings::default());
+    }
+}
+
+/// `settings.json` as last read, with the file's identity and size when it was read: a
+/// submission checks the file's metadata (one `stat`) instead of reading and parsing it, and
+/// reads it again as soon as it was replaced (settings are written by rename, so a change is a
+/// new inode) or changed size or time.
+#[derive(Default)]
+pub(crate) struct SettingsCache(std::sync::Mutex<Option<(Stamp, Settings)>>);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    inode: u64,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl SettingsCache {
+    /// The settings now in force.
+    ///
+    /// # Errors
+    /// When the file exists and cannot be read.
+    pub(crate) fn current(&self, home: &DataHome) -> Result<Settings, AppError> {
+        let path = home.root().join("settings.json");
+        let stamp = match std::fs::metadata(&path) {
+            Ok(meta) => Some(Stamp {
+                inode: inode(&meta),
+                len: meta.len(),
+                modified: meta.modified().ok(),
+            }),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+            Err(error) => return Err(AppError::file("reading", &path, error)),
+        };
+        let Ok(mut held) = self.0.lock() else {
+            return Settings::load(home);
+        };
+        let Some(stamp) = stamp else {
+            *held = None;
+            return Ok(Settings::default());
+        };
+        if let Some((seen, settings)) = held.as_ref()
+            && *seen == stamp
+        {
+            return Ok(settings.clone());
+        }
+        let settings = Settings::load(home)?;
+        *held = Some((stamp, settings.clone()));
+        Ok(settings)
+    }
+}
+
+#[cfg(unix)]
+fn inode(meta: &std::fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt as _;
+    meta.ino()
+}
+
+#[cfg(not(unix))]
+fn inode(_meta: &std::fs::Metadata) -> u64 {
+    0
 }
