@@ -29,6 +29,15 @@ pub struct AuditLog {
     connection: Mutex<SqliteConnection>,
     identity: Option<FileIdentity>,
     log_id: String,
+    /// Appends waiting for the next commit (group commit: see [`AuditLog::append`]).
+    queue: std::sync::Mutex<Vec<Queued>>,
+}
+
+/// An append waiting to be written, and who to tell when it is durable.
+struct Queued {
+    new: NewEntry,
+    details: String,
+    done: tokio::sync::oneshot::Sender<Result<Entry, AuditError>>,
 }
 
 /// The file an open log was opened on, to notice it being removed or replaced.
@@ -215,6 +224,7 @@ impl AuditLog {
             connection: Mutex::new(connection),
             identity: FileIdentity::of(path),
             log_id,
+            queue: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -242,56 +252,44 @@ impl AuditLog {
                 path: self.path.display().to_string(),
             });
         }
+        // Group commit: the entry joins the queue; whoever holds the connection next writes every
+        // queued entry in one transaction and one fsync, then answers each. No caller is answered
+        // before its entry is durable, and the chain order is the queue's order.
+        let (done, mut answer) = tokio::sync::oneshot::channel();
+        self.queue
+            .lock()
+            .map_err(|_| unwritable(&self.path, "the append queue was poisoned"))?
+            .push(Queued { new, details, done });
         let mut connection = self.connection.lock().await;
-        let path = &self.path;
-        let mut tx = connection
-            .begin_with("BEGIN IMMEDIATE")
+        if let Ok(result) = answer.try_recv() {
+            // An earlier holder wrote it with its own batch.
+            return result;
+        }
+        let batch = std::mem::take(
+            &mut *self
+                .queue
+                .lock()
+                .map_err(|_| unwritable(&self.path, "the append queue was poisoned"))?,
+        );
+        let written = write_batch(&mut connection, &batch).await;
+        // Answered while the connection is still held, so the next holder finds its answer.
+        match written {
+            Ok(entries) => {
+                for (queued, entry) in batch.into_iter().zip(entries) {
+                    // A caller that stopped waiting is not told; its entry is durable anyway.
+                    let _ = queued.done.send(Ok(entry));
+                }
+            }
+            Err(reason) => {
+                for queued in batch {
+                    let _ = queued.done.send(Err(unwritable(&self.path, &reason)));
+                }
+            }
+        }
+        drop(connection);
+        answer
             .await
-            .map_err(|e| unwritable(path, e))?;
-        let last: Option<(i64, String)> =
-            sqlx::query_as("SELECT seq, entry_hash FROM audit_entries ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(|e| unwritable(path, e))?;
-        let (seq, prev_hash) = match last {
-            Some((seq, hash)) => (seq + 1, hash),
-            None => (1, GENESIS_HASH.to_owned()),
-        };
-        let mut entry = Entry {
-            seq,
-            at: now(),
-            actor: new.actor,
-            event: new.event.as_str().to_owned(),
-            proposal_id: new.proposal_id,
-            artifact_sha256: new.artifact_sha256,
-            credential: new.credential,
-            outcome: new.outcome,
-            details,
-            prev_hash,
-            entry_hash: String::new(),
-        };
-        entry.entry_hash = entry_hash(&entry.prev_hash, &entry);
-        sqlx::query(&format!(
-            "INSERT INTO audit_entries ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(entry.seq)
-        .bind(&entry.at)
-        .bind(entry.actor.kind.as_str())
-        .bind(&entry.actor.id)
-        .bind(&entry.actor.name)
-        .bind(&entry.event)
-        .bind(&entry.proposal_id)
-        .bind(&entry.artifact_sha256)
-        .bind(&entry.credential)
-        .bind(&entry.outcome)
-        .bind(&entry.details)
-        .bind(&entry.prev_hash)
-        .bind(&entry.entry_hash)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| unwritable(path, e))?;
-        tx.commit().await.map_err(|e| unwritable(path, e))?;
-        Ok(entry)
+            .map_err(|_| unwritable(&self.path, "the append was dropped before it was written"))?
     }
 
     /// The last sequence number and hash, if the log has entries.
@@ -672,6 +670,68 @@ fn check_checkpoint(
 }
 
 /// Details as canonical JSON text (keys sorted), so the stored text is what is hashed.
+/// Writes queued appends in one transaction, chained in order; nothing is written unless all are.
+async fn write_batch(
+    connection: &mut SqliteConnection,
+    batch: &[Queued],
+) -> Result<Vec<Entry>, String> {
+    let mut tx = connection
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(|e| e.to_string())?;
+    let last: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, entry_hash FROM audit_entries ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| e.to_string())?;
+    let (mut seq, mut prev_hash) = match last {
+        Some((seq, hash)) => (seq + 1, hash),
+        None => (1, GENESIS_HASH.to_owned()),
+    };
+    let mut written = Vec::with_capacity(batch.len());
+    for queued in batch {
+        let new = &queued.new;
+        let mut entry = Entry {
+            seq,
+            at: now(),
+            actor: new.actor.clone(),
+            event: new.event.as_str().to_owned(),
+            proposal_id: new.proposal_id.clone(),
+            artifact_sha256: new.artifact_sha256.clone(),
+            credential: new.credential.clone(),
+            outcome: new.outcome.clone(),
+            details: queued.details.clone(),
+            prev_hash: prev_hash.clone(),
+            entry_hash: String::new(),
+        };
+        entry.entry_hash = entry_hash(&entry.prev_hash, &entry);
+        sqlx::query(&format!(
+            "INSERT INTO audit_entries ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(entry.seq)
+        .bind(&entry.at)
+        .bind(entry.actor.kind.as_str())
+        .bind(&entry.actor.id)
+        .bind(&entry.actor.name)
+        .bind(&entry.event)
+        .bind(&entry.proposal_id)
+        .bind(&entry.artifact_sha256)
+        .bind(&entry.credential)
+        .bind(&entry.outcome)
+        .bind(&entry.details)
+        .bind(&entry.prev_hash)
+        .bind(&entry.entry_hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| e.to_string())?;
+        seq += 1;
+        prev_hash.clone_from(&entry.entry_hash);
+        written.push(entry);
+    }
+    tx.commit().await.map_err(|e| e.to_string())?;
+    Ok(written)
+}
+
 fn canonical_details(details: &serde_json::Value) -> Result<String, AuditError> {
     let text = serde_json::to_string(details).map_err(|e| AuditError::Details(e.to_string()))?;
     let json =
