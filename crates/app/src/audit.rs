@@ -53,26 +53,78 @@ fn stamp(at: OffsetDateTime) -> String {
 /// When any step fails; the old file is then left as it was.
 pub fn write_durably(path: &Path, text: &str) -> Result<(), AppError> {
     use std::io::Write as _;
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| AppError::file("creating", parent, e))?;
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".partial");
-    let partial = parent.join(name);
-    let fail = |e: std::io::Error| AppError::file("writing", &partial, e);
-    let mut file = std::fs::File::create(&partial).map_err(fail)?;
-    file.write_all(text.as_bytes()).map_err(fail)?;
-    file.sync_all().map_err(fail)?;
-    drop(file);
-    std::fs::rename(&partial, path).map_err(|e| AppError::file("writing", path, e))?;
-    // Directories cannot be opened for syncing on every system (Windows); where they can, do.
-    if let Ok(dir) = std::fs::File::open(parent) {
-        dir.sync_all()
-            .map_err(|e| AppError::file("flushing", parent, e))?;
+    let mut file = DurableFile::create(path)?;
+    file.write_all(text.as_bytes())
+        .map_err(|e| AppError::file("writing", path, e))?;
+    file.commit()
+}
+
+/// A file written in full before it replaces `path`, as [`write_durably`] writes text, for
+/// output too large to hold in memory (an audit export of a million entries): written to
+/// `<path>.partial` through a buffer, then flushed, fsynced, renamed and the folder fsynced by
+/// [`DurableFile::commit`]. Dropped without committing, it leaves `path` as it was.
+pub struct DurableFile {
+    path: std::path::PathBuf,
+    partial: std::path::PathBuf,
+    file: std::io::BufWriter<std::fs::File>,
+}
+
+impl DurableFile {
+    /// Starts writing what will replace `path`.
+    ///
+    /// # Errors
+    /// When the folder or the partial file cannot be created.
+    pub fn create(path: &Path) -> Result<Self, AppError> {
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| Path::new("."));
+        std::fs::create_dir_all(parent).map_err(|e| AppError::file("creating", parent, e))?;
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(".partial");
+        let partial = parent.join(name);
+        let file =
+            std::fs::File::create(&partial).map_err(|e| AppError::file("writing", &partial, e))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            partial,
+            file: std::io::BufWriter::new(file),
+        })
     }
-    Ok(())
+
+    /// Makes the written bytes `path`, durably.
+    ///
+    /// # Errors
+    /// When any step fails; `path` is then left as it was.
+    pub fn commit(self) -> Result<(), AppError> {
+        let fail = |e: std::io::Error| AppError::file("writing", &self.partial, e);
+        let file = self.file.into_inner().map_err(|e| fail(e.into_error()))?;
+        file.sync_all().map_err(fail)?;
+        drop(file);
+        std::fs::rename(&self.partial, &self.path)
+            .map_err(|e| AppError::file("writing", &self.path, e))?;
+        let parent = self
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| Path::new("."));
+        // Directories cannot be opened for syncing on every system (Windows); where they can, do.
+        if let Ok(dir) = std::fs::File::open(parent) {
+            dir.sync_all()
+                .map_err(|e| AppError::file("flushing", parent, e))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::io::Write for DurableFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
 }
 
 pub(crate) fn write_file(path: &Path, text: &str) -> Result<(), AppError> {
@@ -211,16 +263,38 @@ impl Audit {
     /// # Errors
     /// When the log cannot be read or the export cannot be recorded.
     pub async fn export(&self, format: ExportFormat, filter: &Filter) -> Result<String, AppError> {
-        let entries = self.log.entries(filter).await?;
-        let details = serde_json::json!({
-            "format": match format { ExportFormat::Csv => "csv", ExportFormat::Json => "json" },
-            "filter": filter.describe(),
-            "entries": entries.len(),
-        });
-        self.log
-            .append(NewEntry::new(self.actor.clone(), Event::AuditExported).details(details))
-            .await?;
-        Ok(format.write(&entries))
+        let mut out = Vec::new();
+        self.export_to(format, filter, &mut out).await?;
+        String::from_utf8(out).map_err(|e| AppError::NotAllowed(e.to_string()))
+    }
+
+    /// Streams the export into `out` from a snapshot of the log (appends go on meanwhile;
+    /// memory stays flat at any size), after recording `audit.exported` with the number of
+    /// entries. Returns that number.
+    ///
+    /// # Errors
+    /// When the log cannot be read, the export cannot be recorded, or `out` cannot be written.
+    pub async fn export_to<W: std::io::Write + Send>(
+        &self,
+        format: ExportFormat,
+        filter: &Filter,
+        out: &mut W,
+    ) -> Result<u64, AppError> {
+        let log = &self.log;
+        let actor = self.actor.clone();
+        let described = filter.describe();
+        let name = match format {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Json => "json",
+        };
+        let record = move |entries: u64| async move {
+            let details =
+                serde_json::json!({ "format": name, "filter": described, "entries": entries });
+            log.append(NewEntry::new(actor, Event::AuditExported).details(details))
+                .await
+                .map(|_| ())
+        };
+        Ok(self.log.export_to(filter, format, out, record).await?)
     }
 
     /// Signs a checkpoint of the log as it is now, writes it to `out`, remembers it in the

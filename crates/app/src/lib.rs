@@ -25,7 +25,9 @@ pub use agent_side::{AgentError, AgentSide};
 
 /// How many pending proposals the inbox lists (newest first); the total is always given.
 pub const INBOX_PAGE: u32 = 100;
-pub use audit::{Audit, KEYCHAIN_ENTRIES as AUDIT_KEYCHAIN_ENTRIES, ReportOutcome, write_durably};
+pub use audit::{
+    Audit, DurableFile, KEYCHAIN_ENTRIES as AUDIT_KEYCHAIN_ENTRIES, ReportOutcome, write_durably,
+};
 pub use credentials::{Credentials, check as check_credential};
 pub use desk::{
     ATTESTATION, Desk, DeskOptions, MINIMUM_VIEW, WORDS, agent_configs, confirmation_word, person,

@@ -98,10 +98,18 @@ pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
                     Format::Json => ExportFormat::Json,
                 };
                 let filter = Filter { from, to, actor, event, proposal };
-                let text = audit.export(format, &filter).await?;
+                // Streamed: a million entries never sit in memory.
                 match out {
-                    Some(path) => countersign_app::write_durably(&path, &text)?,
-                    None => print!("{text}"),
+                    Some(path) => {
+                        let mut file = countersign_app::DurableFile::create(&path)?;
+                        let entries = audit.export_to(format, &filter, &mut file).await?;
+                        file.commit()?;
+                        eprintln!("Exported {entries} entries to {}.", path.display());
+                    }
+                    None => {
+                        let mut stdout = std::io::BufWriter::new(std::io::stdout());
+                        audit.export_to(format, &filter, &mut stdout).await?;
+                    }
                 }
                 Ok(ExitCode::SUCCESS)
             }

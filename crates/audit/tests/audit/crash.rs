@@ -133,3 +133,45 @@ async fn concurrent_appends_are_committed_together_and_stay_one_chain() {
     }
     assert!(log.verify(None, None, None).await.unwrap().intact());
 }
+
+/// An export streams from a snapshot: entries appended while it is being written are not in it,
+/// the count recorded beforehand is the count written, and the text is what `write` gives.
+#[tokio::test]
+async fn exports_stream_a_snapshot_while_appends_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = countersign_audit::AuditLog::open(&dir.path().join("audit.db"))
+        .await
+        .unwrap();
+    for i in 0..10 {
+        log.append(crate::support::sample(i)).await.unwrap();
+    }
+    let mut out = Vec::new();
+    let counted = std::sync::Mutex::new(None);
+    let written = log
+        .export_to(
+            &countersign_audit::Filter::default(),
+            countersign_audit::ExportFormat::Json,
+            &mut out,
+            |n| {
+                *counted.lock().unwrap() = Some(n);
+                // The caller records the export here; that entry is after the snapshot.
+                let log = &log;
+                async move { log.append(crate::support::sample(99)).await.map(|_| ()) }
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(written, 10);
+    assert_eq!(*counted.lock().unwrap(), Some(10));
+    let first_ten: Vec<_> = log
+        .entries(&countersign_audit::Filter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .take(10)
+        .collect();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        countersign_audit::ExportFormat::Json.write(&first_ten)
+    );
+}
