@@ -31,7 +31,7 @@ cs_start_keyring
 
 step "Explanations per second against JSON parsing alone" \
   cargo bench --locked -p countersign-core --bench explain "${quick[@]}"
-step "Durable audit appends against raw fsync; verification against SHA-256" \
+step "Durable audit appends against raw fsync, 8 submitters against one; verification against SHA-256; export of 1,000,000 entries" \
   cargo bench --locked -p countersign-audit --bench audit "${quick[@]}"
 step "HTTP execution overhead against a direct reqwest call" \
   cargo bench --locked -p countersign-exec --bench http "${quick[@]}"
