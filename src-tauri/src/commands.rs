@@ -1,11 +1,12 @@
 //! The IPC commands: each waits for the desk, calls one [`Desk`] method and returns its view or
-//! its error in words. Nothing here decides anything about a proposal.
+//! its error as one coded shape (`DeskError {code, message}`). Nothing here decides anything
+//! about a proposal.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use countersign_app::views::{
-    AgentView, AuditLine, AuditQuery, ConnectedAgent, CredentialForm, CredentialView,
+    AgentView, AuditLine, AuditQuery, ConnectedAgent, CredentialForm, CredentialView, DeskError,
     EnrolmentView, InboxView, ProposalView, ReleaseChoice, SettingsView, StatusView, VerifyView,
 };
 use countersign_app::{Desk, Settings};
@@ -14,7 +15,7 @@ use tauri::{AppHandle, Runtime, State};
 
 use crate::Shared;
 
-type Answer<T> = Result<T, String>;
+type Answer<T> = Result<T, DeskError>;
 
 /// Every command, for the builder.
 pub(crate) fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static
@@ -56,16 +57,35 @@ async fn desk(shared: &State<'_, Shared>) -> Answer<Arc<Desk>> {
     let ready = opened
         .wait_for(Option::is_some)
         .await
-        .map_err(|_| "Countersign is shutting down.".to_owned())?;
+        .map_err(|_| DeskError::unavailable("Countersign is shutting down."))?;
     match &*ready {
         Some(Ok(desk)) => Ok(Arc::clone(desk)),
-        Some(Err(error)) => Err(format!("Countersign could not start: {error}")),
-        None => Err("Countersign is still starting.".into()),
+        Some(Err(error)) => Err(DeskError::unavailable(format!(
+            "Countersign could not start: {error}"
+        ))),
+        None => Err(DeskError::unavailable("Countersign is still starting.")),
     }
 }
 
-fn words(error: impl std::fmt::Display) -> String {
-    error.to_string()
+/// An error as the screens receive it: the desk's own code, or `unavailable` for the shell's.
+trait Coded {
+    fn coded(self) -> DeskError;
+}
+
+impl Coded for countersign_app::AppError {
+    fn coded(self) -> DeskError {
+        self.into()
+    }
+}
+
+impl Coded for std::io::Error {
+    fn coded(self) -> DeskError {
+        DeskError::unavailable(self.to_string())
+    }
+}
+
+fn words(error: impl Coded) -> DeskError {
+    error.coded()
 }
 
 #[tauri::command(rename_all = "snake_case")]

@@ -1,5 +1,6 @@
 // The one door to the app: every call goes through Tauri's IPC to a command of the shell, which
-// forwards it to the application API. Errors arrive as sentences for the person.
+// forwards it to the application API. Errors arrive as `DeskError {code, message}`: the message
+// is for the person, the code for the screens.
 
 import type {
   AgentView,
@@ -8,7 +9,9 @@ import type {
   ConnectedAgent,
   CredentialForm,
   CredentialView,
+  DeskError,
   EnrolmentView,
+  ErrorCode,
   InboxView,
   ProposalView,
   ReleaseChoice,
@@ -61,7 +64,11 @@ export function tauriApi(): Api {
     if (internals === undefined) {
       return Promise.reject(new Error("Countersign's window is not connected to the app."));
     }
-    return internals.invoke(command, args) as Promise<T>;
+    return (internals.invoke(command, args) as Promise<T>).catch((error: unknown) => {
+      // A locked desk answers nothing else: tell the shell at once, whatever screen asked.
+      if (errorCode(error) === "locked") window.dispatchEvent(new CustomEvent("countersign:locked"));
+      throw error;
+    });
   };
   return {
     status: () => call("status"),
@@ -95,8 +102,35 @@ export function tauriApi(): Api {
   };
 }
 
+/** What each kind of failure means for the person; a new code fails to compile until named here. */
+export const ERROR_KINDS: Record<ErrorCode, string> = {
+  locked: "Countersign is locked",
+  not_allowed: "Not allowed now",
+  not_pending: "Already decided",
+  audit_unavailable: "The audit log cannot be written",
+  keychain_unavailable: "The keychain is unavailable",
+  execution_failed: "It did not run",
+  unavailable: "Countersign is not available",
+};
+
+function isDeskError(error: unknown): error is DeskError {
+  return (
+    typeof error === "object" &&
+    error !== null &&
+    typeof (error as DeskError).message === "string" &&
+    typeof (error as DeskError).code === "string" &&
+    (error as DeskError).code in ERROR_KINDS
+  );
+}
+
+/** The failure's code, when the app gave one. */
+export function errorCode(error: unknown): ErrorCode | null {
+  return isDeskError(error) ? error.code : null;
+}
+
 /** An error from the app, as a sentence. */
 export function message(error: unknown): string {
+  if (isDeskError(error)) return error.message;
   if (typeof error === "string") return error;
   if (error instanceof Error) return error.message;
   return "Something went wrong.";

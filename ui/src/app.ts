@@ -55,6 +55,17 @@ export class App {
       document.addEventListener(type, () => this.activity(), { passive: true });
     }
     window.addEventListener("hashchange", () => this.follow());
+    // A call refused because the desk locked: show the lock screen now, not at the next poll.
+    window.addEventListener("countersign:locked", () => {
+      void this.api
+        .status()
+        .then(async (next) => {
+          this.status = next;
+          this.renderBanner();
+          await this.follow();
+        })
+        .catch(() => undefined);
+    });
   }
 
   /** Starts following the app's status and shows the first page. */

@@ -509,3 +509,15 @@ settings: Settings,
  * Whether a second factor is enrolled.
  */
 second_factor_enrolled: boolean, };
+
+export type ErrorCode = "locked" | "not_allowed" | "not_pending" | "audit_unavailable" | "keychain_unavailable" | "execution_failed" | "unavailable";
+
+export type DeskError = { 
+/**
+ * What kind of failure.
+ */
+code: ErrorCode, 
+/**
+ * The sentence a person reads.
+ */
+message: string, };

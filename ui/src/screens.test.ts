@@ -51,3 +51,15 @@ describe("settings", () => {
     }
   });
 });
+
+describe("errors across IPC", () => {
+  it("reads the coded error's message and code", async () => {
+    const { message, errorCode, ERROR_KINDS } = await import("./api");
+    const error = { code: "locked", message: "Countersign is locked. Unlock it to continue." };
+    expect(message(error)).toBe("Countersign is locked. Unlock it to continue.");
+    expect(errorCode(error)).toBe("locked");
+    expect(errorCode("plain text")).toBeNull();
+    expect(errorCode({ code: "made_up", message: "x" })).toBeNull();
+    expect(Object.keys(ERROR_KINDS).length).toBe(7);
+  });
+});

@@ -411,7 +411,7 @@ impl Desk {
 
     fn guard(&self) -> Result<(), AppError> {
         if self.lock.locked.load(Ordering::SeqCst) {
-            return Err(not_allowed("Countersign is locked. Unlock it to continue."));
+            return Err(AppError::Locked);
         }
         self.touch();
         Ok(())

@@ -54,6 +54,31 @@ pub enum AppError {
     /// The system's random source failed, so no key, id or seed could be made safely.
     #[error("the system's random number source failed ({0}); nothing was changed")]
     Random(String),
+    /// The desk is locked; only unlocking is answered.
+    #[error("Countersign is locked. Unlock it to continue.")]
+    Locked,
+}
+
+impl AppError {
+    /// The stable code a screen acts on (design.md: one coded error across IPC).
+    pub fn code(&self) -> crate::views::ErrorCode {
+        use crate::views::ErrorCode;
+        match self {
+            AppError::Locked => ErrorCode::Locked,
+            AppError::NotPending(_) => ErrorCode::NotPending,
+            AppError::NotAllowed(_) | AppError::InvalidCredential(_) | AppError::Import(_) => {
+                ErrorCode::NotAllowed
+            }
+            AppError::Audit(_) => ErrorCode::AuditUnavailable,
+            AppError::Keychain(_) | AppError::DamagedKey => ErrorCode::KeychainUnavailable,
+            AppError::Execution(_) | AppError::Grant(_) => ErrorCode::ExecutionFailed,
+            AppError::File { .. }
+            | AppError::Descriptor(_)
+            | AppError::NoHome
+            | AppError::Vault(_)
+            | AppError::Random(_) => ErrorCode::Unavailable,
+        }
+    }
 }
 
 /// `bytes` random bytes from the system, or an error: never zeros in silence.
@@ -72,5 +97,25 @@ impl AppError {
             path: path.display().to_string(),
             reason: error.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::views::{DeskError, ErrorCode};
+
+    #[test]
+    fn every_failure_crosses_with_its_code_and_words() {
+        let locked = DeskError::from(AppError::Locked);
+        assert_eq!(locked.code, ErrorCode::Locked);
+        assert!(locked.message.contains("locked"));
+        assert_eq!(
+            DeskError::from(AppError::NotPending("decided".into())).code,
+            ErrorCode::NotPending
+        );
+        assert_eq!(AppError::NoHome.code(), ErrorCode::Unavailable);
+        let wire = serde_json::to_value(&locked).unwrap();
+        assert_eq!(wire["code"], "locked");
     }
 }

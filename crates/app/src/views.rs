@@ -356,6 +356,62 @@ pub struct SettingsView {
     pub second_factor_enrolled: bool,
 }
 
+/// What kind of failure a desk call had, for the screens to act on (the message says it in
+/// words).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The desk is locked: show the lock screen.
+    Locked,
+    /// Not allowed now (too early, wrong code or word, bad input).
+    NotAllowed,
+    /// The proposal was decided, withdrawn or expired meanwhile.
+    NotPending,
+    /// The audit log cannot be written: nothing runs.
+    AuditUnavailable,
+    /// The keychain is unavailable or damaged.
+    KeychainUnavailable,
+    /// The execution was refused or failed.
+    ExecutionFailed,
+    /// Countersign is starting, stopping, or a file cannot be used.
+    Unavailable,
+}
+
+/// A failed desk call as it crosses to the screens: one shape for every command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct DeskError {
+    /// What kind of failure.
+    pub code: ErrorCode,
+    /// The sentence a person reads.
+    pub message: String,
+}
+
+impl From<crate::AppError> for DeskError {
+    fn from(error: crate::AppError) -> Self {
+        DeskError {
+            code: error.code(),
+            message: error.to_string(),
+        }
+    }
+}
+
+impl From<String> for DeskError {
+    /// A native dialog's failure: the shell's, not the desk's.
+    fn from(message: String) -> Self {
+        DeskError::unavailable(message)
+    }
+}
+
+impl DeskError {
+    /// A failure outside the desk (the shell starting or stopping, a file it writes).
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        DeskError {
+            code: ErrorCode::Unavailable,
+            message: message.into(),
+        }
+    }
+}
+
 /// Every type above, in the order the bindings file declares them.
 #[cfg(test)]
 pub(crate) fn typescript() -> String {
@@ -389,6 +445,8 @@ pub(crate) fn typescript() -> String {
         VerifyView::decl(&config),
         EnrolmentView::decl(&config),
         SettingsView::decl(&config),
+        ErrorCode::decl(&config),
+        DeskError::decl(&config),
     ] {
         out.push_str("export ");
         out.push_str(&decl);
