@@ -45,6 +45,8 @@ severity: string,
  */
 message: string, };
 
+export type Status = "pending" | "approved" | "rejected" | "withdrawn" | "expired" | "executing" | "succeeded" | "failed" | "outcome_unknown";
+
 export type ProposalLine = { 
 /**
  * Its id.
@@ -61,7 +63,7 @@ received_at: string,
 /**
  * Its status (design.md §3).
  */
-status: string, 
+status: Status, 
 /**
  * What it does, in one line derived from the artifact.
  */

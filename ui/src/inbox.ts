@@ -1,4 +1,4 @@
-import type { InboxView, ProposalLine } from "./bindings";
+import type { InboxView, ProposalLine, Status } from "./bindings";
 import { el } from "./dom";
 
 /** When the person opens a proposal. */
@@ -40,20 +40,22 @@ function row(line: ProposalLine, open: Open): HTMLElement {
   );
 }
 
+/** Every status in words; a new status fails to compile until it is named here. */
+const STATUS_WORDS: Record<Status, string> = {
+  pending: "Waiting for you",
+  approved: "Approved",
+  executing: "Running",
+  succeeded: "Done",
+  failed: "Failed",
+  outcome_unknown: "Outcome unknown — check it yourself",
+  rejected: "Rejected",
+  withdrawn: "Withdrawn by the agent",
+  expired: "Expired",
+};
+
 /** A status in the person's words. */
-export function statusWords(status: string): string {
-  const words: Record<string, string> = {
-    pending: "Waiting for you",
-    approved: "Approved",
-    executing: "Running",
-    succeeded: "Done",
-    failed: "Failed",
-    outcome_unknown: "Outcome unknown — check it yourself",
-    rejected: "Rejected",
-    withdrawn: "Withdrawn by the agent",
-    expired: "Expired",
-  };
-  return words[status] ?? status;
+export function statusWords(status: Status): string {
+  return STATUS_WORDS[status];
 }
 
 /** The inbox page: pending proposals first, newest first; alerts; recent decisions. */

@@ -136,7 +136,7 @@ fn line(record: &Record) -> ProposalLine {
         id: record.id.clone(),
         agent: record.agent.clone(),
         received_at: record.received_at.clone(),
-        status: record.status.clone(),
+        status: record.status,
         headline: record.explanation.headline.clone(),
         action: action(record.explanation.action),
         danger: count(Severity::Danger),

@@ -36,5 +36,5 @@ pub use error::AppError;
 pub use execute::{Executions, Outcome};
 pub use explain::explain;
 pub use home::DataHome;
-pub use lifecycle::{AgentInfo, Lifecycle, Line, PENDING_TTL, Record, Release};
+pub use lifecycle::{AgentInfo, Lifecycle, Line, PENDING_TTL, Record, Release, Status};
 pub use settings::{MoneyThreshold, Settings};

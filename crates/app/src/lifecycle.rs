@@ -58,7 +58,7 @@ pub struct Record {
     /// When it arrived.
     pub received_at: String,
     /// Its status.
-    pub status: String,
+    pub status: Status,
     /// The agent's summary.
     pub summary: String,
     /// The agent's purpose.
@@ -128,13 +128,69 @@ fn not_allowed(message: impl Into<String>) -> AppError {
     AppError::NotAllowed(message.into())
 }
 
+/// Where a proposal is in its life (design.md §3), stored as its wire spelling.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::Type, ts_rs::TS,
+)]
+#[sqlx(type_name = "TEXT", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Waiting for the person.
+    Pending,
+    /// Approved; about to run.
+    Approved,
+    /// Rejected by the person.
+    Rejected,
+    /// Withdrawn by the agent.
+    Withdrawn,
+    /// Not decided in time.
+    Expired,
+    /// Running now.
+    Executing,
+    /// Ran and succeeded.
+    Succeeded,
+    /// Ran and failed.
+    Failed,
+    /// Countersign stopped while it ran; never retried.
+    OutcomeUnknown,
+}
+
+impl Status {
+    /// The wire spelling (`outcome_unknown`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Approved => "approved",
+            Status::Rejected => "rejected",
+            Status::Withdrawn => "withdrawn",
+            Status::Expired => "expired",
+            Status::Executing => "executing",
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+            Status::OutcomeUnknown => "outcome_unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Status {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// One row of `proposals`, as stored.
 #[derive(sqlx::FromRow)]
 struct Row {
     id: String,
     agent: String,
     received_at: String,
-    status: String,
+    status: Status,
     summary: String,
     purpose: String,
     artifact: String,
@@ -158,7 +214,7 @@ pub struct Line {
     /// When it arrived.
     pub received_at: String,
     /// Its status.
-    pub status: String,
+    pub status: Status,
     /// Its headline.
     pub headline: String,
     /// Its action's wire name.
@@ -206,7 +262,7 @@ impl Record {
         };
         Json::Object(Object::from([
             ("id".to_owned(), text(&self.id)),
-            ("status".to_owned(), text(&self.status)),
+            ("status".to_owned(), text(self.status.as_str())),
             ("decision".to_owned(), decision),
             (
                 "result".to_owned(),
@@ -218,10 +274,14 @@ impl Record {
     /// Whether nothing more will happen that the agent waits for: decided against, ended, or
     /// succeeded with the release chosen.
     pub fn settled_for_agent(&self) -> bool {
-        match self.status.as_str() {
-            "pending" | "approved" | "executing" => false,
-            "succeeded" => self.released.is_some(),
-            _ => true,
+        match self.status {
+            Status::Pending | Status::Approved | Status::Executing => false,
+            Status::Succeeded => self.released.is_some(),
+            Status::Rejected
+            | Status::Withdrawn
+            | Status::Expired
+            | Status::Failed
+            | Status::OutcomeUnknown => true,
         }
     }
 

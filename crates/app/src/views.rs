@@ -40,7 +40,7 @@ pub struct ProposalLine {
     /// When it arrived (RFC 3339).
     pub received_at: String,
     /// Its status (design.md §3).
-    pub status: String,
+    pub status: crate::lifecycle::Status,
     /// What it does, in one line derived from the artifact.
     pub headline: String,
     /// The kind of action (`payment`, `read`, `send_email`…).
@@ -425,6 +425,7 @@ pub(crate) fn typescript() -> String {
         Settings::decl(&config),
         DetailView::decl(&config),
         RiskView::decl(&config),
+        crate::lifecycle::Status::decl(&config),
         ProposalLine::decl(&config),
         AlertView::decl(&config),
         InboxView::decl(&config),
