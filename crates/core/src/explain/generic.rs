@@ -330,8 +330,25 @@ fn read_path(path: &str) -> PathReading {
     if let Some(last) = rest.last()
         && !looks_like_id(last)
     {
-        let plural = words(last).join(" ");
-        let mut noun_words = words(last);
+        // A generic collection takes its qualifier: `checkout/sessions` is a checkout session,
+        // `chat/completions` a chat completion.
+        let mut all_words = words(last);
+        let generic = matches!(
+            all_words.as_slice(),
+            [one] if matches!(one.as_str(), "sessions" | "completions" | "items" | "entries"
+                | "records" | "links" | "requests" | "results" | "runs" | "jobs" | "objects")
+        );
+        if generic
+            && rest.len() >= 2
+            && let Some(before) = rest.get(rest.len() - 2)
+            && !looks_like_id(before)
+        {
+            let mut qualified = words(before);
+            qualified.extend(all_words);
+            all_words = qualified;
+        }
+        let plural = all_words.join(" ");
+        let mut noun_words = all_words;
         if let Some(tail) = noun_words.last_mut() {
             *tail = singular(tail);
         }
@@ -427,10 +444,29 @@ pub(super) fn other_amounts(
     }
     draft.second_factor |= scratch.second_factor;
     draft.amounts.extend(scratch.amounts);
+    // An amount inside the same list item or object as one the descriptor read is a part of
+    // it (a breakdown, an item's price): shown and checked, not counted as another payment.
+    let container = |path: &str| -> String {
+        match path.find(']') {
+            Some(end) => path[..=end].to_owned(),
+            None => path.split('.').next().unwrap_or(path).to_owned(),
+        }
+    };
+    let read_containers: Vec<String> = read.iter().map(|p| container(p)).collect();
+    let mut separate = 0;
     for other in &found {
-        draft.detail(&format!("Other amount ({})", other.at), &other.detail);
+        let part = read_containers.contains(&container(&other.at));
+        let label = if part {
+            "Part of the amount"
+        } else {
+            "Other amount"
+        };
+        draft.detail(&format!("{label} ({})", other.at), &other.detail);
+        if !part {
+            separate += 1;
+        }
     }
-    found.len()
+    separate
 }
 
 /// Whether a key names an amount of money.
@@ -899,6 +935,29 @@ fn search_terms(query: &BTreeMap<String, String>) -> Vec<String> {
         .collect()
 }
 
+/// A small change in words: `{"state":"closed"}` is ": state to “closed”". Up to three plain
+/// fields; anything larger is in the details.
+fn changes(body: &Json) -> String {
+    let Some(members) = body.as_object() else {
+        return String::new();
+    };
+    if members.is_empty() || members.len() > 3 {
+        return String::new();
+    }
+    let mut parts = Vec::new();
+    for (key, value) in members {
+        let shown = match value {
+            Json::String(s) if s.chars().count() <= 60 => format!("“{s}”"),
+            Json::Number(n) => n.clone(),
+            Json::Bool(b) => if *b { "yes" } else { "no" }.to_owned(),
+            Json::Null => "empty".to_owned(),
+            _ => return String::new(),
+        };
+        parts.push(format!("{} to {shown}", words(key).join(" ")));
+    }
+    format!(": {}", parts.join(", "))
+}
+
 fn article(noun: &str) -> &'static str {
     match noun.chars().next() {
         Some('a' | 'e' | 'i' | 'o' | 'u') => "an",
@@ -973,17 +1032,19 @@ pub(super) fn explain(
             }
             _ => "Read the main page".to_owned(),
         },
-        (None, "POST") => match &path.noun {
-            Some(noun) => format!("Create {} {noun}", article(noun)),
-            None => "Send data".to_owned(),
+        // POST to one thing changes it (Stripe, many RPC-style APIs); to a collection, adds one.
+        (None, "POST") => match (&path.noun, &path.id, &object) {
+            (_, Some(_), Some(object)) => format!("Change {object}{}", changes(body)),
+            (Some(noun), _, _) => format!("Create {} {noun}", article(noun)),
+            _ => "Send data".to_owned(),
         },
         (None, "PUT") => match &object {
             Some(object) => format!("Replace {object}"),
             None => "Replace data".to_owned(),
         },
         (None, "PATCH") => match &object {
-            Some(object) => format!("Change {object}"),
-            None => "Change data".to_owned(),
+            Some(object) => format!("Change {object}{}", changes(body)),
+            None => format!("Change data{}", changes(body)),
         },
         (None, _) => match &object {
             Some(object) => format!("Delete {object}"),
@@ -1017,13 +1078,20 @@ pub(super) fn explain(
     }
     if let Some(first) = to.first()
         && (matches!(effect, Some(Effect::Money | Effect::Message)) || method == "POST")
+        && !headline.starts_with("Change ")
     {
         let others = if to.len() > 1 {
             format!(" and {} more", to.len() - 1)
         } else {
             String::new()
         };
-        headline.push_str(&format!(" to {first}{others}"));
+        // Money and messages go to someone; a record created is only about them.
+        let word = if matches!(effect, Some(Effect::Money | Effect::Message)) {
+            "to"
+        } else {
+            "for"
+        };
+        headline.push_str(&format!(" {word} {first}{others}"));
     }
     let dated = method != "GET" && when.is_some();
     if let Some((_, shown)) = &when
