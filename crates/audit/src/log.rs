@@ -309,21 +309,7 @@ impl AuditLog {
     /// # Errors
     /// When the log cannot be read.
     pub async fn entries(&self, filter: &Filter) -> Result<Vec<Entry>, AuditError> {
-        let (clause, binds) = filter.sql();
-        let sql = format!("SELECT {COLUMNS} FROM audit_entries {clause} ORDER BY seq");
-        let mut query = sqlx::query(&sql);
-        for bind in binds {
-            query = query.bind(bind);
-        }
-        let mut connection = self.connection.lock().await;
-        let rows = query
-            .fetch_all(&mut *connection)
-            .await
-            .map_err(|e| unwritable(&self.path, e))?;
-        rows.iter()
-            .map(entry_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(|e| unwritable(&self.path, e))
+        self.select(filter, "ORDER BY seq", None).await
     }
 
     /// The newest `limit` entries matching `filter`, newest first (the inbox's alerts: a page, not
@@ -332,13 +318,25 @@ impl AuditLog {
     /// # Errors
     /// When the log cannot be read.
     pub async fn latest(&self, filter: &Filter, limit: u32) -> Result<Vec<Entry>, AuditError> {
+        self.select(filter, "ORDER BY seq DESC LIMIT ?", Some(limit))
+            .await
+    }
+
+    async fn select(
+        &self,
+        filter: &Filter,
+        order: &str,
+        limit: Option<u32>,
+    ) -> Result<Vec<Entry>, AuditError> {
         let (clause, binds) = filter.sql();
-        let sql = format!("SELECT {COLUMNS} FROM audit_entries {clause} ORDER BY seq DESC LIMIT ?");
+        let sql = format!("SELECT {COLUMNS} FROM audit_entries {clause} {order}");
         let mut query = sqlx::query(&sql);
         for bind in binds {
             query = query.bind(bind);
         }
-        let query = query.bind(limit);
+        if let Some(limit) = limit {
+            query = query.bind(limit);
+        }
         let mut connection = self.connection.lock().await;
         let rows = query
             .fetch_all(&mut *connection)
