@@ -705,22 +705,6 @@ impl Lifecycle {
         row.map(record).transpose()
     }
 
-    /// Proposals no longer pending, newest first, at most `limit`.
-    ///
-    /// # Errors
-    /// When the store cannot be read.
-    pub async fn recent(&self, limit: u32) -> Result<Vec<Record>, AppError> {
-        let mut connection = self.connection.lock().await;
-        let rows: Vec<Row> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM proposals WHERE status <> 'pending' ORDER BY received_at DESC, id LIMIT ?"
-        ))
-        .bind(limit)
-        .fetch_all(&mut *connection)
-        .await
-        .map_err(|e| self.db(e))?;
-        rows.into_iter().map(record).collect()
-    }
-
     /// How many proposals are pending, of all agents (by count: no record is read).
     ///
     /// # Errors

@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use countersign_core::descriptor::{
     Context, Descriptor, Descriptors, Display, Field, Format, Metadata, PackOut,
 };
+use countersign_core::text::label;
 use countersign_core::{Action, RiskCode};
 use serde_json::Value;
 
@@ -338,32 +339,6 @@ fn join(prefix: &str, name: &str, form: bool) -> String {
         (true, _) => name.to_owned(),
         (false, true) => format!("{prefix}[{name}]"),
         (false, false) => format!("{prefix}.{name}"),
-    }
-}
-
-/// Words for a field label: `payment_method` → "Payment method".
-fn label(name: &str) -> String {
-    let mut words = String::new();
-    let mut previous_lower = false;
-    for c in name.chars() {
-        if c == '_' || c == '-' || c == '.' || c == '[' || c == ']' {
-            if !words.ends_with(' ') && !words.is_empty() {
-                words.push(' ');
-            }
-            previous_lower = false;
-            continue;
-        }
-        if c.is_uppercase() && previous_lower {
-            words.push(' ');
-        }
-        previous_lower = c.is_lowercase();
-        words.extend(c.to_lowercase());
-    }
-    let words = words.trim().to_owned();
-    let mut chars = words.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => name.to_owned(),
     }
 }
 

@@ -179,35 +179,12 @@ fn label_of(path: &str) -> String {
         .split('.')
         .filter(|p| p.parse::<usize>().is_err() && *p != "body")
         .collect();
-    let tail = parts
-        .iter()
-        .rev()
-        .take(2)
-        .rev()
-        .copied()
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut out = String::new();
-    let mut previous_lower = false;
-    for c in tail.chars() {
-        if c == '_' || c == '-' || c == ' ' {
-            if !out.ends_with(' ') {
-                out.push(' ');
-            }
-            previous_lower = false;
-            continue;
-        }
-        if c.is_uppercase() && previous_lower {
-            out.push(' ');
-        }
-        previous_lower = c.is_lowercase();
-        out.extend(c.to_lowercase());
-    }
-    let out = out.trim().to_owned();
-    let mut chars = out.chars();
-    match chars.next() {
-        Some(c) => c.to_uppercase().chain(chars).collect(),
-        None => "Value".to_owned(),
+    let tail = parts[parts.len().saturating_sub(2)..].join(" ");
+    let label = crate::text::label(&tail);
+    if label.is_empty() {
+        "Value".to_owned()
+    } else {
+        label
     }
 }
 
@@ -275,17 +252,9 @@ fn generic_facts(json: &Json, path: &str, minor_host: bool, facts: &mut Vec<Fact
     }
 }
 
+/// A CodeableConcept's words, as the explanation reads them.
 fn concept(json: Option<&Json>) -> Option<String> {
-    let json = json?;
-    json.at("text").and_then(text).or_else(|| {
-        let Json::Array(codings) = json.at("coding")? else {
-            return None;
-        };
-        codings
-            .iter()
-            .find_map(|c| c.at("display").and_then(text))
-            .or_else(|| codings.first().and_then(|c| c.at("code")).and_then(text))
-    })
+    crate::explain::fhir_concept(json)
 }
 
 fn reference(json: Option<&Json>) -> Option<String> {
@@ -352,12 +321,7 @@ fn fhir_facts(body: &Json, resource: &str, path: &str, words: &mut ResultWords) 
 
 /// A FHIR date or date-time as a person reads it ("Fri 20 Nov 2026, 08:15 (UTC−05:00)").
 fn when(json: Option<&Json>) -> Option<String> {
-    let value = text(json?)?;
-    Some(if value.len() == 10 {
-        crate::explain::format_date(&value)
-    } else {
-        crate::explain::format_local_datetime(&value, None)
-    })
+    crate::explain::fhir_when(json.and_then(crate::explain::fhir_text))
 }
 
 fn resource_facts(resource: &Json, kind: &str, path: &str, facts: &mut Vec<Fact>) {

@@ -78,6 +78,44 @@ pub fn domain_to_unicode(ascii_domain: &str) -> (String, bool) {
     )
 }
 
+/// A name split into lower-case words: `sendMail` → `send mail`, `payment_intents` →
+/// `payment intents`. Brackets stay part of a word, so a form key like `items[0][price]` is not
+/// read as the key `price` (Stripe's price ids are not amounts).
+pub fn words(name: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let mut previous_lower = false;
+    for c in name.chars() {
+        if matches!(c, '_' | '-' | ' ' | '.') {
+            if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+            previous_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && previous_lower && !current.is_empty() {
+            out.push(std::mem::take(&mut current));
+        }
+        previous_lower = c.is_lowercase() || c.is_ascii_digit();
+        current.extend(c.to_lowercase());
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// A key as a label a person reads: `payment_method` → "Payment method", `dueDate` → "Due date",
+/// `transfer_data[destination]` → "Transfer data destination".
+pub fn label(name: &str) -> String {
+    let joined = words(&name.replace(['[', ']'], " ")).join(" ");
+    let mut chars = joined.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => name.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

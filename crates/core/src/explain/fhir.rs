@@ -16,6 +16,7 @@
 use std::collections::BTreeMap;
 
 use super::fields::{format_date, format_local_datetime};
+use super::generic::article;
 use super::{Context, Draft};
 use crate::artifact::HttpArtifact;
 use crate::controlled;
@@ -155,7 +156,7 @@ fn read_path(path: &str) -> Option<FhirPath> {
     None
 }
 
-fn text(json: &Json) -> Option<String> {
+pub(crate) fn text(json: &Json) -> Option<String> {
     match json {
         Json::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
         Json::Number(n) => Some(n.clone()),
@@ -169,7 +170,7 @@ fn at(json: &Json, path: &str) -> Option<String> {
 }
 
 /// A CodeableConcept's words: its text, or its first coding's display, or "code X".
-fn concept(json: Option<&Json>) -> Option<String> {
+pub(crate) fn concept(json: Option<&Json>) -> Option<String> {
     let json = json?;
     if let Some(t) = at(json, "text") {
         return Some(t);
@@ -208,7 +209,7 @@ fn reference(json: Option<&Json>) -> Option<(String, String)> {
     }
 }
 
-fn when(value: Option<String>) -> Option<String> {
+pub(crate) fn when(value: Option<String>) -> Option<String> {
     let value = value?;
     Some(if value.len() == 10 {
         format_date(&value)
@@ -890,13 +891,6 @@ fn resource_headline(
             format!("Add {} {one}{for_patient}", article(one)),
             Action::Create,
         ),
-    }
-}
-
-fn article(noun: &str) -> &'static str {
-    match noun.chars().next() {
-        Some('a' | 'e' | 'i' | 'o' | 'u') => "an",
-        _ => "a",
     }
 }
 

@@ -367,7 +367,7 @@ fn format_value(
     })
 }
 
-pub(crate) fn format_date(value: &str) -> String {
+pub(super) fn format_date(value: &str) -> String {
     let format = format_description!("[year]-[month]-[day]");
     match time::Date::parse(value, format) {
         Ok(date) => {
@@ -414,7 +414,7 @@ pub(super) fn format_datetime(value: &str) -> String {
 /// used; one that is neither required nor bracketed is left out with its braces.
 /// A date-time with its offset (RFC 3339), or a wall-clock time with the time zone named beside
 /// it (Microsoft Graph and Google Calendar write `{dateTime, timeZone}`).
-pub(crate) fn format_local_datetime(value: &str, zone: Option<&str>) -> String {
+pub(super) fn format_local_datetime(value: &str, zone: Option<&str>) -> String {
     if OffsetDateTime::parse(value, &Rfc3339).is_ok() {
         return format_datetime(value);
     }

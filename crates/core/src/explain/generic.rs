@@ -22,6 +22,7 @@ use crate::explanation::{Action, RiskCode};
 use crate::json::Json;
 use crate::money::{Decimal, format_money};
 use crate::target::Target;
+use crate::text::words;
 
 /// Hosts whose APIs count amounts in minor units (cents), from their API references: Stripe
 /// ("a positive integer representing how much to charge in the smallest currency unit"), Square
@@ -220,32 +221,6 @@ fn looks_like_id(segment: &str) -> bool {
         // `generateRedirectPaymentUrl` are words).
         || (segment.len() >= 20 && words(segment).len() == 1)
         || (segment.len() >= 8 && segment.bytes().all(|b| b.is_ascii_uppercase()))
-}
-
-/// A segment split into lower-case words: `sendMail` → `send mail`, `payment_intents` →
-/// `payment intents`.
-fn words(segment: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut current = String::new();
-    let mut previous_lower = false;
-    for c in segment.chars() {
-        if c == '_' || c == '-' || c == ' ' || c == '.' {
-            if !current.is_empty() {
-                out.push(std::mem::take(&mut current));
-            }
-            previous_lower = false;
-            continue;
-        }
-        if c.is_uppercase() && previous_lower && !current.is_empty() {
-            out.push(std::mem::take(&mut current));
-        }
-        previous_lower = c.is_lowercase() || c.is_ascii_digit();
-        current.extend(c.to_lowercase());
-    }
-    if !current.is_empty() {
-        out.push(current);
-    }
-    out
 }
 
 pub(super) fn singular(word: &str) -> String {
@@ -958,7 +933,7 @@ fn changes(body: &Json) -> String {
     format!(": {}", parts.join(", "))
 }
 
-fn article(noun: &str) -> &'static str {
+pub(super) fn article(noun: &str) -> &'static str {
     match noun.chars().next() {
         Some('a' | 'e' | 'i' | 'o' | 'u') => "an",
         _ => "a",

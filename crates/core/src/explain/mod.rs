@@ -21,7 +21,8 @@ use crate::money::Decimal;
 use crate::refusal::{Refusal, RefusalCode};
 use crate::text;
 
-pub(crate) use fields::{format_date, format_local_datetime, render_result};
+pub(crate) use fhir::{concept as fhir_concept, text as fhir_text, when as fhir_when};
+pub(crate) use fields::render_result;
 pub use generic::{MINOR_UNIT_HOSTS, counts_minor_units};
 pub use sensitive::{is_health_name, is_sensitive_name, sensitive_value};
 
