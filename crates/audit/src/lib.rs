@@ -19,8 +19,9 @@ mod error;
 mod export;
 mod log;
 mod report;
+mod verify;
 
-pub use chain::{GENESIS_HASH, entry_hash, leaf_hash};
+pub use chain::{GENESIS_HASH, entry_hash, leaf_encoding, leaf_hash};
 pub use checkpoint::{Checkpoint, CheckpointKey, TrustedCheckpoint, verifying_key_from_hex};
 pub use entry::{Actor, ActorKind, Entry, Event, NewEntry};
 pub use error::AuditError;

@@ -10,9 +10,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 use tokio::sync::Mutex;
 
-use crate::chain::{
-    Fields, GENESIS_HASH, chained, decode_hex, entry_hash, hex, hex_into, leaf_hash_of,
-};
+use crate::chain::{GENESIS_HASH, entry_hash, hex};
 use crate::checkpoint::{Checkpoint, TrustedCheckpoint};
 use crate::entry::{Actor, ActorKind, Entry, NewEntry};
 use crate::error::AuditError;
@@ -486,7 +484,7 @@ impl AuditLog {
         let _guard = self.connection.lock().await;
         let path = self.path.clone();
         let (mut verification, seen) =
-            tokio::task::spawn_blocking(move || read_chain(&path, &watch))
+            tokio::task::spawn_blocking(move || crate::verify::read_chain(&path, &watch))
                 .await
                 .map_err(|e| unwritable(&self.path, e))??;
         if verification.problem.is_none()
@@ -515,170 +513,6 @@ impl AuditLog {
         }
         Ok(verification)
     }
-}
-
-/// Reads every entry in order, checking numbering, links and hashes; returns the verdict and
-/// the hashes of the watched sequence numbers.
-fn read_chain(
-    path: &Path,
-    watch: &[i64],
-) -> Result<(Verification, Vec<(i64, String)>), AuditError> {
-    use rusqlite::types::ValueRef;
-    let connection = rusqlite::Connection::open_with_flags(
-        path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| unwritable(path, e))?;
-    let mut statement = connection
-        .prepare(&format!("SELECT {COLUMNS} FROM audit_entries ORDER BY seq"))
-        .map_err(|e| unwritable(path, e))?;
-    let mut rows = statement.query([]).map_err(|e| unwritable(path, e))?;
-    let mut expected_seq = 1i64;
-    // The previous entry's hash, as bytes and as the lowercase hex stored in `prev_hash`.
-    let mut prev = [0u8; 32];
-    let mut prev_hex = [b'0'; 64];
-    let mut prev_readable = true;
-    let mut entries = 0u64;
-    let mut problem = None;
-    let mut seen = Vec::new();
-    while let Some(row) = rows.next().map_err(|e| unwritable(path, e))? {
-        entries += 1;
-        // Borrowed straight from SQLite's row: no field is copied (verification reads every
-        // entry of the log, so per-entry allocations set its speed).
-        let text = |i: usize| -> Result<Option<&str>, ()> {
-            match row.get_ref(i) {
-                Ok(ValueRef::Null) => Ok(None),
-                Ok(ValueRef::Text(bytes)) => std::str::from_utf8(bytes).map(Some).map_err(|_| ()),
-                _ => Err(()),
-            }
-        };
-        let required = |i: usize| text(i).and_then(|v| v.ok_or(()));
-        let seq = row.get::<_, i64>(0).unwrap_or(expected_seq);
-        let decoded = (|| {
-            let fields = Fields {
-                seq,
-                at: required(1)?,
-                actor_kind: required(2)?,
-                actor_id: required(3)?,
-                actor_name: required(4)?,
-                event: required(5)?,
-                proposal_id: text(6)?,
-                artifact_sha256: text(7)?,
-                credential: text(8)?,
-                outcome: text(9)?,
-                details: required(10)?,
-            };
-            Ok::<_, ()>((fields, required(11)?, required(12)?))
-        })();
-        match decoded {
-            Ok((fields, stored_prev, stored_hash)) => {
-                let computed = chained(&prev, &leaf_hash_of(&fields));
-                let mut computed_hex = [0u8; 64];
-                hex_into(&computed, &mut computed_hex);
-                if problem.is_none() {
-                    problem = check_fields(
-                        &fields,
-                        expected_seq,
-                        prev_readable && stored_prev.as_bytes() == prev_hex.as_slice(),
-                        stored_hash.as_bytes() == computed_hex.as_slice(),
-                    );
-                }
-                if watch.contains(&seq) {
-                    seen.push((seq, stored_hash.to_owned()));
-                }
-                // The chain continues from what is stored, so one altered entry is named once.
-                match decode_hex(stored_hash) {
-                    Some(bytes) if stored_hash.as_bytes() == computed_hex.as_slice() => {
-                        prev = bytes;
-                        prev_hex = computed_hex;
-                        prev_readable = true;
-                    }
-                    Some(bytes) => {
-                        prev = bytes;
-                        prev_hex.copy_from_slice(&stored_hash.as_bytes()[..64]);
-                        prev_readable = true;
-                    }
-                    None => prev_readable = false,
-                }
-            }
-            Err(()) => {
-                // Text that is not text, or a value of the wrong type: an altered entry.
-                if problem.is_none() {
-                    problem = Some(Problem {
-                        seq,
-                        what: format!("entry {seq} was altered: it holds data that cannot be read"),
-                    });
-                }
-                prev_readable = false;
-            }
-        }
-        expected_seq = seq + 1;
-    }
-    let last_hash = if entries == 0 {
-        GENESIS_HASH.to_owned()
-    } else if prev_readable {
-        String::from_utf8_lossy(&prev_hex).into_owned()
-    } else {
-        String::new()
-    };
-    let verification = Verification {
-        entries,
-        last_seq: expected_seq - 1,
-        last_hash,
-        checkpoint_seq: None,
-        problem,
-    };
-    Ok((verification, seen))
-}
-
-/// The first problem with one entry read in order: its number, its link, its kind, its hash.
-fn check_fields(
-    fields: &Fields<'_>,
-    expected_seq: i64,
-    links: bool,
-    hash_matches: bool,
-) -> Option<Problem> {
-    if fields.seq != expected_seq {
-        let what = if fields.seq > expected_seq {
-            format!(
-                "entry {expected_seq} is missing: the log jumps from {} to {}",
-                expected_seq - 1,
-                fields.seq
-            )
-        } else {
-            format!(
-                "entry {} appears out of order after entry {}",
-                fields.seq,
-                expected_seq - 1
-            )
-        };
-        return Some(Problem {
-            seq: expected_seq,
-            what,
-        });
-    }
-    if !links {
-        return Some(Problem {
-            seq: fields.seq,
-            what: format!(
-                "entry {} does not follow entry {}: entries were removed, inserted or reordered",
-                fields.seq,
-                fields.seq - 1
-            ),
-        });
-    }
-    let kind_ok =
-        ActorKind::parse(fields.actor_kind).is_some_and(|k| k.as_str() == fields.actor_kind);
-    if !kind_ok || !hash_matches {
-        return Some(Problem {
-            seq: fields.seq,
-            what: format!(
-                "entry {} was altered: its contents no longer match its hash",
-                fields.seq
-            ),
-        });
-    }
-    None
 }
 
 fn check_against(
