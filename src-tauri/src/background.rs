@@ -1,12 +1,11 @@
-//! What runs beside the window: opening the desk (and the demo), the connector, the once-a-second
-//! duties (expiry, auto-lock), and telling the person when a proposal arrives — an OS
-//! notification, the tray's count and the window title.
+//! What runs beside the window: starting Countersign through the one start-up path
+//! (`countersign_launch`: the desk, the demo, the connector, the duties), and telling the person
+//! when a proposal arrives — an OS notification, the tray's count and the window title.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use countersign_app::{DataHome, Desk, DeskOptions};
-use countersign_connector::{Connector, Limits};
+use countersign_app::Desk;
+use countersign_launch::DemoChoice;
 use tauri::{AppHandle, Manager, Runtime};
 use tokio::sync::watch;
 
@@ -28,85 +27,43 @@ pub(crate) fn start<R: Runtime>(app: AppHandle<R>, launch: Launch, opened: watch
 }
 
 async fn open<R: Runtime>(app: &AppHandle<R>, launch: Launch) -> anyhow::Result<Arc<Desk>> {
-    let data_home = DataHome::locate()?;
-    let demo = if countersign_demo::wanted(&data_home, launch.demo, launch.no_demo).await? {
-        Some(countersign_demo::Demo::start(&data_home).await?)
+    let demo = if launch.demo {
+        DemoChoice::Always
+    } else if launch.no_demo {
+        DemoChoice::Never
     } else {
-        None
+        DemoChoice::OnFirstRun
     };
-    let home = demo.as_ref().map_or(data_home, |d| d.home().clone());
-    let options = DeskOptions {
-        plain_loopback_origins: std::env::var("COUNTERSIGN_PLAIN_LOOPBACK_ORIGINS")
-            .map(|v| {
-                v.split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default(),
-        demo: demo.is_some(),
-    };
-    let (desk, unknown) = Desk::open(home.clone(), countersign_app::person(), options).await?;
-    if !unknown.is_empty() {
-        tracing::warn!(
-            ?unknown,
-            "executions interrupted by a crash are marked outcome_unknown"
-        );
-    }
-    let desk = Arc::new(desk);
-    let address = std::env::var("COUNTERSIGN_CONNECTOR_ADDR")
-        .unwrap_or_else(|_| countersign_connector::DEFAULT_ADDR.to_owned());
-    let listener = match countersign_connector::bind(&address).await {
-        Ok(listener) => listener,
-        Err(_) if demo.is_some() => countersign_connector::bind("127.0.0.1:0").await?,
-        Err(error) => return Err(error.into()),
-    };
-    let local = listener.local_addr()?;
-    desk.set_connector(local.to_string());
-    let connector = Connector {
-        home,
-        audit: Arc::clone(desk.audit()),
-        lifecycle: Arc::clone(desk.lifecycle()),
-        allowed_origins: Vec::new(),
-        limits: Limits::default(),
-    };
-    tauri::async_runtime::spawn(async move {
-        if let Err(error) = countersign_connector::serve(listener, connector).await {
-            tracing::error!(%error, "the connector stopped");
-        }
-    });
-    tracing::info!(%local, "listening for agents");
-    if let Some(demo) = demo {
-        demo.run_agent(local.to_string());
+    let running = countersign_launch::start(countersign_launch::Launch {
+        demo,
+        auto_lock: true,
+    })
+    .await?;
+    if let Some(demo) = running.demo {
         // The sandbox lives as long as the app.
         app.manage(DemoHolder(demo));
     }
-    tauri::async_runtime::spawn(duties(Arc::clone(&desk)));
-    tauri::async_runtime::spawn(announce(app.clone(), Arc::clone(&desk)));
-    Ok(desk)
+    tauri::async_runtime::spawn(announce(app.clone(), Arc::clone(&running.desk)));
+    Ok(running.desk)
 }
 
 /// Keeps the demo's sandbox services running.
 struct DemoHolder(#[allow(dead_code)] countersign_demo::Demo);
 
-async fn duties(desk: Arc<Desk>) {
-    loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        if let Err(error) = desk.tick().await {
-            tracing::error!(%error, "a periodic duty failed");
-        }
-    }
-}
-
 /// Tells the person when proposals arrive: a notification for each new one, and the count on
 /// the tray and in the window title.
 async fn announce<R: Runtime>(app: AppHandle<R>, desk: Arc<Desk>) {
-    let mut changes = desk.lifecycle().subscribe();
+    let mut changes = desk.lifecycle().store().subscribe();
     let mut known: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut first = true;
     loop {
-        if let Ok(pending) = desk.lifecycle().pending().await {
-            let arrived: Vec<_> = pending.iter().filter(|r| !known.contains(&r.id)).collect();
+        // The newest page and the count: the same whether 10 or 10,000 are waiting.
+        let store = desk.lifecycle().store();
+        if let (Ok(pending), Ok(count)) = (
+            store.lines(true, countersign_app::INBOX_PAGE).await,
+            store.pending_total().await,
+        ) {
+            let arrived: Vec<_> = pending.iter().filter(|l| !known.contains(&l.id)).collect();
             if !first && !arrived.is_empty() {
                 // Who proposed, not what: a notification can show on a locked screen, and
                 // proposals may hold patients' details.
@@ -122,8 +79,7 @@ async fn announce<R: Runtime>(app: AppHandle<R>, desk: Arc<Desk>) {
                 crate::native::notify(&body);
             }
             first = false;
-            known = pending.iter().map(|r| r.id.clone()).collect();
-            let count = pending.len();
+            known = pending.iter().map(|l| l.id.clone()).collect();
             let title = if count == 0 {
                 "Countersign".to_owned()
             } else {

@@ -229,10 +229,14 @@ async fn test_credential(shared: State<'_, Shared>, name: String) -> Answer<Stri
 }
 
 #[tauri::command(rename_all = "snake_case")]
-async fn set_release_default(shared: State<'_, Shared>, name: String, value: String) -> Answer<()> {
+async fn set_release_default(
+    shared: State<'_, Shared>,
+    name: String,
+    value: countersign_app::views::ReleaseRule,
+) -> Answer<()> {
     desk(&shared)
         .await?
-        .set_release_default(&name, &value)
+        .set_release_default(&name, value)
         .await
         .map_err(words)
 }

@@ -15,6 +15,7 @@ import type {
   InboxView,
   ProposalView,
   ReleaseChoice,
+  ReleaseRule,
   Settings,
   SettingsView,
   StatusView,
@@ -36,7 +37,7 @@ export interface Api {
   addCredential(form: CredentialForm): Promise<boolean>;
   removeCredential(name: string): Promise<void>;
   testCredential(name: string): Promise<string>;
-  setReleaseDefault(name: string, value: string): Promise<void>;
+  setReleaseDefault(name: string, value: ReleaseRule): Promise<void>;
   agents(): Promise<AgentView[]>;
   connectAgent(name: string): Promise<ConnectedAgent>;
   revokeAgent(name: string): Promise<void>;

@@ -31,15 +31,17 @@ label: string,
  */
 value: string, };
 
+export type RiskSeverity = "info" | "caution" | "danger";
+
 export type RiskView = { 
 /**
  * The stable code (design.md §7).
  */
 code: string, 
 /**
- * `info`, `caution` or `danger`.
+ * How serious it is.
  */
-severity: string, 
+severity: RiskSeverity, 
 /**
  * The sentence.
  */
@@ -182,15 +184,19 @@ summary: string,
  */
 facts: Array<FactView>, };
 
+export type ArtifactKind = "http" | "sql" | "email";
+
+export type ReleaseRule = "ask" | "always" | "never";
+
 export type ProposalView = { 
 /**
  * The inbox line.
  */
 line: ProposalLine, 
 /**
- * `http`, `sql` or `email`.
+ * The artifact's kind; none when the stored artifact no longer matches its hash.
  */
-kind: string, 
+kind: ArtifactKind | null, 
 /**
  * Labelled facts derived from the artifact.
  */
@@ -256,9 +262,9 @@ result: unknown,
  */
 released: unknown, 
 /**
- * The credential's default release: `ask`, `always` or `never`.
+ * The credential's default release.
  */
-release_default: string, 
+release_default: ReleaseRule, 
 /**
  * The result in words, once executed: what happened and the named facts to release.
  */
@@ -276,15 +282,17 @@ kind: ReleaseKind,
  */
 fields: Array<string>, };
 
+export type CredentialKindName = "http" | "sql" | "smtp";
+
 export type CredentialView = { 
 /**
  * Its name.
  */
 name: string, 
 /**
- * `http`, `sql` or `smtp`.
+ * Its kind.
  */
-kind: string, 
+kind: CredentialKindName, 
 /**
  * What it is for.
  */
@@ -294,9 +302,9 @@ description: string,
  */
 scope: Array<string>, 
 /**
- * `ask`, `always` or `never`.
+ * What its results release by default.
  */
-release_default: string, };
+release_default: ReleaseRule, };
 
 export type CredentialForm = { 
 /**
@@ -376,9 +384,9 @@ allowed_domains: Array<string>,
  */
 second_factor: boolean, 
 /**
- * `ask`, `always` or `never`.
+ * What its results release by default.
  */
-release_default: string, };
+release_default: ReleaseRule, };
 
 export type AgentView = { 
 /**

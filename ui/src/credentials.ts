@@ -1,13 +1,26 @@
 import type { Api } from "./api";
 import { message } from "./api";
-import type { CredentialForm, CredentialView } from "./bindings";
+import type { CredentialForm, CredentialKindName, CredentialView, ReleaseRule } from "./bindings";
 import { button, el, field } from "./dom";
 
-const RELEASE_WORDS: [string, string][] = [
-  ["ask", "Ask me each time"],
-  ["always", "Always send everything"],
-  ["never", "Never send anything"],
-];
+/** Every release rule in words: a rule added in Rust fails to compile here until it is named. */
+const RELEASE_RULE_WORDS: Record<ReleaseRule, string> = {
+  ask: "Ask me each time",
+  always: "Always send everything",
+  never: "Never send anything",
+};
+const RELEASE_WORDS = Object.entries(RELEASE_RULE_WORDS) as [ReleaseRule, string][];
+
+/** Every credential kind in words. */
+export const CREDENTIAL_KIND_WORDS: Record<CredentialKindName, string> = {
+  http: "web service",
+  sql: "database",
+  smtp: "mail server",
+};
+
+function releaseRule(value: string): ReleaseRule {
+  return RELEASE_WORDS.find(([rule]) => rule === value)?.[0] ?? "ask";
+}
 
 /** A select of release defaults for one credential. */
 export function releaseSelect(api: Api, credential: CredentialView, status: HTMLElement): HTMLElement {
@@ -19,7 +32,7 @@ export function releaseSelect(api: Api, credential: CredentialView, status: HTML
   );
   select.addEventListener("change", () => {
     api
-      .setReleaseDefault(credential.name, select.value)
+      .setReleaseDefault(credential.name, releaseRule(select.value))
       .then(() => {
         status.textContent = `Results of “${credential.name}”: ${select.selectedOptions[0]?.textContent ?? select.value}.`;
       })
@@ -192,7 +205,7 @@ export function credentialsPage(
       return el(
         "li",
         { class: "card", "data-name": c.name },
-        el("h2", {}, `${c.name} `, el("span", { class: "meta" }, c.kind)),
+        el("h2", {}, `${c.name} `, el("span", { class: "meta" }, CREDENTIAL_KIND_WORDS[c.kind])),
         c.description === "" ? null : el("p", {}, c.description),
         el("ul", { class: "scope" }, ...c.scope.map((s) => el("li", {}, s))),
         releaseSelect(api, c, status),

@@ -1,6 +1,6 @@
 import type { Api } from "./api";
 import { message } from "./api";
-import type { ProposalView } from "./bindings";
+import type { ProposalView, RiskSeverity } from "./bindings";
 import { button, el, field, highlightedJson, revealed } from "./dom";
 import { statusWords } from "./inbox";
 import { resultSection } from "./result";
@@ -8,7 +8,8 @@ import { resultSection } from "./result";
 /** How long a proposal must be on screen before Approve arms (design.md §9). */
 export const ARM_MS = 1500;
 
-const SEVERITY_WORDS: Record<string, string> = { danger: "Danger", caution: "Caution", info: "Note" };
+/** Every severity in words: a severity added in Rust fails to compile here until it is named. */
+const SEVERITY_WORDS: Record<RiskSeverity, string> = { danger: "Danger", caution: "Caution", info: "Note" };
 
 function comparison(view: ProposalView): HTMLElement {
   return el(
@@ -49,7 +50,7 @@ function risks(view: ProposalView): HTMLElement | null {
         el(
           "li",
           { class: `risk risk-${risk.severity}`, "data-code": risk.code },
-          el("span", { class: `badge badge-${risk.severity}` }, SEVERITY_WORDS[risk.severity] ?? risk.severity),
+          el("span", { class: `badge badge-${risk.severity}` }, SEVERITY_WORDS[risk.severity]),
           " ",
           risk.message,
         ),

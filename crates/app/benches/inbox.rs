@@ -22,14 +22,12 @@ async fn home_with(pending: usize) -> (tempfile::TempDir, DataHome) {
     let home = DataHome::at(dir.path().to_path_buf());
     home.ensure().unwrap();
     {
-        let audit = Audit::open(&home, Actor::app()).await.unwrap();
-        let lifecycle = Lifecycle::open(&home).await.unwrap();
-        let _key = lifecycle.add_agent(&audit, "bench").await.unwrap();
-        lifecycle
-            .submit(&home, &audit, "bench", PROPOSAL)
+        let audit = std::sync::Arc::new(Audit::open(&home, Actor::app()).await.unwrap());
+        let lifecycle = Lifecycle::open_standard(&home, std::sync::Arc::clone(&audit))
             .await
-            .unwrap()
             .unwrap();
+        let _key = lifecycle.agents().add("bench").await.unwrap();
+        lifecycle.submit("bench", PROPOSAL).await.unwrap().unwrap();
     }
     let mut db = sqlx::SqliteConnection::connect(&format!(
         "sqlite://{}",

@@ -12,9 +12,8 @@ use std::time::Duration;
 use countersign_core::json::{Json, Object};
 use countersign_core::{Refusal, RefusalCode};
 
-use crate::audit::Audit;
+use crate::agents::Agents;
 use crate::error::AppError;
-use crate::home::DataHome;
 use crate::lifecycle::Lifecycle;
 
 /// Why an agent's request was not done: `{"error":{"code","message","field"}}` on the wire.
@@ -90,24 +89,17 @@ impl From<Refusal> for AgentError {
 
 /// The agents' facade over one data home.
 pub struct AgentSide {
-    home: DataHome,
-    audit: Arc<Audit>,
     lifecycle: Arc<Lifecycle>,
+    agents: Agents,
     max_pending: i64,
     submitting: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl AgentSide {
     /// The agents' side of `lifecycle`, with at most `max_pending` proposals pending per agent.
-    pub fn new(
-        home: DataHome,
-        audit: Arc<Audit>,
-        lifecycle: Arc<Lifecycle>,
-        max_pending: i64,
-    ) -> Self {
+    pub fn new(lifecycle: Arc<Lifecycle>, max_pending: i64) -> Self {
         AgentSide {
-            home,
-            audit,
+            agents: lifecycle.agents(),
             lifecycle,
             max_pending,
             submitting: std::sync::Mutex::new(HashMap::new()),
@@ -120,7 +112,7 @@ impl AgentSide {
     /// # Errors
     /// `unavailable` when the store cannot be read.
     pub async fn authenticate(&self, key: &str) -> Result<Option<String>, AgentError> {
-        self.lifecycle
+        self.agents
             .authenticate(key)
             .await
             .map_err(|e| AgentError::unavailable(&e))
@@ -135,7 +127,7 @@ impl AgentSide {
         // The session's copy: list_capabilities no longer opens vault.db on every call.
         let list = self
             .lifecycle
-            .credential_list(&self.home)
+            .credential_list()
             .await
             .map_err(unavailable)?;
         let credentials: Vec<serde_json::Value> = list
@@ -167,6 +159,7 @@ impl AgentSide {
         let _one_at_a_time = lock.lock().await;
         let pending = self
             .lifecycle
+            .store()
             .pending_count(agent)
             .await
             .map_err(|e| AgentError::unavailable(&e))?;
@@ -179,7 +172,7 @@ impl AgentSide {
         }
         let record = self
             .lifecycle
-            .submit(&self.home, &self.audit, agent, text)
+            .submit(agent, text)
             .await
             .map_err(|e| AgentError::unavailable(&e))??;
         Ok(serde_json::json!({
@@ -197,7 +190,7 @@ impl AgentSide {
     /// `not_found` when it is not the agent's, `unavailable` when the store fails.
     pub async fn read(&self, agent: &str, id: &str, wait: Duration) -> Result<Json, AgentError> {
         let wait = wait.min(Duration::from_secs(60));
-        match self.lifecycle.wait_for_agent(agent, id, wait).await {
+        match self.lifecycle.store().wait_for_agent(agent, id, wait).await {
             Ok(Some(record)) => Ok(record.agent_view()),
             Ok(None) => Err(AgentError::not_found()),
             Err(e) => Err(AgentError::unavailable(&e)),
@@ -210,12 +203,12 @@ impl AgentSide {
     /// `not_found` when it is not the agent's, `not_pending` (409) when it was decided,
     /// `unavailable` when the store or the log fail — never "not pending" for a failure.
     pub async fn withdraw(&self, agent: &str, id: &str) -> Result<Json, AgentError> {
-        match self.lifecycle.get_for_agent(agent, id).await {
+        match self.lifecycle.store().get_for_agent(agent, id).await {
             Ok(None) => return Err(AgentError::not_found()),
             Err(e) => return Err(AgentError::unavailable(&e)),
             Ok(Some(_)) => {}
         }
-        match self.lifecycle.withdraw(&self.audit, agent, id).await {
+        match self.lifecycle.withdraw(agent, id).await {
             Ok(record) => Ok(record.agent_view()),
             Err(AppError::NotPending(message)) => {
                 Err(AgentError::new(409, "not_pending", message, Some("id")))

@@ -7,6 +7,7 @@
 //! people and these calls.
 
 mod agent_side;
+mod agents;
 mod audit;
 mod credentials;
 mod desk;
@@ -16,8 +17,11 @@ mod explain;
 mod home;
 mod lifecycle;
 pub mod openapi;
+pub mod present;
+mod record;
 pub mod release;
 mod settings;
+mod store;
 pub mod totp;
 pub mod views;
 
@@ -25,16 +29,20 @@ pub use agent_side::{AgentError, AgentSide};
 
 /// How many pending proposals the inbox lists (newest first); the total is always given.
 pub const INBOX_PAGE: u32 = 100;
+pub use agents::Agents;
 pub use audit::{
     Audit, DurableFile, KEYCHAIN_ENTRIES as AUDIT_KEYCHAIN_ENTRIES, ReportOutcome, write_durably,
 };
 pub use credentials::{Credentials, check as check_credential};
-pub use desk::{
-    ATTESTATION, Desk, DeskOptions, MINIMUM_VIEW, WORDS, agent_configs, confirmation_word, person,
-};
+pub use desk::{ATTESTATION, Desk, DeskOptions, MINIMUM_VIEW, WORDS, person};
 pub use error::AppError;
 pub use execute::{Executions, Outcome};
 pub use explain::explain;
 pub use home::DataHome;
-pub use lifecycle::{AgentInfo, Lifecycle, Line, PENDING_TTL, Record, Release, Status};
+pub use lifecycle::{Collaborators, Lifecycle, PENDING_TTL};
+pub use present::{agent_configs, confirmation_word};
+pub use record::{AgentInfo, Line, Record, Status};
+pub use release::Release;
 pub use settings::{MoneyThreshold, Settings};
+pub use store::Store;
+pub use totp::SecondFactor;

@@ -57,6 +57,78 @@ pub fn uri(secret: &str, account: &str) -> String {
     )
 }
 
+/// The person's enrolled second factor, read from the keychain once and kept for the session
+/// (read again after enrolling): the one place a code is checked, for approvals and unlocking.
+pub struct SecondFactor {
+    keychain: countersign_vault::Keychain,
+    /// `None`: not read yet; `Some(None)`: none enrolled.
+    enrolled: std::sync::Mutex<Option<Option<countersign_vault::Secret>>>,
+}
+
+impl SecondFactor {
+    /// The second factor kept in `keychain`.
+    pub fn new(keychain: countersign_vault::Keychain) -> Self {
+        SecondFactor {
+            keychain,
+            enrolled: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The enrolled secret's bytes, if one is enrolled.
+    ///
+    /// # Errors
+    /// When the keychain cannot be read.
+    pub fn enrolled(&self) -> Result<Option<Vec<u8>>, crate::AppError> {
+        let mut cached = self
+            .enrolled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cached.is_none() {
+            *cached = Some(self.keychain.read(KEYCHAIN_ENTRY)?);
+        }
+        Ok(cached
+            .as_ref()
+            .and_then(Option::as_ref)
+            .and_then(|s| decode(s.expose())))
+    }
+
+    /// Whether `code` is the enrolled factor's code now; `None` when none is enrolled. The
+    /// keychain is read again first: a decision always checks against what is enrolled now
+    /// (also when another process enrolled), while status screens use the kept copy.
+    ///
+    /// # Errors
+    /// When the keychain cannot be read.
+    pub fn check(&self, code: Option<&str>) -> Result<Option<bool>, crate::AppError> {
+        *self
+            .enrolled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        Ok(self
+            .enrolled()?
+            .map(|secret| code.is_some_and(|c| verify(&secret, c, now))))
+    }
+
+    /// Stores a newly enrolled secret (base32) and forgets the one read before.
+    ///
+    /// # Errors
+    /// When the keychain cannot be written.
+    pub fn enroll(&self, seed: &str) -> Result<(), crate::AppError> {
+        self.keychain.store(
+            KEYCHAIN_ENTRY,
+            &countersign_vault::Secret::new(seed.to_owned()),
+        )?;
+        *self
+            .enrolled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

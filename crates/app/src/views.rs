@@ -19,13 +19,102 @@ pub struct DetailView {
     pub value: String,
 }
 
+/// How serious a risk is (design.md §7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum RiskSeverity {
+    /// Worth knowing.
+    Info,
+    /// Read carefully.
+    Caution,
+    /// Approving needs the confirmation word typed.
+    Danger,
+}
+
+impl From<countersign_core::Severity> for RiskSeverity {
+    fn from(severity: countersign_core::Severity) -> Self {
+        match severity {
+            countersign_core::Severity::Info => RiskSeverity::Info,
+            countersign_core::Severity::Caution => RiskSeverity::Caution,
+            countersign_core::Severity::Danger => RiskSeverity::Danger,
+        }
+    }
+}
+
+/// What kind of artifact a proposal carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ArtifactKind {
+    /// An HTTP request.
+    Http,
+    /// An SQL statement.
+    Sql,
+    /// An email.
+    Email,
+}
+
+impl From<&countersign_core::Artifact> for ArtifactKind {
+    fn from(artifact: &countersign_core::Artifact) -> Self {
+        match artifact {
+            countersign_core::Artifact::Http(_) => ArtifactKind::Http,
+            countersign_core::Artifact::Sql(_) => ArtifactKind::Sql,
+            countersign_core::Artifact::Email(_) => ArtifactKind::Email,
+        }
+    }
+}
+
+/// What kind of credential it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKindName {
+    /// An HTTP API secret.
+    Http,
+    /// A database login.
+    Sql,
+    /// A mail server login.
+    Smtp,
+}
+
+/// What a credential's results release by default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ReleaseRule {
+    /// The person chooses each time.
+    #[default]
+    Ask,
+    /// Everything, at once.
+    Always,
+    /// Nothing, at once.
+    Never,
+}
+
+impl From<countersign_vault::ReleaseDefault> for ReleaseRule {
+    fn from(rule: countersign_vault::ReleaseDefault) -> Self {
+        match rule {
+            countersign_vault::ReleaseDefault::Ask => ReleaseRule::Ask,
+            countersign_vault::ReleaseDefault::Always => ReleaseRule::Always,
+            countersign_vault::ReleaseDefault::Never => ReleaseRule::Never,
+        }
+    }
+}
+
+impl From<ReleaseRule> for countersign_vault::ReleaseDefault {
+    fn from(rule: ReleaseRule) -> Self {
+        match rule {
+            ReleaseRule::Ask => countersign_vault::ReleaseDefault::Ask,
+            ReleaseRule::Always => countersign_vault::ReleaseDefault::Always,
+            ReleaseRule::Never => countersign_vault::ReleaseDefault::Never,
+        }
+    }
+}
+
 /// One risk, in one sentence.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct RiskView {
     /// The stable code (design.md §7).
     pub code: String,
-    /// `info`, `caution` or `danger`.
-    pub severity: String,
+    /// How serious it is.
+    pub severity: RiskSeverity,
     /// The sentence.
     pub message: String,
 }
@@ -40,7 +129,7 @@ pub struct ProposalLine {
     /// When it arrived (RFC 3339).
     pub received_at: String,
     /// Its status (design.md §3).
-    pub status: crate::lifecycle::Status,
+    pub status: crate::record::Status,
     /// What it does, in one line derived from the artifact.
     pub headline: String,
     /// The kind of action (`payment`, `read`, `send_email`…).
@@ -110,8 +199,8 @@ pub struct SigningView {
 pub struct ProposalView {
     /// The inbox line.
     pub line: ProposalLine,
-    /// `http`, `sql` or `email`.
-    pub kind: String,
+    /// The artifact's kind; none when the stored artifact no longer matches its hash.
+    pub kind: Option<ArtifactKind>,
     /// Labelled facts derived from the artifact.
     pub details: Vec<DetailView>,
     /// Each risk, most severe first.
@@ -146,8 +235,8 @@ pub struct ProposalView {
     /// What the agent was given, once released.
     #[ts(type = "unknown")]
     pub released: Option<serde_json::Value>,
-    /// The credential's default release: `ask`, `always` or `never`.
-    pub release_default: String,
+    /// The credential's default release.
+    pub release_default: ReleaseRule,
     /// The result in words, once executed: what happened and the named facts to release.
     pub result_words: Option<ResultWordsView>,
 }
@@ -200,14 +289,14 @@ pub struct ReleaseChoice {
 pub struct CredentialView {
     /// Its name.
     pub name: String,
-    /// `http`, `sql` or `smtp`.
-    pub kind: String,
+    /// Its kind.
+    pub kind: CredentialKindName,
     /// What it is for.
     pub description: String,
     /// Its scope in plain words.
     pub scope: Vec<String>,
-    /// `ask`, `always` or `never`.
-    pub release_default: String,
+    /// What its results release by default.
+    pub release_default: ReleaseRule,
 }
 
 /// What the scope builder sends to add a credential. The secret is not in it: it is typed into
@@ -253,8 +342,8 @@ pub struct CredentialForm {
     pub allowed_domains: Vec<String>,
     /// Whether every use needs the second factor.
     pub second_factor: bool,
-    /// `ask`, `always` or `never`.
-    pub release_default: String,
+    /// What its results release by default.
+    pub release_default: ReleaseRule,
 }
 
 /// A registered agent.
@@ -424,8 +513,9 @@ pub(crate) fn typescript() -> String {
         crate::settings::MoneyThreshold::decl(&config),
         Settings::decl(&config),
         DetailView::decl(&config),
+        RiskSeverity::decl(&config),
         RiskView::decl(&config),
-        crate::lifecycle::Status::decl(&config),
+        crate::record::Status::decl(&config),
         ProposalLine::decl(&config),
         AlertView::decl(&config),
         InboxView::decl(&config),
@@ -433,9 +523,12 @@ pub(crate) fn typescript() -> String {
         SigningView::decl(&config),
         FactView::decl(&config),
         ResultWordsView::decl(&config),
+        ArtifactKind::decl(&config),
+        ReleaseRule::decl(&config),
         ProposalView::decl(&config),
         ReleaseKind::decl(&config),
         ReleaseChoice::decl(&config),
+        CredentialKindName::decl(&config),
         CredentialView::decl(&config),
         CredentialForm::decl(&config),
         AgentView::decl(&config),

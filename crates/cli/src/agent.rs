@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use countersign_app::{Audit, DataHome, Lifecycle};
+use countersign_app::{Agents, Audit, DataHome};
 
 use crate::person;
 
@@ -30,26 +30,26 @@ pub fn run(command: AgentCommand) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async {
         let home = DataHome::locate()?;
-        let audit = Audit::open(&home, person()).await?;
-        let lifecycle = Lifecycle::open(&home).await?;
+        let audit = std::sync::Arc::new(Audit::open(&home, person()).await?);
+        let agents = Agents::open(&home, audit).await?;
         match command {
             AgentCommand::Add { name } => {
-                let key = lifecycle.add_agent(&audit, &name).await?;
+                let key = agents.add(&name).await?;
                 println!("{}", key.expose());
                 eprintln!("This is the key of the agent “{name}”. It is shown only now: put it in the agent's settings (COUNTERSIGN_AGENT_KEY).");
             }
             AgentCommand::List => {
-                let agents = lifecycle.agents().await?;
-                if agents.is_empty() {
+                let list = agents.list().await?;
+                if list.is_empty() {
                     println!("No agents yet. Add one with: countersign agent add NAME");
                 }
-                for agent in agents {
+                for agent in list {
                     let state = agent.revoked_at.map_or_else(|| "active".to_owned(), |at| format!("revoked {at}"));
                     println!("{}\tadded {}\t{state}", agent.name, agent.added_at);
                 }
             }
             AgentCommand::Revoke { name } => {
-                lifecycle.revoke_agent(&audit, &name).await?;
+                agents.revoke(&name).await?;
                 println!("Revoked the agent “{name}”; its key no longer works.");
             }
         }

@@ -8,12 +8,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use countersign_app::views::{ProposalView, ReleaseChoice, ReleaseKind};
-use countersign_app::{DataHome, Desk, DeskOptions, MINIMUM_VIEW, WORDS};
-use countersign_connector::{Connector, Limits};
+use countersign_app::views::{ProposalView, ReleaseChoice, ReleaseKind, RiskSeverity};
+use countersign_app::{MINIMUM_VIEW, WORDS};
+use countersign_launch::DemoChoice;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
-
-use crate::person;
 
 fn approval_code() -> anyhow::Result<String> {
     let mut byte = [0u8; 2];
@@ -76,10 +74,10 @@ fn show(view: &ProposalView) {
     if !view.risks.is_empty() {
         println!("Risks:");
         for risk in &view.risks {
-            let mark = match risk.severity.as_str() {
-                "danger" => "DANGER ",
-                "caution" => "caution",
-                _ => "note   ",
+            let mark = match risk.severity {
+                RiskSeverity::Danger => "DANGER ",
+                RiskSeverity::Caution => "caution",
+                RiskSeverity::Info => "note   ",
             };
             println!("  [{mark}] {}", safe(&risk.message));
         }
@@ -97,42 +95,30 @@ pub fn run(demo: bool) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let data_home = DataHome::locate()?;
-        let demo = if demo { Some(countersign_demo::Demo::start(&data_home).await?) } else { None };
-        let home = demo.as_ref().map_or(data_home, |d| d.home().clone());
-        let plain: Vec<String> = std::env::var("COUNTERSIGN_PLAIN_LOOPBACK_ORIGINS")
-            .map(|v| v.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect())
-            .unwrap_or_default();
-        let options = DeskOptions { plain_loopback_origins: plain, demo: demo.is_some() };
-        let (desk, unknown) = Desk::open(home.clone(), person(), options).await?;
-        let desk = Arc::new(desk);
-        for id in &unknown {
+        let running = countersign_launch::start(countersign_launch::Launch {
+            demo: if demo { DemoChoice::Always } else { DemoChoice::Never },
+            // The terminal cannot unlock: it does not lock itself either.
+            auto_lock: false,
+        })
+        .await?;
+        let desk = Arc::clone(&running.desk);
+        let demo = running.demo.as_ref();
+        let home = desk.home().clone();
+        let local = running.connector;
+        for id in &running.unknown {
             println!("Proposal {id} was running when Countersign stopped: its outcome is unknown, and it was not retried. Check it yourself.");
         }
-        let addr = std::env::var("COUNTERSIGN_CONNECTOR_ADDR").unwrap_or_else(|_| countersign_connector::DEFAULT_ADDR.to_owned());
-        let listener = match countersign_connector::bind(&addr).await {
-            Ok(listener) => listener,
-            // The demo must start even when another Countersign holds the usual port.
-            Err(_) if demo.is_some() => countersign_connector::bind("127.0.0.1:0").await?,
-            Err(error) => return Err(error.into()),
-        };
-        let local = listener.local_addr()?;
-        desk.set_connector(local.to_string());
-        let connector = Connector { home: home.clone(), audit: Arc::clone(desk.audit()), lifecycle: Arc::clone(desk.lifecycle()), allowed_origins: Vec::new(), limits: Limits::default() };
-        tokio::spawn(countersign_connector::serve(listener, connector));
         println!("Countersign is listening for agents on http://{local} (data home {}).", home.root().display());
-        if let Some(demo) = &demo {
+        if let Some(demo) = demo {
             println!("DEMO: sandbox shop/bank at {}, clinic FHIR server at {}; the demo agent is proposing now.", demo.sandbox().bank, demo.sandbox().fhir);
-            demo.run_agent(local.to_string());
         }
         println!("Proposals appear here as they arrive. Press Ctrl-D to stop.");
 
         let mut terminal = Terminal { lines: BufReader::new(tokio::io::stdin()).lines() };
-        let mut changes = desk.lifecycle().subscribe();
+        let mut changes = desk.lifecycle().store().subscribe();
         let mut skipped: HashSet<String> = HashSet::new();
         let mut alerted: HashSet<String> = HashSet::new();
         loop {
-            desk.lifecycle().expire_due(desk.audit()).await?;
             let inbox = desk.inbox().await?;
             for alert in inbox.alerts.iter().rev() {
                 if alerted.insert(format!("{}{}", alert.at, alert.credential)) {

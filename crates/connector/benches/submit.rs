@@ -64,12 +64,17 @@ async fn main() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let home = DataHome::at(dir.path().join("home"));
     let audit = Arc::new(Audit::open(&home, Actor::person("bench")).await.unwrap());
-    let lifecycle = Arc::new(Lifecycle::open(&home).await.unwrap());
+    let lifecycle = Arc::new(
+        Lifecycle::open_standard(&home, Arc::clone(&audit))
+            .await
+            .unwrap(),
+    );
     let mut keys = Vec::new();
     for i in 0..AGENTS {
         keys.push(
             lifecycle
-                .add_agent(&audit, &format!("agent-{i}"))
+                .agents()
+                .add(&format!("agent-{i}"))
                 .await
                 .unwrap()
                 .expose()
@@ -85,8 +90,6 @@ async fn main() {
         max_body: 1024 * 1024,
     };
     let connector = Connector {
-        home: home.clone(),
-        audit: Arc::clone(&audit),
         lifecycle,
         allowed_origins: vec![],
         limits,

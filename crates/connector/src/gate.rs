@@ -58,8 +58,6 @@ impl State {
             .unwrap_or_else(|| governor::Quota::per_second(std::num::NonZeroU32::MIN))
             .allow_burst(burst);
         let agents = countersign_app::AgentSide::new(
-            connector.home.clone(),
-            std::sync::Arc::clone(&connector.audit),
             std::sync::Arc::clone(&connector.lifecycle),
             limits.max_pending,
         );

@@ -14,7 +14,7 @@ mod rest;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use countersign_app::{Audit, DataHome, Lifecycle};
+use countersign_app::Lifecycle;
 
 pub use gate::Limits;
 pub use mcp::EXACT_MESSAGE_META;
@@ -24,11 +24,7 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:7717";
 
 /// What the connector serves from.
 pub struct Connector {
-    /// The data home.
-    pub home: DataHome,
-    /// The audit log.
-    pub audit: Arc<Audit>,
-    /// The proposal lifecycle.
+    /// The proposal lifecycle (with its data home and audit log).
     pub lifecycle: Arc<Lifecycle>,
     /// Origins allowed to call (browser pages); empty by default.
     pub allowed_origins: Vec<String>,

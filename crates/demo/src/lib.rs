@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 
 use countersign_app::{
-    AUDIT_KEYCHAIN_ENTRIES, Audit, Credentials, DataHome, Lifecycle, MoneyThreshold, Settings,
+    AUDIT_KEYCHAIN_ENTRIES, Agents, Audit, Credentials, DataHome, MoneyThreshold, Settings,
 };
 use countersign_audit::Actor;
 use countersign_core::credential::{
@@ -306,8 +306,10 @@ impl Demo {
                 &Secret::new(countersign_app::totp::new_secret()?),
             )
             .map_err(countersign_app::AppError::from)?;
-        let lifecycle = Lifecycle::open(home).await?;
-        let agent_key = lifecycle.add_agent(&audit, AGENT).await?;
+        let agent_key = Agents::open(home, std::sync::Arc::new(audit))
+            .await?
+            .add(AGENT)
+            .await?;
         tracing::info!(bank = %bank_origin, fhir = %fhir_origin, smtp_port, "demo sandbox started");
         Ok(Demo {
             home: home.clone(),

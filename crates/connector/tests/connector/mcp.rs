@@ -15,9 +15,14 @@ async fn an_mcp_agent_lists_tools_proposes_waits_and_reads_the_decision() {
     let dir = tempfile::tempdir().unwrap();
     let home = DataHome::at(dir.path().join("home"));
     let audit = Arc::new(Audit::open(&home, Actor::person("alice")).await.unwrap());
-    let lifecycle = Arc::new(Lifecycle::open(&home).await.unwrap());
+    let lifecycle = Arc::new(
+        Lifecycle::open_standard(&home, Arc::clone(&audit))
+            .await
+            .unwrap(),
+    );
     let key = lifecycle
-        .add_agent(&audit, "claude")
+        .agents()
+        .add("claude")
         .await
         .unwrap()
         .expose()
@@ -25,8 +30,6 @@ async fn an_mcp_agent_lists_tools_proposes_waits_and_reads_the_decision() {
     let listener = countersign_connector::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let connector = Connector {
-        home: home.clone(),
-        audit: Arc::clone(&audit),
         lifecycle: Arc::clone(&lifecycle),
         allowed_origins: vec![],
         limits: Limits::default(),
@@ -108,7 +111,7 @@ async fn an_mcp_agent_lists_tools_proposes_waits_and_reads_the_decision() {
     ));
     let decide = async {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        lifecycle.reject(&audit, &id, "not today").await.unwrap();
+        lifecycle.reject(&id, "not today").await.unwrap();
     };
     let (view, ()) = tokio::join!(waiting, decide);
     let view = view.unwrap().structured_content.unwrap();

@@ -19,9 +19,14 @@ pub(crate) async fn start(limits: Limits) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let home = DataHome::at(dir.path().join("home"));
     let audit = Arc::new(Audit::open(&home, Actor::person("alice")).await.unwrap());
-    let lifecycle = Arc::new(Lifecycle::open(&home).await.unwrap());
+    let lifecycle = Arc::new(
+        Lifecycle::open_standard(&home, Arc::clone(&audit))
+            .await
+            .unwrap(),
+    );
     let key = lifecycle
-        .add_agent(&audit, "claude")
+        .agents()
+        .add("claude")
         .await
         .unwrap()
         .expose()
@@ -29,8 +34,6 @@ pub(crate) async fn start(limits: Limits) -> Running {
     let listener = countersign_connector::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let connector = Connector {
-        home: home.clone(),
-        audit: Arc::clone(&audit),
         lifecycle: Arc::clone(&lifecycle),
         allowed_origins: vec![],
         limits,
@@ -166,12 +169,12 @@ async fn the_gate_refuses_what_is_not_a_local_agent() {
         ok.json::<serde_json::Value>().await.unwrap()["agent"]["name"],
         "claude"
     );
-    r.lifecycle.revoke_agent(&r.audit, "claude").await.unwrap();
+    r.lifecycle.agents().revoke("claude").await.unwrap();
     assert_eq!(
         send(authorized(http.get(format!("{}/v1/capabilities", r.base)))).await,
         (401, "unauthorized".into())
     );
-    assert!(r.lifecycle.pending().await.unwrap().is_empty());
+    assert!(r.lifecycle.store().pending().await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -202,7 +205,7 @@ async fn propose_long_poll_and_read_only_the_released_part() {
         .send();
     let decide = async {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        r.lifecycle.reject(&r.audit, &id, "not now").await.unwrap();
+        r.lifecycle.reject(&id, "not now").await.unwrap();
     };
     let (response, ()) = tokio::join!(poll, decide);
     let view: serde_json::Value = response.unwrap().json().await.unwrap();
@@ -299,11 +302,11 @@ async fn a_burst_of_1000_is_limited_and_nothing_runs_or_is_lost() {
         "at most the pending limit was accepted: {}",
         created.len()
     );
-    let pending = r.lifecycle.pending().await.unwrap();
+    let pending = r.lifecycle.store().pending().await.unwrap();
     assert_eq!(pending.len(), created.len(), "nothing accepted was lost");
     // The reviewer side stays responsive, and nothing ran without approval.
     let started = std::time::Instant::now();
-    assert!(r.lifecycle.pending().await.is_ok());
+    assert!(r.lifecycle.store().pending().await.is_ok());
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     let csv = r
         .audit

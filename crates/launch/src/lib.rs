@@ -1,0 +1,152 @@
+//! One start-up path for every screen the person reviews at: the desktop app and
+//! `countersign review` start the same way, so neither can skip a step.
+//!
+//! [`start`] locates the data home, starts the demo when wanted (its sandbox services, its own
+//! data home), opens the [`Desk`] (the one-reviewer lock, the audit log's start-up duties,
+//! executions interrupted by a crash marked `outcome_unknown`), starts the connector on loopback
+//! (on a free port when the demo finds the usual one taken), starts the demo agent, and runs the
+//! periodic duties (expiry, and the auto-lock where the screen can unlock) once a second.
+//!
+//! *API boundary*: [`start`] and what it returns; the shells only show what is [`Running`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use countersign_app::{AppError, DataHome, Desk, DeskOptions};
+use countersign_connector::{Connector, ConnectorError, Limits};
+use countersign_demo::{Demo, DemoError};
+
+/// Whether the demo runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DemoChoice {
+    /// `--demo`.
+    Always,
+    /// `--no-demo`, or a screen that starts it only when asked.
+    Never,
+    /// When the data home holds no credential yet (a newcomer's first run).
+    OnFirstRun,
+}
+
+/// How a screen starts.
+#[derive(Clone, Copy, Debug)]
+pub struct Launch {
+    /// Whether the demo runs.
+    pub demo: DemoChoice,
+    /// Whether the desk locks itself after inactivity (a screen that can unlock).
+    pub auto_lock: bool,
+}
+
+/// Why Countersign could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// The data home, the desk or a store.
+    #[error(transparent)]
+    App(#[from] AppError),
+    /// The demo's set-up.
+    #[error(transparent)]
+    Demo(#[from] DemoError),
+    /// The connector's address.
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+    /// The listener.
+    #[error("the connector could not start: {0}")]
+    Listener(#[from] std::io::Error),
+}
+
+/// What runs once started.
+pub struct Running {
+    /// The person's side.
+    pub desk: Arc<Desk>,
+    /// Where agents reach the connector.
+    pub connector: SocketAddr,
+    /// Proposals that were executing when Countersign last stopped: their outcome is unknown.
+    pub unknown: Vec<String>,
+    /// The demo, while it runs (its sandbox lives as long as this value).
+    pub demo: Option<Demo>,
+}
+
+fn plain_loopback_origins() -> Vec<String> {
+    std::env::var("COUNTERSIGN_PLAIN_LOOPBACK_ORIGINS")
+        .map(|v| {
+            v.split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Starts Countersign for a screen; call inside a Tokio runtime, which runs the connector and
+/// the duties.
+///
+/// # Errors
+/// When the data home, the desk, the demo or the connector cannot start.
+pub async fn start(launch: Launch) -> Result<Running, LaunchError> {
+    let data_home = DataHome::locate()?;
+    let wanted = match launch.demo {
+        DemoChoice::Always => true,
+        DemoChoice::Never => false,
+        DemoChoice::OnFirstRun => countersign_demo::wanted(&data_home, false, false).await?,
+    };
+    let demo = if wanted {
+        Some(Demo::start(&data_home).await?)
+    } else {
+        None
+    };
+    let home = demo.as_ref().map_or(data_home, |d| d.home().clone());
+    let options = DeskOptions {
+        plain_loopback_origins: plain_loopback_origins(),
+        demo: demo.is_some(),
+        auto_lock: launch.auto_lock,
+    };
+    let (desk, unknown) = Desk::open(home, countersign_app::person(), options).await?;
+    if !unknown.is_empty() {
+        tracing::warn!(
+            ?unknown,
+            "executions interrupted by a crash are marked outcome_unknown"
+        );
+    }
+    let desk = Arc::new(desk);
+    let address = std::env::var("COUNTERSIGN_CONNECTOR_ADDR")
+        .unwrap_or_else(|_| countersign_connector::DEFAULT_ADDR.to_owned());
+    let listener = match countersign_connector::bind(&address).await {
+        Ok(listener) => listener,
+        // The demo must start even when another Countersign holds the usual port.
+        Err(_) if demo.is_some() => countersign_connector::bind("127.0.0.1:0").await?,
+        Err(error) => return Err(error.into()),
+    };
+    let local = listener.local_addr()?;
+    desk.set_connector(local.to_string());
+    let connector = Connector {
+        lifecycle: Arc::clone(desk.lifecycle()),
+        allowed_origins: Vec::new(),
+        limits: Limits::default(),
+    };
+    tokio::spawn(async move {
+        if let Err(error) = countersign_connector::serve(listener, connector).await {
+            tracing::error!(%error, "the connector stopped");
+        }
+    });
+    tracing::info!(%local, "listening for agents");
+    if let Some(demo) = &demo {
+        demo.run_agent(local.to_string());
+    }
+    tokio::spawn(duties(Arc::clone(&desk)));
+    Ok(Running {
+        desk,
+        connector: local,
+        unknown,
+        demo,
+    })
+}
+
+/// Once a second: expire proposals whose time ran out, and lock after inactivity.
+async fn duties(desk: Arc<Desk>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if let Err(error) = desk.tick().await {
+            tracing::error!(%error, "a periodic duty failed");
+        }
+    }
+}
