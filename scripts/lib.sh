@@ -107,7 +107,7 @@ cs_install_cargo_fuzz() {
 # Runs every fuzz target of agent-input parsers for a bounded time; a crash fails the run and
 # leaves the input under crates/core/fuzz/artifacts/.
 cs_fuzz() {
-  local dir="$CS_ROOT/crates/core/fuzz" seconds=${COUNTERSIGN_FUZZ_SECONDS:-20} target log
+  local dir="$CS_ROOT/crates/core/fuzz" seconds=${COUNTERSIGN_FUZZ_SECONDS:-15} target log
   (cd "$dir" && RUSTC_BOOTSTRAP=1 cargo fuzz build)
   # Seeds: the snapshot corpus for proposals and JSON, its statements for SQL.
   local corpus="$CS_ROOT/crates/core/tests/corpus" seeds

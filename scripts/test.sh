@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of Countersign: format, lints, the Rust tests (unit, integration, end-to-end in
-# the real webview), the UI's component tests and bounded fuzzing; compiles the benchmarks, which
-# scripts/bench.sh runs. Installs what is missing and starts the services
+# the real webview), the UI's component tests and bounded fuzzing. Installs what is missing and starts the services
 # the tests need (a virtual display, a private D-Bus session with gnome-keyring), then stops them.
+# The benchmarks are type-checked by clippy here and run by scripts/bench.sh.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 cs_require_platform
@@ -32,7 +32,9 @@ no_tauri_outside_the_shell() {
   fi
 }
 step "Checking that only the desktop shell depends on tauri" no_tauri_outside_the_shell
-step "Linting (cargo clippy -D warnings)" cargo clippy --workspace --all-targets --locked -- -D warnings
+# --all-targets: the benchmarks are compiled (type-checked) here too, so they cannot rot;
+# scripts/bench.sh runs them in release builds on a quiet machine.
+step "Linting, benchmarks included (cargo clippy -D warnings)" cargo clippy --workspace --all-targets --locked -- -D warnings
 step "Building the desktop app for the end-to-end tests" cargo build --locked -p countersign-desktop
 
 cs_start_xvfb
@@ -44,9 +46,5 @@ cs_start_smtp
 step "Running the UI's component tests (Vitest)" bash -c 'cd ui && npx vitest run'
 step "Running the Rust tests, including end-to-end in the real webview" \
   cargo test --workspace --locked --no-fail-fast
-step "Fuzzing every parser of agent input (${COUNTERSIGN_FUZZ_SECONDS:-20} s each)" cs_fuzz
-# The benchmarks run in scripts/bench.sh (release builds, a quiet machine); here they are only
-# compiled, so they cannot rot.
-step "Compiling the benchmarks (scripts/bench.sh runs them)" \
-  cargo build --locked --workspace --benches
+step "Fuzzing every parser of agent input (${COUNTERSIGN_FUZZ_SECONDS:-15} s each)" cs_fuzz
 say "All tests passed"

@@ -181,7 +181,7 @@ pub struct PackOut<'a> {
 pub struct Descriptors(Vec<Descriptor>);
 
 /// A descriptor file that could not be read.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("descriptor {name}: {reason}")]
 pub struct DescriptorError {
     /// The file or pack name.
@@ -218,6 +218,21 @@ pub const SHIPPED: &[(&str, &str)] = &[
     ),
 ];
 
+/// Every descriptor of the packs, in order.
+fn parse<'a>(
+    packs: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Result<Vec<Descriptor>, DescriptorError> {
+    let mut all = Vec::new();
+    for (name, text) in packs {
+        let pack: Pack = toml::from_str(text).map_err(|e| DescriptorError {
+            name: name.to_owned(),
+            reason: e.to_string(),
+        })?;
+        all.extend(pack.descriptor);
+    }
+    Ok(all)
+}
+
 /// A pack file: a list of descriptors.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -239,15 +254,12 @@ impl Descriptors {
     /// # Errors
     /// Names the first file that is not a valid pack.
     pub fn with_user_files(files: &[(String, String)]) -> Result<Self, DescriptorError> {
-        let mut all = Vec::new();
+        // The shipped packs are the same text every time: read once per process.
+        static SHIPPED_PARSED: std::sync::LazyLock<Result<Vec<Descriptor>, DescriptorError>> =
+            std::sync::LazyLock::new(|| parse(SHIPPED.iter().copied()));
         let user = files.iter().map(|(n, t)| (n.as_str(), t.as_str()));
-        for (name, text) in user.chain(SHIPPED.iter().copied()) {
-            let pack: Pack = toml::from_str(text).map_err(|e| DescriptorError {
-                name: name.to_owned(),
-                reason: e.to_string(),
-            })?;
-            all.extend(pack.descriptor);
-        }
+        let mut all = parse(user)?;
+        all.extend(SHIPPED_PARSED.as_ref().map_err(Clone::clone)?.iter().cloned());
         Ok(Self(all))
     }
 

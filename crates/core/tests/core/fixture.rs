@@ -35,7 +35,13 @@ pub fn corpus_dir() -> PathBuf {
 }
 
 impl Fixture {
-    pub fn load() -> Fixture {
+    /// The corpus's registry, secrets, descriptors and settings, read once for all tests.
+    pub fn load() -> &'static Fixture {
+        static FIXTURE: std::sync::LazyLock<Fixture> = std::sync::LazyLock::new(Fixture::read);
+        &FIXTURE
+    }
+
+    fn read() -> Fixture {
         let text = std::fs::read_to_string(corpus_dir().join("registry.json")).unwrap();
         let file: File = serde_json::from_str(&text).unwrap();
         Fixture {
