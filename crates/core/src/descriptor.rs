@@ -259,7 +259,13 @@ impl Descriptors {
             std::sync::LazyLock::new(|| parse(SHIPPED.iter().copied()));
         let user = files.iter().map(|(n, t)| (n.as_str(), t.as_str()));
         let mut all = parse(user)?;
-        all.extend(SHIPPED_PARSED.as_ref().map_err(Clone::clone)?.iter().cloned());
+        all.extend(
+            SHIPPED_PARSED
+                .as_ref()
+                .map_err(Clone::clone)?
+                .iter()
+                .cloned(),
+        );
         Ok(Self(all))
     }
 
