@@ -159,11 +159,44 @@ pub enum Event {
     /// The daily security report was produced.
     #[serde(rename = "audit.reported")]
     AuditReported,
+    /// An agent proposed a routine (`artifact_sha256` holds its `routine_sha256`).
+    #[serde(rename = "routine.proposed")]
+    RoutineProposed,
+    /// The person approved a routine.
+    #[serde(rename = "routine.approved")]
+    RoutineApproved,
+    /// The person rejected a routine.
+    #[serde(rename = "routine.rejected")]
+    RoutineRejected,
+    /// The person paused a routine.
+    #[serde(rename = "routine.paused")]
+    RoutinePaused,
+    /// The person resumed a routine.
+    #[serde(rename = "routine.resumed")]
+    RoutineResumed,
+    /// The person revoked a routine.
+    #[serde(rename = "routine.revoked")]
+    RoutineRevoked,
+    /// A routine reached its expiry.
+    #[serde(rename = "routine.expired")]
+    RoutineExpired,
+    /// A run of a routine started (details carry the routine and its hash).
+    #[serde(rename = "routine.run.started")]
+    RoutineRunStarted,
+    /// A run of a routine finished.
+    #[serde(rename = "routine.run.succeeded")]
+    RoutineRunSucceeded,
+    /// A run of a routine failed or was missed.
+    #[serde(rename = "routine.run.failed")]
+    RoutineRunFailed,
+    /// A run of a routine was held as a pending proposal for the person.
+    #[serde(rename = "routine.run.held")]
+    RoutineRunHeld,
 }
 
 impl Event {
     /// Every event.
-    pub const ALL: [Event; 27] = [
+    pub const ALL: [Event; 38] = [
         Event::ProposalReceived,
         Event::ProposalRefused,
         Event::ProposalWithdrawn,
@@ -191,6 +224,17 @@ impl Event {
         Event::AuditExported,
         Event::AuditCheckpoint,
         Event::AuditReported,
+        Event::RoutineProposed,
+        Event::RoutineApproved,
+        Event::RoutineRejected,
+        Event::RoutinePaused,
+        Event::RoutineResumed,
+        Event::RoutineRevoked,
+        Event::RoutineExpired,
+        Event::RoutineRunStarted,
+        Event::RoutineRunSucceeded,
+        Event::RoutineRunFailed,
+        Event::RoutineRunHeld,
     ];
 
     /// The stored spelling, e.g. `decision.approved`.
@@ -223,6 +267,17 @@ impl Event {
             Event::AuditExported => "audit.exported",
             Event::AuditCheckpoint => "audit.checkpoint",
             Event::AuditReported => "audit.reported",
+            Event::RoutineProposed => "routine.proposed",
+            Event::RoutineApproved => "routine.approved",
+            Event::RoutineRejected => "routine.rejected",
+            Event::RoutinePaused => "routine.paused",
+            Event::RoutineResumed => "routine.resumed",
+            Event::RoutineRevoked => "routine.revoked",
+            Event::RoutineExpired => "routine.expired",
+            Event::RoutineRunStarted => "routine.run.started",
+            Event::RoutineRunSucceeded => "routine.run.succeeded",
+            Event::RoutineRunFailed => "routine.run.failed",
+            Event::RoutineRunHeld => "routine.run.held",
         }
     }
 

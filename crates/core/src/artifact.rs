@@ -69,6 +69,10 @@ pub struct SqlArtifact {
     pub database: String,
     /// The statement, exactly as it will be sent.
     pub statement: String,
+    /// Values bound to the statement's placeholders (`?` in SQLite, `$1`… in PostgreSQL), in
+    /// order: text, numbers, true/false or null. Never spliced into the text; omitted from the
+    /// canonical form when there are none, so statements without values hash as before.
+    pub parameters: Vec<Json>,
 }
 
 /// An email sent from an account's fixed From address.
@@ -164,6 +168,7 @@ impl Artifact {
             "sql" => Artifact::Sql(SqlArtifact {
                 database: fields.string("database")?,
                 statement: fields.string("statement")?,
+                parameters: sql_parameters(&mut fields)?,
             }),
             "email" => Artifact::Email(EmailArtifact::read(&mut fields)?),
             other => {
@@ -232,6 +237,9 @@ impl Artifact {
             Artifact::Sql(sql) => {
                 put("database", text(&sql.database));
                 put("statement", text(&sql.statement));
+                if !sql.parameters.is_empty() {
+                    put("parameters", Json::Array(sql.parameters.clone()));
+                }
             }
             Artifact::Email(email) => {
                 put("account", text(&email.account));
@@ -447,15 +455,51 @@ fn limit_chars(value: &str, limit: usize, field: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// The most values one statement may bind.
+const MAX_SQL_PARAMETERS: usize = 100;
+
+fn sql_parameters(fields: &mut Fields<'_>) -> Result<Vec<Json>, Refusal> {
+    let Some(json) = fields.optional("parameters") else {
+        return Ok(Vec::new());
+    };
+    let path = fields.path("parameters");
+    let Json::Array(items) = json else {
+        return Err(fields.wrong_type("parameters", "a list of values", json));
+    };
+    if items.len() > MAX_SQL_PARAMETERS {
+        return Err(Refusal::new(
+            RefusalCode::TooLarge,
+            format!("A statement binds at most {MAX_SQL_PARAMETERS} values."),
+        )
+        .at(path));
+    }
+    for (i, item) in items.iter().enumerate() {
+        if matches!(item, Json::Object(_) | Json::Array(_)) {
+            return Err(Refusal::new(
+                RefusalCode::InvalidJson,
+                format!(
+                    "Each value bound to the statement is text, a number, true/false or null, not {}.",
+                    item.type_name()
+                ),
+            )
+            .at(format!("{path}[{i}]")));
+        }
+        if let Json::String(text) = item {
+            limit_chars(text, MAX_SUMMARY_CHARS * 10, &format!("{path}[{i}]"))?;
+        }
+    }
+    Ok(items.clone())
+}
+
 /// Reads an object's fields one by one, then refuses whatever was not read.
-struct Fields<'a> {
+pub(crate) struct Fields<'a> {
     members: &'a Object,
     at: String,
     read: Vec<&'static str>,
 }
 
 impl<'a> Fields<'a> {
-    fn of(json: &'a Json, at: &str) -> Result<Self, Refusal> {
+    pub(crate) fn of(json: &'a Json, at: &str) -> Result<Self, Refusal> {
         let Json::Object(members) = json else {
             let what = if at.is_empty() {
                 "The proposal"
@@ -479,7 +523,7 @@ impl<'a> Fields<'a> {
         })
     }
 
-    fn path(&self, key: &str) -> String {
+    pub(crate) fn path(&self, key: &str) -> String {
         if self.at.is_empty() {
             key.to_owned()
         } else {
@@ -487,12 +531,12 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn optional(&mut self, key: &'static str) -> Option<&'a Json> {
+    pub(crate) fn optional(&mut self, key: &'static str) -> Option<&'a Json> {
         self.read.push(key);
         self.members.get(key)
     }
 
-    fn required(&mut self, key: &'static str) -> Result<&'a Json, Refusal> {
+    pub(crate) fn required(&mut self, key: &'static str) -> Result<&'a Json, Refusal> {
         self.optional(key).ok_or_else(|| {
             Refusal::new(
                 RefusalCode::InvalidJson,
@@ -502,7 +546,7 @@ impl<'a> Fields<'a> {
         })
     }
 
-    fn wrong_type(&self, key: &str, wanted: &str, got: &Json) -> Refusal {
+    pub(crate) fn wrong_type(&self, key: &str, wanted: &str, got: &Json) -> Refusal {
         Refusal::new(
             RefusalCode::InvalidJson,
             format!(
@@ -513,14 +557,14 @@ impl<'a> Fields<'a> {
         .at(self.path(key))
     }
 
-    fn string(&mut self, key: &'static str) -> Result<String, Refusal> {
+    pub(crate) fn string(&mut self, key: &'static str) -> Result<String, Refusal> {
         match self.required(key)? {
             Json::String(s) => Ok(s.clone()),
             other => Err(self.wrong_type(key, "text", other)),
         }
     }
 
-    fn string_list(&mut self, key: &'static str) -> Result<Vec<String>, Refusal> {
+    pub(crate) fn string_list(&mut self, key: &'static str) -> Result<Vec<String>, Refusal> {
         match self.optional(key) {
             None => Ok(Vec::new()),
             Some(Json::Array(items)) => items
@@ -542,7 +586,7 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn finish(&self) -> Result<(), Refusal> {
+    pub(crate) fn finish(&self) -> Result<(), Refusal> {
         match self
             .members
             .keys()

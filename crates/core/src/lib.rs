@@ -20,6 +20,7 @@ pub mod json;
 pub mod money;
 pub mod refusal;
 pub mod result;
+pub mod routine;
 pub mod secret;
 pub mod sql;
 pub mod target;

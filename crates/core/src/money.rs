@@ -91,6 +91,34 @@ impl Decimal {
         Some(out)
     }
 
+    /// Whether the value is zero.
+    pub fn is_zero(self) -> bool {
+        self.mantissa == 0
+    }
+
+    /// The sum (None on overflow).
+    pub fn plus(self, other: Decimal) -> Option<Decimal> {
+        let scale = self.scale.max(other.scale);
+        Some(Decimal {
+            mantissa: self.rescaled(scale)?.checked_add(other.rescaled(scale)?)?,
+            scale,
+        })
+    }
+
+    /// The plain digits (`-1200.50`): no grouping, as an API reads a number.
+    pub fn plain(self) -> String {
+        let digits = self.mantissa.unsigned_abs().to_string();
+        let scale = self.scale as usize;
+        let padded = format!("{digits:0>width$}", width = scale + 1);
+        let (whole, fraction) = padded.split_at(padded.len() - scale);
+        let sign = if self.is_negative() { "-" } else { "" };
+        if fraction.is_empty() {
+            format!("{sign}{whole}")
+        } else {
+            format!("{sign}{whole}.{fraction}")
+        }
+    }
+
     /// Whether the value is below zero.
     pub fn is_negative(self) -> bool {
         self.mantissa < 0

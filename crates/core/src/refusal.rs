@@ -49,11 +49,14 @@ pub enum RefusalCode {
     UnknownAccount,
     /// The agent is proposing too fast.
     RateLimited,
+    /// A routine that cannot be vetted as written: a placeholder where a routine is fixed, bounds
+    /// that do not make sense, a step that names what does not exist (design.md §18).
+    InvalidRoutine,
 }
 
 impl RefusalCode {
     /// Every code, for tests that must cover them all.
-    pub const ALL: [RefusalCode; 20] = [
+    pub const ALL: [RefusalCode; 21] = [
         RefusalCode::InvalidJson,
         RefusalCode::UnknownField,
         RefusalCode::DuplicateKey,
@@ -74,6 +77,7 @@ impl RefusalCode {
         RefusalCode::UnknownDatabase,
         RefusalCode::UnknownAccount,
         RefusalCode::RateLimited,
+        RefusalCode::InvalidRoutine,
     ];
 
     /// The wire spelling, e.g. `secret_in_artifact`.
@@ -99,6 +103,7 @@ impl RefusalCode {
             RefusalCode::UnknownDatabase => "unknown_database",
             RefusalCode::UnknownAccount => "unknown_account",
             RefusalCode::RateLimited => "rate_limited",
+            RefusalCode::InvalidRoutine => "invalid_routine",
         }
     }
 

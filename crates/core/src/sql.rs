@@ -767,6 +767,43 @@ fn read_query(query: &Query, facts: &mut SqlFacts) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// The statement's placeholders for bound values, in order: `?` (SQLite) or `$1`, `$2`, …
+/// (PostgreSQL). Other spellings (`?1`, `:name`, `@name`) are refused, so the words can always
+/// say which value goes where.
+///
+/// # Errors
+/// `unexplainable` for another spelling, or a statement the tokenizer cannot read.
+pub fn placeholders(statement: &str, sql_dialect: SqlDialect) -> Result<Vec<String>, Refusal> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let dialect = dialect(sql_dialect);
+    let tokens = Tokenizer::new(dialect.as_ref(), statement)
+        .tokenize()
+        .map_err(|e| {
+            Refusal::new(
+                RefusalCode::Unexplainable,
+                format!("The statement is not valid SQL for this database ({e})."),
+            )
+            .at("artifact.statement")
+        })?;
+    let mut found = Vec::new();
+    for token in tokens {
+        if let Token::Placeholder(p) = token {
+            let numbered = p
+                .strip_prefix('$')
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            if p != "?" && !numbered {
+                return Err(Refusal::new(
+                    RefusalCode::Unexplainable,
+                    format!("The placeholder {p} is not one Countersign reads: use ? (SQLite) or $1, $2, … (PostgreSQL)."),
+                )
+                .at("artifact.statement"));
+            }
+            found.push(p);
+        }
+    }
+    Ok(found)
+}
+
 /// A condition in words, for the common shapes; anything else stays as written.
 pub fn condition_words(expr: &Expr) -> String {
     use sqlparser::ast::BinaryOperator as Op;

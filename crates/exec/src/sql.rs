@@ -118,14 +118,16 @@ impl SqlExecutor {
                         .await
                         .map_err(fail)?;
                     let outcome = if read {
-                        let rows = fetch(&mut conn, &sql.statement, cap).await.map_err(fail)?;
+                        let rows = fetch(&mut conn, &sql.statement, &sql.parameters, cap)
+                            .await
+                            .map_err(fail)?;
                         sqlx::query("ROLLBACK")
                             .execute(&mut conn)
                             .await
                             .map_err(fail)?;
                         rows
                     } else {
-                        let done = sqlx::query(&sql.statement)
+                        let done = bind(sqlx::query(&sql.statement), &sql.parameters)
                             .execute(&mut conn)
                             .await
                             .map_err(fail)?;
@@ -154,11 +156,13 @@ impl SqlExecutor {
                     }
                     let mut tx = conn.begin().await.map_err(fail)?;
                     let outcome = if read {
-                        let rows = fetch(&mut *tx, &sql.statement, cap).await.map_err(fail)?;
+                        let rows = fetch(&mut *tx, &sql.statement, &sql.parameters, cap)
+                            .await
+                            .map_err(fail)?;
                         tx.rollback().await.map_err(fail)?;
                         rows
                     } else {
-                        let done = sqlx::query(&sql.statement)
+                        let done = bind(sqlx::query(&sql.statement), &sql.parameters)
                             .execute(&mut *tx)
                             .await
                             .map_err(fail)?;
@@ -285,9 +289,40 @@ fn sqlite_options(url: &str, secret: &Secret) -> Result<SqliteConnectOptions, sq
     }
 }
 
+/// Binds the artifact's values to its placeholders, in order: text as text, whole numbers as
+/// 64-bit integers, other numbers as doubles, true/false, null. The statement text is never
+/// changed.
+fn bind<'q, DB>(
+    mut query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+    parameters: &'q [countersign_core::json::Json],
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    f64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    use countersign_core::json::Json;
+    for parameter in parameters {
+        query = match parameter {
+            Json::String(text) => query.bind(text.as_str()),
+            Json::Number(text) => match text.parse::<i64>() {
+                Ok(whole) => query.bind(whole),
+                Err(_) => query.bind(text.parse::<f64>().unwrap_or(f64::NAN)),
+            },
+            Json::Bool(b) => query.bind(*b),
+            _ => query.bind(None::<&str>),
+        };
+    }
+    query
+}
+
 async fn fetch<'c, E, DB>(
     executor: E,
     statement: &'c str,
+    parameters: &'c [countersign_core::json::Json],
     cap: usize,
 ) -> Result<SqlOutcome, sqlx::Error>
 where
@@ -295,11 +330,16 @@ where
     DB: sqlx::Database,
     DB::Row: RowToJson,
     for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    &'c str: sqlx::Encode<'c, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'c, DB> + sqlx::Type<DB>,
+    f64: sqlx::Encode<'c, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'c, DB> + sqlx::Type<DB>,
+    Option<&'c str>: sqlx::Encode<'c, DB> + sqlx::Type<DB>,
 {
     use futures_util::TryStreamExt as _;
     // A prepared statement: PostgreSQL refuses to prepare two commands at once, a second guard
     // behind the classifier's "exactly one statement".
-    let mut stream = sqlx::query(statement).fetch(executor);
+    let mut stream = bind(sqlx::query(statement), parameters).fetch(executor);
     let mut columns = Vec::new();
     let mut rows = Vec::new();
     let mut truncated = false;

@@ -33,6 +33,8 @@ pub fn explain(artifact: &SqlArtifact, context: &Context<'_>) -> Result<Draft, R
         ));
     };
     let facts = sql::classify(&artifact.statement, *dialect)?;
+    let placeholders = sql::placeholders(&artifact.statement, *dialect)?;
+    let values = bound_values(&placeholders, &artifact.parameters)?;
     if *read_only && facts.kind != SqlKind::Read {
         return Err(Refusal::new(
             RefusalCode::CredentialScopeViolation,
@@ -324,7 +326,95 @@ pub fn explain(artifact: &SqlArtifact, context: &Context<'_>) -> Result<Draft, R
         draft.detail("Rows added", n.to_string());
     }
     draft.detail("Statement", &artifact.statement);
+    if !values.is_empty() {
+        // The words name each placeholder's value, never the placeholder: the person reads
+        // what will be compared and written.
+        draft.headline = fill(&draft.headline, &placeholders, &values);
+        for detail in &mut draft.details {
+            if detail.label != "Statement" {
+                detail.value = fill(&detail.value, &placeholders, &values);
+            }
+        }
+        let listed: Vec<String> = placeholders
+            .iter()
+            .zip(&values)
+            .map(|(p, v)| format!("{p} = {v}"))
+            .collect();
+        draft.detail("Values", listed.join(", "));
+    }
     Ok(draft)
+}
+
+/// Each placeholder's value in words, refusing a statement whose placeholders and values do not
+/// pair up.
+fn bound_values(
+    placeholders: &[String],
+    parameters: &[crate::json::Json],
+) -> Result<Vec<String>, Refusal> {
+    use crate::json::Json;
+    let numbered = placeholders.iter().any(|p| p.starts_with('$'));
+    let wanted = if numbered {
+        placeholders
+            .iter()
+            .filter_map(|p| p.strip_prefix('$')?.parse::<usize>().ok())
+            .max()
+            .unwrap_or(0)
+    } else {
+        placeholders.len()
+    };
+    if wanted != parameters.len() {
+        return Err(Refusal::new(
+            RefusalCode::Unexplainable,
+            format!(
+                "The statement has places for {wanted} value(s), and {} value(s) were given.",
+                parameters.len()
+            ),
+        )
+        .at("artifact.parameters"));
+    }
+    Ok(parameters
+        .iter()
+        .map(|value| match value {
+            Json::String(text) => format!("“{}”", crate::text::reveal(text)),
+            Json::Null => "empty".to_owned(),
+            other => other.canonical(),
+        })
+        .collect())
+}
+
+/// Words with each placeholder (`?` in order, or `$N`) replaced by its value's words.
+fn fill(words: &str, placeholders: &[String], values: &[String]) -> String {
+    let mut next = 0usize;
+    let mut out = String::new();
+    let mut token = String::new();
+    let flush = |token: &mut String, out: &mut String, next: &mut usize| {
+        let value = if token == "?" {
+            let v = values.get(*next).cloned();
+            *next += 1;
+            v
+        } else {
+            token
+                .strip_prefix('$')
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|_| placeholders.iter().any(|p| p == token.as_str()))
+                .and_then(|n| values.get(n.checked_sub(1)?).cloned())
+        };
+        out.push_str(value.as_deref().unwrap_or(token));
+        token.clear();
+    };
+    for c in words.chars() {
+        if c == '?' || c == '$' || (c.is_ascii_digit() && !token.is_empty()) {
+            if c == '?' || c == '$' {
+                flush(&mut token, &mut out, &mut next);
+            }
+            token.push(c);
+        } else {
+            flush(&mut token, &mut out, &mut next);
+            out.push(c);
+        }
+    }
+    flush(&mut token, &mut out, &mut next);
+    out
 }
 
 /// The last part of a qualified name (`public.invoices` → `invoices`).

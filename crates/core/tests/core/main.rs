@@ -9,4 +9,5 @@ mod attacks;
 mod fixture;
 mod properties;
 mod results;
+mod routines;
 mod snapshots;

@@ -329,3 +329,75 @@ async fn postgres_refuses_a_second_command_even_if_one_slipped_through() {
     let result = sqlx::query("SELECT 1; SELECT 2").execute(&mut conn).await;
     assert!(result.is_err());
 }
+
+async fn authorize_with(
+    database: &str,
+    statement: &str,
+    parameters: serde_json::Value,
+) -> (tempfile::TempDir, Authorized) {
+    let text = serde_json::json!({"summary": "", "purpose": "", "artifact": {"kind": "sql", "database": database, "statement": statement, "parameters": parameters}}).to_string();
+    let artifact = Proposal::parse(&text).unwrap().artifact;
+    let dir = tempfile::tempdir().unwrap();
+    let grants = GrantStore::open(dir.path()).await.unwrap();
+    let grant = grants
+        .issue("prop-sql", artifact.sha256(), Duration::from_secs(600))
+        .await
+        .unwrap();
+    let authorized = grants
+        .consume(&grant.id, "prop-sql", artifact)
+        .await
+        .unwrap();
+    (dir, authorized)
+}
+
+#[tokio::test]
+async fn bound_values_are_values_never_sql_on_both_databases() {
+    // A value that would be an injection if it were spliced into the text is compared as text.
+    let (_db, url) = sqlite_file().await;
+    let secret = Secret::new("unused-for-sqlite".into());
+    let writer = database("billing", SqlDialect::Sqlite, &url, false, 100);
+    let (_g, write) = authorize_with(
+        "billing",
+        "UPDATE invoices SET status = ? WHERE amount_cents < ?",
+        serde_json::json!(["x'; DROP TABLE invoices; --", 1000]),
+    )
+    .await;
+    assert_eq!(
+        SqlExecutor::new()
+            .execute(write, &writer, &secret)
+            .await
+            .unwrap(),
+        SqlOutcome::Changed { rows_affected: 2 }
+    );
+    let (_g, read) = authorize_with(
+        "billing",
+        "SELECT count(*) AS n FROM invoices WHERE status = ?",
+        serde_json::json!(["x'; DROP TABLE invoices; --"]),
+    )
+    .await;
+    let SqlOutcome::Rows { rows, .. } = SqlExecutor::new()
+        .execute(read, &writer, &secret)
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(rows[0][0], 2);
+
+    let (agent_url, _) = postgres_clinic().await;
+    let meta = database("clinic-db", SqlDialect::Postgres, &agent_url, true, 50);
+    let (_g, read) = authorize_with(
+        "clinic-db",
+        "SELECT name FROM patients WHERE id = $1 OR name = $2",
+        serde_json::json!([2, "' OR 1=1 --"]),
+    )
+    .await;
+    let SqlOutcome::Rows { rows, .. } = SqlExecutor::new()
+        .execute(read, &meta, &Secret::new("agent-pw-7731".into()))
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(rows, vec![vec![serde_json::json!("Sam Rivera")]]);
+}
