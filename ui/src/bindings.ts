@@ -388,6 +388,130 @@ second_factor: boolean,
  */
 release_default: ReleaseRule, };
 
+export type RoutineStatus = "pending" | "active" | "paused" | "rejected" | "revoked" | "expired";
+
+export type RunStatus = "running" | "succeeded" | "failed" | "held" | "outcome_unknown" | "missed";
+
+export type RoutineChange = "reject" | "pause" | "resume" | "revoke";
+
+export type RoutineLine = { 
+/**
+ * Its id.
+ */
+id: string, 
+/**
+ * The agent that proposed it.
+ */
+agent: string, 
+/**
+ * When it arrived.
+ */
+received_at: string, 
+/**
+ * Its status.
+ */
+status: RoutineStatus, 
+/**
+ * What it does, derived from its steps and schedule.
+ */
+headline: string, 
+/**
+ * When it stops, once approved ("31 Mar 2027").
+ */
+expires: string | null, 
+/**
+ * Whether it stops within 7 days.
+ */
+expires_soon: boolean, };
+
+export type RunView = { 
+/**
+ * Its id.
+ */
+id: string, 
+/**
+ * Who asked: its agent, you, or its schedule, in words.
+ */
+requested_by: string, 
+/**
+ * When it started.
+ */
+started_at: string, 
+/**
+ * How it ended.
+ */
+status: RunStatus, 
+/**
+ * The proposal a held run became.
+ */
+proposal_id: string | null, 
+/**
+ * Why it was held, failed or missed.
+ */
+reason: string | null, };
+
+export type RoutineView = { 
+/**
+ * The list line.
+ */
+line: RoutineLine, 
+/**
+ * When it runs.
+ */
+schedule: string, 
+/**
+ * Each parameter and its bound.
+ */
+bounds: Array<string>, 
+/**
+ * Each step by its fixed parts.
+ */
+steps: Array<string>, 
+/**
+ * Each step's headline with its values at their limits, when it could be explained.
+ */
+at_limits: Array<string | null>, 
+/**
+ * Every risk of its steps, most severe first.
+ */
+risks: Array<RiskView>, 
+/**
+ * Its limits.
+ */
+limits: Array<string>, 
+/**
+ * When it stops.
+ */
+expiry: string, 
+/**
+ * What the agent sees of each run.
+ */
+release: string, 
+/**
+ * The agent's claim, hidden characters made visible.
+ */
+agent_summary: string, 
+/**
+ * The agent's purpose, hidden characters made visible.
+ */
+purpose: string, 
+/**
+ * The exact routine as pretty JSON, hidden characters shown as markers.
+ */
+routine_text: string, 
+/**
+ * What approving signs.
+ */
+routine_sha256: string, 
+/**
+ * The word to type to approve (always asked for a routine).
+ */
+confirmation_word: string, 
+/**
+ * Its runs, newest first.
+ */
+runs: Array<RunView>, };
+
 export type AgentView = { 
 /**
  * Its name.

@@ -216,4 +216,112 @@ impl AgentSide {
             Err(e) => Err(AgentError::unavailable(&e)),
         }
     }
+
+    /// Proposes a routine (design.md §18): `{id, status, routine_sha256, explanation}`.
+    ///
+    /// # Errors
+    /// The refusal (`invalid_routine` and the proposal codes), or `unavailable`.
+    pub async fn propose_routine(
+        &self,
+        agent: &str,
+        text: &str,
+    ) -> Result<serde_json::Value, AgentError> {
+        let record = self
+            .lifecycle
+            .submit_routine(agent, text)
+            .await
+            .map_err(|e| AgentError::unavailable(&e))??;
+        let e = &record.explanation;
+        Ok(serde_json::json!({
+            "id": record.id,
+            "status": record.status,
+            "routine_sha256": record.routine_sha256,
+            "explanation": {
+                "headline": e.headline, "schedule": e.schedule, "bounds": e.bounds,
+                "steps": e.steps, "limits": e.limits, "expiry": e.expiry, "release": e.release,
+                "risks": e.risks,
+            },
+        }))
+    }
+
+    /// The agent's routine and its runs: `{id, status, routine_sha256, runs}`.
+    ///
+    /// # Errors
+    /// `not_found` when it is not the agent's, `unavailable` when the store fails.
+    pub async fn routine(&self, agent: &str, id: &str) -> Result<Json, AgentError> {
+        let store = self.lifecycle.store();
+        let record = match store.routine(id).await {
+            Ok(Some(record)) if record.agent == agent => record,
+            Ok(_) => return Err(routine_not_found()),
+            Err(e) => return Err(AgentError::unavailable(&e)),
+        };
+        let runs = store
+            .runs(id)
+            .await
+            .map_err(|e| AgentError::unavailable(&e))?;
+        Ok(record.agent_view(&runs))
+    }
+
+    /// Asks for a run of the agent's routine with `{"parameters": {...}}`: `{id, status,
+    /// proposal_id, result}` — run at once within its bounds, or held for the person.
+    ///
+    /// # Errors
+    /// `not_found`, `not_active` (409) when it is pending, paused, revoked or expired, a refusal
+    /// for unknown or mistyped parameters, or `unavailable`.
+    pub async fn run_routine(&self, agent: &str, id: &str, text: &str) -> Result<Json, AgentError> {
+        let json = Json::parse(text).map_err(AgentError::from)?;
+        let Json::Object(members) = &json else {
+            return Err(
+                Refusal::new(RefusalCode::InvalidJson, "The request must be an object.").into(),
+            );
+        };
+        if let Some(key) = members.keys().find(|k| k.as_str() != "parameters") {
+            return Err(Refusal::new(
+                RefusalCode::UnknownField,
+                format!("The field {key:?} is not part of a run request."),
+            )
+            .at(key.clone())
+            .into());
+        }
+        let values = match members.get("parameters") {
+            None => std::collections::BTreeMap::new(),
+            Some(Json::Object(values)) => values.clone().into_iter().collect(),
+            Some(_) => {
+                return Err(Refusal::new(
+                    RefusalCode::InvalidJson,
+                    "parameters must be an object of values.",
+                )
+                .at("parameters")
+                .into());
+            }
+        };
+        match self
+            .lifecycle
+            .run_routine(
+                id,
+                crate::routines::Requester::Agent(agent.to_owned()),
+                &values,
+            )
+            .await
+        {
+            Ok(Ok(run)) => Ok(run.agent_view()),
+            Ok(Err(refusal)) => Err(refusal.into()),
+            Err(AppError::NotAllowed(message)) if message.starts_with("there is no routine") => {
+                Err(routine_not_found())
+            }
+            Err(AppError::NotPending(message) | AppError::NotAllowed(message)) => {
+                Err(AgentError::new(409, "not_active", message, Some("id")))
+            }
+            Err(e) => Err(AgentError::unavailable(&e)),
+        }
+    }
+}
+
+fn routine_not_found() -> AgentError {
+    AgentError::new(
+        404,
+        "not_found",
+        "There is no such routine of yours.",
+        Some("id"),
+    )
 }

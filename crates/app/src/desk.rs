@@ -97,6 +97,13 @@ pub struct Desk {
     _review_lock: std::fs::File,
 }
 
+/// Now in this computer's time zone (schedules read "09:00" as a person here does).
+fn local_now() -> time::OffsetDateTime {
+    let offset = chrono::Local::now().offset().local_minus_utc();
+    let offset = time::UtcOffset::from_whole_seconds(offset).unwrap_or(time::UtcOffset::UTC);
+    time::OffsetDateTime::now_utc().to_offset(offset)
+}
+
 fn not_allowed(message: impl Into<String>) -> AppError {
     AppError::NotAllowed(message.into())
 }
@@ -274,13 +281,18 @@ impl Desk {
         self.status().await
     }
 
-    /// The periodic duties: expire proposals whose time ran out, and lock after inactivity.
-    /// Returns whether the desk locked itself now.
+    /// The periodic duties: expire proposals whose time ran out, run routines whose time has
+    /// come (expiring those past theirs), and lock after inactivity. Returns whether the desk
+    /// locked itself now.
     ///
     /// # Errors
     /// When the log cannot be written (the desk then locks anyway).
     pub async fn tick(&self) -> Result<bool, AppError> {
         self.lifecycle.expire_due().await?;
+        if let Err(error) = self.lifecycle.routines_due(local_now()).await {
+            // A routine's failure is its own (recorded with the run); the other duties go on.
+            tracing::error!(%error, "running the routines that are due failed");
+        }
         let limit = self.current_settings().auto_lock_seconds;
         if !self.auto_lock || limit == 0 || self.lock.locked.load(Ordering::SeqCst) {
             return Ok(false);
@@ -840,5 +852,125 @@ impl Desk {
         }
         self.bump();
         Ok(())
+    }
+}
+
+impl Desk {
+    // ----- routines -----
+
+    /// Every routine, newest first.
+    ///
+    /// # Errors
+    /// When locked or the store cannot be read.
+    pub async fn routines(&self) -> Result<Vec<crate::views::RoutineLine>, AppError> {
+        self.guard()?;
+        let now = crate::store::now_seconds();
+        Ok(self
+            .lifecycle
+            .store()
+            .routines()
+            .await?
+            .iter()
+            .map(|r| present::routine_line(r, now))
+            .collect())
+    }
+
+    /// Opens a routine: its words, bounds, risks and runs. A pending one starts its reading time.
+    ///
+    /// # Errors
+    /// When locked or it does not exist.
+    pub async fn routine(&self, id: &str) -> Result<crate::views::RoutineView, AppError> {
+        self.guard()?;
+        let store = self.lifecycle.store();
+        let record = store
+            .routine(id)
+            .await?
+            .ok_or_else(|| not_allowed(format!("there is no routine {id}")))?;
+        if record.status == crate::routines::RoutineStatus::Pending
+            && let Ok(mut viewed) = self.viewed.lock()
+        {
+            viewed.entry(id.to_owned()).or_insert_with(Instant::now);
+        }
+        let runs = store.runs(id).await?;
+        Ok(present::routine_view(
+            &record,
+            &runs,
+            crate::store::now_seconds(),
+        ))
+    }
+
+    /// Approves a routine: on screen for [`MINIMUM_VIEW`], its word typed, and the second
+    /// factor, always.
+    ///
+    /// # Errors
+    /// When locked, too early, the word or code is wrong, or a step cannot be recorded.
+    pub async fn approve_routine(
+        &self,
+        id: &str,
+        confirmation: Option<&str>,
+        code: Option<&str>,
+    ) -> Result<crate::views::RoutineView, AppError> {
+        self.guard()?;
+        let shown = self.viewed.lock().ok().and_then(|v| v.get(id).copied());
+        if shown.is_none_or(|at| at.elapsed() < MINIMUM_VIEW) {
+            return Err(not_allowed(
+                "Read the routine first: it can be approved a moment after it is shown.",
+            ));
+        }
+        let record = self
+            .lifecycle
+            .store()
+            .routine(id)
+            .await?
+            .ok_or_else(|| not_allowed(format!("there is no routine {id}")))?;
+        let word = confirmation_word(&record.routine_sha256);
+        if confirmation.map(|c| c.trim().to_lowercase()) != Some(word.clone()) {
+            return Err(not_allowed(format!(
+                "A routine runs without asking you again: type “{word}” to approve it."
+            )));
+        }
+        self.lifecycle.approve_routine(id, code).await?;
+        self.routine(id).await
+    }
+
+    /// Rejects, pauses, resumes or revokes a routine.
+    ///
+    /// # Errors
+    /// When locked, the change does not apply, or the entry cannot be written.
+    pub async fn change_routine(
+        &self,
+        id: &str,
+        change: crate::routines::RoutineChange,
+        reason: &str,
+    ) -> Result<crate::views::RoutineView, AppError> {
+        self.guard()?;
+        self.lifecycle.change_routine(id, change, reason).await?;
+        self.routine(id).await
+    }
+
+    /// Runs an active routine now, as the person, with `parameters`.
+    ///
+    /// # Errors
+    /// When locked, it is not active, a value is refused, or a step cannot be recorded.
+    pub async fn run_routine(
+        &self,
+        id: &str,
+        parameters: &serde_json::Value,
+    ) -> Result<crate::views::RunView, AppError> {
+        self.guard()?;
+        let json = countersign_core::json::Json::parse(&parameters.to_string())
+            .map_err(|r| not_allowed(r.message))?;
+        let values = match json {
+            countersign_core::json::Json::Object(values) => values.into_iter().collect(),
+            _ => return Err(not_allowed("give a value for each parameter")),
+        };
+        match self
+            .lifecycle
+            .run_routine(id, crate::routines::Requester::Person, &values)
+            .await?
+        {
+            Ok(run) => Ok(present::run_view(&run)),
+            Err(refusal) => Err(not_allowed(refusal.message)),
+        }
     }
 }

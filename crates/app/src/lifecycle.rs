@@ -38,17 +38,17 @@ fn random_hex(bytes: usize) -> Result<String, AppError> {
 
 /// The steps of a proposal's life over one data home.
 pub struct Lifecycle {
-    home: DataHome,
-    store: Arc<Store>,
-    audit: Arc<Audit>,
-    executions: Executions,
-    second_factor: Arc<SecondFactor>,
+    pub(crate) home: DataHome,
+    pub(crate) store: Arc<Store>,
+    pub(crate) audit: Arc<Audit>,
+    pub(crate) executions: Executions,
+    pub(crate) second_factor: Arc<SecondFactor>,
     /// Parsed once: the person's descriptor files and the shipped packs.
-    descriptors: countersign_core::descriptor::Descriptors,
+    pub(crate) descriptors: countersign_core::descriptor::Descriptors,
     /// `settings.json` as last read; read again only when the file changed.
-    settings: crate::settings::SettingsCache,
+    pub(crate) settings: crate::settings::SettingsCache,
     /// Credential metadata and secrets for this session (see `explain::Session`).
-    credentials: crate::explain::Session,
+    pub(crate) credentials: crate::explain::Session,
 }
 
 /// What a lifecycle is opened with.
@@ -428,6 +428,8 @@ impl Lifecycle {
                 .move_status(&record.id, &interrupted, Status::OutcomeUnknown, None, None)
                 .await?;
         }
+        // Routine runs that were executing: their executions are in `unknown` (by run id).
+        self.recover_runs().await?;
         Ok(unknown)
     }
 
@@ -458,7 +460,7 @@ impl Lifecycle {
 
 /// The full result as JSON: what the person sees and chooses from. An HTTP body that is JSON
 /// is kept as its exact text (duplicate keys or malformed JSON make it text).
-fn result_json(outcome: &Outcome) -> Json {
+pub(crate) fn result_json(outcome: &Outcome) -> Json {
     let exact = |value: &serde_json::Value| {
         serde_json::to_string(value)
             .ok()

@@ -437,6 +437,92 @@ pub fn agent_configs(address: &str, key: &str) -> Vec<AgentConfig> {
     ]
 }
 
+/// A routine's list line.
+pub fn routine_line(
+    record: &crate::routines::RoutineRecord,
+    now: i64,
+) -> crate::views::RoutineLine {
+    let expires = record.expires_at.and_then(|at| {
+        time::OffsetDateTime::from_unix_timestamp(at)
+            .ok()
+            .map(|t| countersign_core::routine::date_words(t.date()))
+    });
+    crate::views::RoutineLine {
+        id: record.id.clone(),
+        agent: record.agent.clone(),
+        received_at: record.received_at.clone(),
+        status: record.status,
+        headline: record.explanation.headline.clone(),
+        expires,
+        expires_soon: record.status == crate::routines::RoutineStatus::Active
+            && record
+                .expires_at
+                .is_some_and(|at| at - now <= 7 * 24 * 60 * 60),
+    }
+}
+
+/// A run as a screen lists it.
+pub fn run_view(run: &crate::routines::RunRecord) -> crate::views::RunView {
+    let requested_by = match run.requested_by.split_once(':') {
+        Some(("agent", name)) => format!("its agent {name}"),
+        Some(("person", name)) => name.to_owned(),
+        _ => "its schedule".to_owned(),
+    };
+    crate::views::RunView {
+        id: run.id.clone(),
+        requested_by,
+        started_at: run.started_at.clone(),
+        status: run.status,
+        proposal_id: run.proposal_id.clone(),
+        reason: run.reason.clone(),
+    }
+}
+
+/// A routine on its review screen.
+pub fn routine_view(
+    record: &crate::routines::RoutineRecord,
+    runs: &[crate::routines::RunRecord],
+    now: i64,
+) -> crate::views::RoutineView {
+    let e = &record.explanation;
+    let pretty = countersign_core::json::Json::parse(&record.routine_text)
+        .map(|json| json.pretty())
+        .unwrap_or_else(|_| record.routine_text.clone());
+    crate::views::RoutineView {
+        line: routine_line(record, now),
+        schedule: e.schedule.clone(),
+        bounds: e
+            .bounds
+            .iter()
+            .map(|b| countersign_core::text::reveal(b))
+            .collect(),
+        steps: e.steps.clone(),
+        at_limits: e
+            .explained
+            .iter()
+            .map(|x| x.as_ref().map(|x| x.headline.clone()))
+            .collect(),
+        risks: e
+            .risks
+            .iter()
+            .map(|r| RiskView {
+                code: r.code.as_str().to_owned(),
+                severity: r.severity.into(),
+                message: r.message.clone(),
+            })
+            .collect(),
+        limits: e.limits.clone(),
+        expiry: e.expiry.clone(),
+        release: e.release.clone(),
+        agent_summary: e.agent_summary.clone(),
+        purpose: countersign_core::text::reveal(&record.purpose),
+        routine_text: countersign_core::text::reveal(&pretty),
+        routine_sha256: record.routine_sha256.clone(),
+        confirmation_word: confirmation_word(&record.routine_sha256),
+        runs: runs.iter().map(run_view).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -100,7 +100,7 @@ pub(crate) struct NewProposal<'a> {
 
 /// `proposals.db`, with change notifications.
 pub struct Store {
-    connection: Mutex<SqliteConnection>,
+    pub(crate) connection: Mutex<SqliteConnection>,
     changes: watch::Sender<u64>,
     path: String,
 }
@@ -136,7 +136,7 @@ impl Store {
         })
     }
 
-    fn db(&self, error: impl std::fmt::Display) -> AppError {
+    pub(crate) fn db(&self, error: impl std::fmt::Display) -> AppError {
         AppError::File {
             what: "using",
             path: self.path.clone(),

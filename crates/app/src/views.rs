@@ -346,6 +346,77 @@ pub struct CredentialForm {
     pub release_default: ReleaseRule,
 }
 
+/// A routine in the list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RoutineLine {
+    /// Its id.
+    pub id: String,
+    /// The agent that proposed it.
+    pub agent: String,
+    /// When it arrived.
+    pub received_at: String,
+    /// Its status.
+    pub status: crate::routines::RoutineStatus,
+    /// What it does, derived from its steps and schedule.
+    pub headline: String,
+    /// When it stops, once approved ("31 Mar 2027").
+    pub expires: Option<String>,
+    /// Whether it stops within 7 days.
+    pub expires_soon: bool,
+}
+
+/// One run of a routine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RunView {
+    /// Its id.
+    pub id: String,
+    /// Who asked: its agent, you, or its schedule, in words.
+    pub requested_by: String,
+    /// When it started.
+    pub started_at: String,
+    /// How it ended.
+    pub status: crate::routines::RunStatus,
+    /// The proposal a held run became.
+    pub proposal_id: Option<String>,
+    /// Why it was held, failed or missed.
+    pub reason: Option<String>,
+}
+
+/// A routine on its review screen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RoutineView {
+    /// The list line.
+    pub line: RoutineLine,
+    /// When it runs.
+    pub schedule: String,
+    /// Each parameter and its bound.
+    pub bounds: Vec<String>,
+    /// Each step by its fixed parts.
+    pub steps: Vec<String>,
+    /// Each step's headline with its values at their limits, when it could be explained.
+    pub at_limits: Vec<Option<String>>,
+    /// Every risk of its steps, most severe first.
+    pub risks: Vec<RiskView>,
+    /// Its limits.
+    pub limits: Vec<String>,
+    /// When it stops.
+    pub expiry: String,
+    /// What the agent sees of each run.
+    pub release: String,
+    /// The agent's claim, hidden characters made visible.
+    pub agent_summary: String,
+    /// The agent's purpose, hidden characters made visible.
+    pub purpose: String,
+    /// The exact routine as pretty JSON, hidden characters shown as markers.
+    pub routine_text: String,
+    /// What approving signs.
+    pub routine_sha256: String,
+    /// The word to type to approve (always asked for a routine).
+    pub confirmation_word: String,
+    /// Its runs, newest first.
+    pub runs: Vec<RunView>,
+}
+
 /// A registered agent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct AgentView {
@@ -531,6 +602,12 @@ pub(crate) fn typescript() -> String {
         CredentialKindName::decl(&config),
         CredentialView::decl(&config),
         CredentialForm::decl(&config),
+        crate::routines::RoutineStatus::decl(&config),
+        crate::routines::RunStatus::decl(&config),
+        crate::routines::RoutineChange::decl(&config),
+        RoutineLine::decl(&config),
+        RunView::decl(&config),
+        RoutineView::decl(&config),
         AgentView::decl(&config),
         ConnectedAgent::decl(&config),
         AgentConfig::decl(&config),

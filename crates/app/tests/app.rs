@@ -1189,3 +1189,246 @@ fn importing_writes_the_pack_into_the_data_home_once() {
     countersign_app::openapi::import_into(&home, &text, "ledgerly", true).unwrap();
     assert_eq!(home.descriptor_files().unwrap().len(), 1);
 }
+
+fn totp_now(secret: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    countersign_app::totp::code(&countersign_app::totp::decode(secret).unwrap(), now)
+}
+
+fn bill_routine(port: u16, max: &str, runs_per_day: u32) -> String {
+    format!(
+        r#"{{"summary":"Pay the power bill each month","purpose":"household bills","routine":{{
+          "parameters": {{"amount": {{"type": "money", "currency": "USD", "max": "{max}"}}}},
+          "steps": [{{"id": "pay", "artifact": {{"kind": "http", "credential": "bank", "method": "POST",
+            "url": "http://127.0.0.1:{port}/v1/payees/acme-power/payments",
+            "headers": {{"Content-Type": "application/json"}},
+            "body": {{"amount": {{"$param": "amount"}}, "currency": "USD"}}}}}}],
+          "trigger": {{"on_request": true}},
+          "limits": {{"runs_per_day": {runs_per_day}, "total_money": "1000.00"}},
+          "release": {{"fields": ["body.account"]}}}}}}"#
+    )
+}
+
+/// A routine vetted once (its word and the second factor) runs within its bounds with no prompt,
+/// once per request, audit first; outside them a run is held as a pending proposal; the agent
+/// cannot change it (a change is a new routine); revoking stops it at once; the log verifies.
+#[tokio::test]
+async fn a_routine_runs_within_its_bounds_and_holds_what_is_outside_them() {
+    let (_dir, home, audit, lifecycle, port, count) = loop_setup(false).await;
+    lifecycle.agents().add("claude").await.unwrap();
+    let routine = lifecycle
+        .submit_routine("claude", &bill_routine(port, "200.00", 2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(routine.status, countersign_app::RoutineStatus::Pending);
+    assert!(
+        routine.explanation.bounds[0].contains("at most $200.00"),
+        "{:?}",
+        routine.explanation.bounds
+    );
+    assert!(
+        routine
+            .explanation
+            .headline
+            .starts_with("Runs when its agent asks, at most: ")
+    );
+    // Not active yet: no run.
+    let values = |amount: &str| {
+        std::collections::BTreeMap::from([(
+            "amount".to_owned(),
+            countersign_core::json::Json::Number(amount.into()),
+        )])
+    };
+    let early = lifecycle
+        .run_routine(
+            &routine.id,
+            countersign_app::Requester::Agent("claude".into()),
+            &values("10"),
+        )
+        .await;
+    assert!(early.is_err());
+
+    // Approving always needs the second factor.
+    assert!(
+        lifecycle
+            .approve_routine(&routine.id, None)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("enroll")
+    );
+    let secret = countersign_app::totp::new_secret().unwrap();
+    home.keychain()
+        .store(
+            countersign_app::totp::KEYCHAIN_ENTRY,
+            &countersign_vault::Secret::new(secret.clone()),
+        )
+        .unwrap();
+    assert!(
+        lifecycle
+            .approve_routine(&routine.id, Some("000000"))
+            .await
+            .is_err()
+    );
+    let active = lifecycle
+        .approve_routine(&routine.id, Some(&totp_now(&secret)))
+        .await
+        .unwrap();
+    assert_eq!(active.status, countersign_app::RoutineStatus::Active);
+    assert!(active.expires_at.is_some());
+
+    // Within the bounds: runs at once, exactly once, released by the routine's rule.
+    let run = lifecycle
+        .run_routine(
+            &routine.id,
+            countersign_app::Requester::Agent("claude".into()),
+            &values("150.00"),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        run.status,
+        countersign_app::RunStatus::Succeeded,
+        "{:?}",
+        run.reason
+    );
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let released = run.agent_view().canonical();
+    assert!(released.contains(r#""account":"4410""#), "{released}");
+    assert!(!released.contains("123-45-6789"), "{released}");
+
+    // Over the amount: held as a pending proposal linked to the routine, nothing sent.
+    let held = lifecycle
+        .run_routine(
+            &routine.id,
+            countersign_app::Requester::Agent("claude".into()),
+            &values("250.00"),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(held.status, countersign_app::RunStatus::Held);
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let proposal = lifecycle
+        .store()
+        .get(held.proposal_id.as_deref().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(proposal.status, countersign_app::Status::Pending);
+    assert_eq!(
+        proposal.explanation.risks[0].code,
+        countersign_core::RiskCode::RoutineRunHeld
+    );
+    assert!(
+        proposal.explanation.risks[0]
+            .message
+            .contains("over the routine's most")
+    );
+
+    // The per-day limit: the second run of the day runs, the third is held.
+    let second = lifecycle
+        .run_routine(
+            &routine.id,
+            countersign_app::Requester::Person,
+            &values("20"),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.status, countersign_app::RunStatus::Succeeded);
+    let third = lifecycle
+        .run_routine(
+            &routine.id,
+            countersign_app::Requester::Agent("claude".into()),
+            &values("20"),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(third.status, countersign_app::RunStatus::Held);
+    assert!(third.reason.unwrap().contains("today"));
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 2);
+
+    // A value of the wrong type or an unknown parameter is refused, not run or held.
+    let refused = lifecycle
+        .run_routine(
+            &routine.id,
+            countersign_app::Requester::Agent("claude".into()),
+            &std::collections::BTreeMap::from([(
+                "credential".to_owned(),
+                countersign_core::json::Json::String("stripe".into()),
+            )]),
+        )
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(refused.code, countersign_core::RefusalCode::UnknownField);
+
+    // The agent cannot change it: the same text with a higher bound is a new routine to vet.
+    let changed = lifecycle
+        .submit_routine("claude", &bill_routine(port, "2000.00", 2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(changed.id, routine.id);
+    assert_ne!(changed.routine_sha256, routine.routine_sha256);
+    assert_eq!(changed.status, countersign_app::RoutineStatus::Pending);
+    // Another agent cannot run it.
+    assert!(
+        lifecycle
+            .run_routine(
+                &routine.id,
+                countersign_app::Requester::Agent("cursor".into()),
+                &values("1")
+            )
+            .await
+            .is_err()
+    );
+
+    // Revoked: stops at once.
+    lifecycle
+        .change_routine(
+            &routine.id,
+            countersign_app::RoutineChange::Revoke,
+            "moved house",
+        )
+        .await
+        .unwrap();
+    assert!(
+        lifecycle
+            .run_routine(
+                &routine.id,
+                countersign_app::Requester::Person,
+                &values("1")
+            )
+            .await
+            .is_err()
+    );
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 2);
+
+    // Every step is in the log with the routine's hash, and the log verifies.
+    let json = audit
+        .export(ExportFormat::Json, &Filter::default())
+        .await
+        .unwrap();
+    for event in [
+        "routine.proposed",
+        "routine.approved",
+        "routine.run.started",
+        "routine.run.succeeded",
+        "routine.run.held",
+        "routine.revoked",
+        "grant.consumed",
+        "execution.succeeded",
+    ] {
+        assert!(json.contains(event), "no {event} entry");
+    }
+    assert!(json.contains(&routine.routine_sha256));
+    assert!(audit.verify(None).await.unwrap().intact());
+}

@@ -9,6 +9,7 @@ mod credential;
 mod descriptor;
 mod mcp;
 mod review;
+mod routine;
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -72,6 +73,9 @@ enum Command {
     /// Make descriptors (how an API is explained) from an OpenAPI document.
     #[command(subcommand)]
     Descriptor(descriptor::DescriptorCommand),
+    /// List, show, pause, resume, revoke and run routines.
+    #[command(subcommand)]
+    Routine(routine::RoutineCommand),
 }
 
 /// What `explain` prints for an explained proposal (design.md §14).
@@ -98,6 +102,7 @@ fn main() -> ExitCode {
         Command::Agent(command) => agent::run(command),
         Command::Audit(command) => audit::run(command),
         Command::Descriptor(command) => descriptor::run(command),
+        Command::Routine(command) => routine::run(command),
     };
     // Errors are for people: one line of causes, no backtrace.
     outcome.unwrap_or_else(|error| {

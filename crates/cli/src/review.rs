@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use countersign_app::views::{ProposalView, ReleaseChoice, ReleaseKind, RiskSeverity};
-use countersign_app::{MINIMUM_VIEW, WORDS};
+use countersign_app::{MINIMUM_VIEW, RoutineChange, RoutineStatus, WORDS};
 use countersign_launch::DemoChoice;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 
@@ -38,7 +38,7 @@ impl Terminal {
 /// sequences, carriage returns that overwrite a line, line separators, bidi overrides and
 /// invisible characters — is shown as a marker like `⟨U+000D⟩`, so a proposal cannot repaint
 /// the screen the person decides on.
-fn safe(text: &str) -> String {
+pub(crate) fn safe(text: &str) -> String {
     use std::fmt::Write as _;
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -124,6 +124,23 @@ pub fn run(demo: bool) -> anyhow::Result<ExitCode> {
                 if alerted.insert(format!("{}{}", alert.at, alert.credential)) {
                     println!("ALERT: {} tried to use the credential {} where it is not allowed, and was refused: {}", safe(&alert.agent), safe(&alert.credential), safe(&alert.message));
                 }
+            }
+            // Routines waiting for a decision come first: they act without asking again.
+            let routine = desk
+                .routines()
+                .await?
+                .into_iter()
+                .rev()
+                .find(|r| r.status == RoutineStatus::Pending && !skipped.contains(&r.id));
+            if let Some(line) = routine {
+                match review_routine(&desk, &mut terminal, &line.id).await? {
+                    Some(true) => {}
+                    Some(false) => {
+                        skipped.insert(line.id.clone());
+                    }
+                    None => break,
+                }
+                continue;
             }
             // Oldest first: in the order they arrived, however many are waiting.
             let skipped_ids: Vec<String> = skipped.iter().cloned().collect();
@@ -215,6 +232,98 @@ pub fn run(demo: bool) -> anyhow::Result<ExitCode> {
         println!("Stopped. Pending proposals wait for the next review.");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Reviews one pending routine: its words, bounds and risks, then its word typed and the second
+/// factor to approve. `Some(false)`: skipped; `None`: the input ended.
+async fn review_routine(
+    desk: &countersign_app::Desk,
+    terminal: &mut Terminal,
+    id: &str,
+) -> anyhow::Result<Option<bool>> {
+    let view = desk.routine(id).await?;
+    let shown = Instant::now();
+    println!();
+    println!(
+        "ROUTINE from {}: {}",
+        safe(&view.line.agent),
+        safe(&view.line.headline)
+    );
+    println!("It runs without asking you again, within these bounds:");
+    println!("  {}", safe(&view.schedule));
+    for (i, step) in view.steps.iter().enumerate() {
+        println!("  Step {}: {}", i + 1, safe(step));
+        if let Some(Some(limits)) = view.at_limits.get(i) {
+            println!("    At its limits: {}", safe(limits));
+        }
+    }
+    for bound in &view.bounds {
+        println!("  Parameter {}", safe(bound));
+    }
+    for limit in &view.limits {
+        println!("  {}", safe(limit));
+    }
+    println!("  {}", safe(&view.expiry));
+    println!("  {}", safe(&view.release));
+    if !view.risks.is_empty() {
+        println!("Risks:");
+        for risk in &view.risks {
+            let mark = match risk.severity {
+                RiskSeverity::Danger => "DANGER ",
+                RiskSeverity::Caution => "caution",
+                RiskSeverity::Info => "note   ",
+            };
+            println!("  [{mark}] {}", safe(&risk.message));
+        }
+    }
+    println!("The agent says: {}", safe(&view.agent_summary));
+    println!("Purpose given: {}", safe(&view.purpose));
+    println!("routine_sha256: {}", view.routine_sha256);
+    let word = &view.confirmation_word;
+    let Some(answer) = terminal
+        .ask(&format!(
+            "Type {word} to approve this routine, r to reject, s to skip: "
+        ))
+        .await?
+    else {
+        return Ok(None);
+    };
+    if answer.trim().eq_ignore_ascii_case(word) {
+        if let Some(demo_code) = desk.status().await?.demo_code {
+            println!("(Demo: the demo authenticator shows {demo_code}.)");
+        }
+        let factor = terminal.ask("Second factor code: ").await?;
+        tokio::time::sleep_until((shown + MINIMUM_VIEW).into()).await;
+        match desk
+            .approve_routine(id, Some(word), factor.as_deref())
+            .await
+        {
+            Ok(done) => println!(
+                "Routine approved: it is {}. {}",
+                serde_json::to_value(done.line.status)?
+                    .as_str()
+                    .unwrap_or_default(),
+                safe(&done.expiry)
+            ),
+            Err(error) => println!("Not approved: {}", safe(&error.to_string())),
+        }
+        Ok(Some(true))
+    } else if answer == "r" {
+        let reason = terminal
+            .ask("Reason (optional): ")
+            .await?
+            .unwrap_or_default();
+        desk.change_routine(id, RoutineChange::Reject, &reason)
+            .await?;
+        println!("Rejected.");
+        Ok(Some(true))
+    } else if answer == "s" {
+        println!("Skipped for now.");
+        Ok(Some(false))
+    } else {
+        println!("That was not the word; nothing was approved.");
+        Ok(Some(true))
+    }
 }
 
 #[cfg(test)]

@@ -95,8 +95,12 @@ pub struct ProposeSql {
     pub purpose: String,
     /// A database name from list_capabilities.
     pub database: String,
-    /// Exactly one SQL statement in the database's dialect.
+    /// Exactly one SQL statement in the database's dialect. Put values in `parameters` and
+    /// write `?` (SQLite) or `$1`, `$2`, … (PostgreSQL) where they go.
     pub statement: String,
+    /// Values for the statement's placeholders, in order: text, numbers, true/false or null.
+    #[serde(default)]
+    pub parameters: Option<Vec<serde_json::Value>>,
 }
 
 /// One attachment of `propose_email`.
@@ -157,6 +161,41 @@ pub struct GetProposal {
 pub struct WithdrawProposal {
     /// The id of your pending proposal.
     pub id: String,
+}
+
+/// `propose_routine`.
+#[allow(dead_code)]
+#[derive(Debug, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProposeRoutine {
+    /// What the routine does, in plain words.
+    pub summary: String,
+    /// Why the person's task needs it to happen regularly.
+    pub purpose: String,
+    /// The routine: parameters (typed, bounded), steps (artifact templates with {"$param": name}
+    /// in value positions and {{name}} in URL segments and email text), trigger, limits,
+    /// expires_in_days, release, and scheduled_parameters for a schedule.
+    pub routine: serde_json::Value,
+}
+
+/// `get_routine`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetRoutine {
+    /// The id propose_routine returned.
+    pub id: String,
+}
+
+/// `run_routine`.
+#[allow(dead_code)]
+#[derive(Debug, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunRoutine {
+    /// The id of your approved routine.
+    pub id: String,
+    /// A value for each of the routine's parameters.
+    #[serde(default)]
+    pub parameters: serde_json::Value,
 }
 
 /// `list_capabilities` takes nothing.
@@ -247,6 +286,10 @@ fn in_arguments(mut refusal: Refusal) -> Refusal {
         });
     }
     refusal
+}
+
+fn context_ref(context: &RequestContext<RoleServer>) -> &RequestContext<RoleServer> {
+    context
 }
 
 /// The exact arguments of this call, if the gate read them.
@@ -425,6 +468,88 @@ impl Tools {
         let agent = agent(&context)?;
         let wait = Duration::from_secs(p.wait_seconds.unwrap_or(0).min(60));
         Ok(answer(self.state.agents.read(&agent, &p.id, wait).await))
+    }
+
+    #[tool(
+        description = "Propose a routine: work that must happen regularly, vetted once by the person (with their second factor) and then run by Countersign within the bounds you declare. Placeholders only stand for values; the credential, method, origin, path and SQL text are fixed. Returns its id and the words the person reads."
+    )]
+    async fn propose_routine(
+        &self,
+        Parameters(Arguments(parsed, _)): Parameters<Arguments<ProposeRoutine>>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let agent = agent(&context)?;
+        let arguments = match exact_arguments(context_ref(&context)) {
+            Some(exact) => exact,
+            None => Json::parse(&serde_json::Value::Object(parsed).to_string()),
+        };
+        let text = match arguments {
+            Ok(arguments) => arguments.canonical(),
+            Err(refusal) => {
+                return Ok(reply(
+                    false,
+                    serde_json::to_value(refusal.to_wire()).unwrap_or_default(),
+                ));
+            }
+        };
+        Ok(
+            match self.state.agents.propose_routine(&agent, &text).await {
+                Ok(json) => reply(true, json),
+                Err(error) => reply_exact(false, &error.to_wire()),
+            },
+        )
+    }
+
+    #[tool(
+        description = "Read your routine: pending, active, paused, rejected, revoked or expired, with its runs (each succeeded, failed, held for the person, outcome_unknown or missed, and what it released to you)."
+    )]
+    async fn get_routine(
+        &self,
+        Parameters(p): Parameters<GetRoutine>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let agent = agent(&context)?;
+        Ok(answer(self.state.agents.routine(&agent, &p.id).await))
+    }
+
+    #[tool(
+        description = "Ask for a run of your approved routine with a value for each parameter. Inside its bounds it runs at once with no prompt and returns what its release rule lets you see; outside them it is held as a proposal for the person (proposal_id)."
+    )]
+    async fn run_routine(
+        &self,
+        Parameters(Arguments(parsed, _)): Parameters<Arguments<RunRoutine>>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let agent = agent(&context)?;
+        let arguments = match exact_arguments(context_ref(&context)) {
+            Some(exact) => exact,
+            None => Json::parse(&serde_json::Value::Object(parsed).to_string()),
+        };
+        let (id, body) = match arguments {
+            Ok(Json::Object(mut members)) => {
+                let id = members
+                    .remove("id")
+                    .and_then(|v| v.as_str().map(str::to_owned));
+                (id, Json::Object(members).canonical())
+            }
+            Ok(_) => (None, String::new()),
+            Err(refusal) => {
+                return Ok(reply(
+                    false,
+                    serde_json::to_value(refusal.to_wire()).unwrap_or_default(),
+                ));
+            }
+        };
+        let Some(id) = id else {
+            let refusal = Refusal::new(RefusalCode::InvalidJson, "Name the routine: id.").at("id");
+            return Ok(reply(
+                false,
+                serde_json::to_value(refusal.to_wire()).unwrap_or_default(),
+            ));
+        };
+        Ok(answer(
+            self.state.agents.run_routine(&agent, &id, &body).await,
+        ))
     }
 
     #[tool(description = "Withdraw your proposal while it is still pending.")]

@@ -1,4 +1,5 @@
-//! The REST routes (design.md §13): capabilities, propose, read (with long-poll), withdraw. Each
+//! The REST routes (design.md §13, §18): capabilities, propose, read (with long-poll), withdraw,
+//! and routines (propose, read with its runs, request a run). Each
 //! handler translates one HTTP request into one call of the application's agent side
 //! (`countersign_app::AgentSide`) and its answer back; nothing else.
 
@@ -27,6 +28,58 @@ pub fn routes() -> Router<Arc<State>> {
         .route("/v1/capabilities", get(capabilities))
         .route("/v1/proposals", post(propose))
         .route("/v1/proposals/{id}", get(read).delete(withdraw))
+        .route("/v1/routines", post(propose_routine))
+        .route("/v1/routines/{id}", get(routine))
+        .route("/v1/routines/{id}/runs", post(run_routine))
+}
+
+/// The body as text, or the refusal REST answers with.
+fn body_text(body: &Result<Bytes, BytesRejection>) -> Result<&str, AgentError> {
+    let refused = |code: RefusalCode, message: &str| AgentError::from(Refusal::new(code, message));
+    let Ok(body) = body else {
+        return Err(refused(
+            RefusalCode::TooLarge,
+            "The request body is over 1 MiB.",
+        ));
+    };
+    std::str::from_utf8(body)
+        .map_err(|_| refused(RefusalCode::InvalidJson, "The request is not UTF-8 text."))
+}
+
+async fn propose_routine(
+    StateExtractor(state): Shared,
+    Extension(AgentName(agent)): Extension<AgentName>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let text = match body_text(&body) {
+        Ok(text) => text,
+        Err(error) => return exact(error.status, &error.to_wire()),
+    };
+    match state.agents.propose_routine(&agent, text).await {
+        Ok(json) => (StatusCode::CREATED, axum::Json(json)).into_response(),
+        Err(error) => exact(error.status, &error.to_wire()),
+    }
+}
+
+async fn routine(
+    StateExtractor(state): Shared,
+    Extension(AgentName(agent)): Extension<AgentName>,
+    Path(id): Path<String>,
+) -> Response {
+    answer(200, state.agents.routine(&agent, &id).await)
+}
+
+async fn run_routine(
+    StateExtractor(state): Shared,
+    Extension(AgentName(agent)): Extension<AgentName>,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let text = match body_text(&body) {
+        Ok(text) => text,
+        Err(error) => return exact(error.status, &error.to_wire()),
+    };
+    answer(201, state.agents.run_routine(&agent, &id, text).await)
 }
 
 /// A response whose body is the exact JSON text.

@@ -123,11 +123,14 @@ pub enum RiskCode {
     SummaryMismatch,
     /// Effects beyond the obvious (locks, sequences, sleeps).
     SideEffects,
+    /// A run of a routine the person approved was held instead of run (outside its bounds or
+    /// limits, a new danger, or a changed credential); the reasons are in the message.
+    RoutineRunHeld,
 }
 
 impl RiskCode {
     /// Every code, for tests that must cover them all.
-    pub const ALL: [RiskCode; 22] = [
+    pub const ALL: [RiskCode; 23] = [
         RiskCode::MoneyMovement,
         RiskCode::LargeAmount,
         RiskCode::Irreversible,
@@ -150,6 +153,7 @@ impl RiskCode {
         RiskCode::PrivateNetwork,
         RiskCode::SummaryMismatch,
         RiskCode::SideEffects,
+        RiskCode::RoutineRunHeld,
     ];
 
     /// The wire spelling, e.g. `summary_mismatch`.
@@ -178,6 +182,7 @@ impl RiskCode {
             PrivateNetwork => "private_network",
             SummaryMismatch => "summary_mismatch",
             SideEffects => "side_effects",
+            RoutineRunHeld => "routine_run_held",
         }
     }
 
@@ -186,7 +191,7 @@ impl RiskCode {
         use RiskCode::*;
         match self {
             NoFilter | Lookalike | HiddenCharacters | SummaryMismatch | ControlledSubstance
-            | RiskyAttachment => Severity::Danger,
+            | RiskyAttachment | RoutineRunHeld => Severity::Danger,
             MoneyMovement | LargeAmount | Irreversible | DeletesData | SchemaChange | BulkData
             | SensitiveData | HealthRecord | ExternalRecipient | HiddenRecipient
             | PrivateNetwork | SideEffects | UnknownHost => Severity::Caution,

@@ -245,10 +245,13 @@ fn propose_review_in_a_terminal_execute_release_verify() {
         checked["tools"],
         serde_json::json!([
             "get_proposal",
+            "get_routine",
             "list_capabilities",
             "propose_email",
             "propose_http_request",
+            "propose_routine",
             "propose_sql",
+            "run_routine",
             "withdraw_proposal"
         ])
     );

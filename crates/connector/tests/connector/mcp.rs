@@ -53,10 +53,13 @@ async fn an_mcp_agent_lists_tools_proposes_waits_and_reads_the_decision() {
         names,
         [
             "get_proposal",
+            "get_routine",
             "list_capabilities",
             "propose_email",
             "propose_http_request",
+            "propose_routine",
             "propose_sql",
+            "run_routine",
             "withdraw_proposal"
         ]
     );

@@ -286,3 +286,102 @@ async fn withdraw_answers_agree() {
     let (_, mcp) = both.tool("get_proposal", r#"{"id":"prop_nope"}"#).await;
     assert_eq!(mcp["error"]["code"], "not_found");
 }
+
+/// Routines (design.md §18) answer alike over REST and MCP: the same hash and words for the same
+/// routine, the same refusal for a placeholder where a routine is fixed, 409 `not_active` for a
+/// run of a routine the person has not approved, 404 for one that is not the agent's.
+#[tokio::test]
+async fn routines_answer_alike_over_rest_and_mcp() {
+    let both = Both::start().await;
+    let routine = r#"{"parameters":{"city":{"type":"enum","values":["Boston","Austin"]}},
+      "steps":[{"id":"read","artifact":{"kind":"http","credential":null,"method":"GET",
+        "url":"https://api.weather.example/v1/forecast?city={{city}}"}}],
+      "trigger":{"on_request":true},"limits":{"runs_per_day":3},"release":"all",
+      "example":{"city":"Boston"}}"#;
+    let body = format!(
+        r#"{{"summary":"Forecast each morning","purpose":"planning","routine":{routine}}}"#
+    );
+    let (status, rest) = both
+        .rest(reqwest::Method::POST, "/v1/routines", Some(&body))
+        .await;
+    assert_eq!(status, 201, "{rest}");
+    let rest: serde_json::Value = serde_json::from_str(&rest).unwrap();
+    let (error, mcp) = both
+        .tool(
+            "propose_routine",
+            &format!(
+                r#"{{"summary":"Forecast each morning","purpose":"planning","routine":{routine}}}"#
+            ),
+        )
+        .await;
+    assert!(!error, "{mcp}");
+    assert_eq!(rest["routine_sha256"], mcp["routine_sha256"]);
+    assert_eq!(rest["explanation"], mcp["explanation"]);
+    assert_eq!(rest["status"], "pending");
+    assert!(
+        rest["explanation"]["headline"]
+            .as_str()
+            .unwrap()
+            .contains("Boston"),
+        "{rest}"
+    );
+
+    let fixed = r#"{"parameters":{"m":{"type":"enum","values":["GET"]}},
+      "steps":[{"id":"a","artifact":{"kind":"http","credential":null,"method":{"$param":"m"},"url":"https://a.example/"}}],
+      "limits":{"runs_per_day":1},"release":"all"}"#;
+    let (status, rest_refusal) = both
+        .rest(
+            reqwest::Method::POST,
+            "/v1/routines",
+            Some(&format!(
+                r#"{{"summary":"","purpose":"","routine":{fixed}}}"#
+            )),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let rest_refusal: serde_json::Value = serde_json::from_str(&rest_refusal).unwrap();
+    let (error, mcp_refusal) = both
+        .tool(
+            "propose_routine",
+            &format!(r#"{{"summary":"","purpose":"","routine":{fixed}}}"#),
+        )
+        .await;
+    assert!(error);
+    assert_eq!(rest_refusal["error"]["code"], "invalid_routine");
+    assert_eq!(rest_refusal["error"], mcp_refusal["error"]);
+
+    let id = rest["id"].as_str().unwrap();
+    let (status, run) = both
+        .rest(
+            reqwest::Method::POST,
+            &format!("/v1/routines/{id}/runs"),
+            Some(r#"{"parameters":{"city":"Boston"}}"#),
+        )
+        .await;
+    assert_eq!(status, 409, "{run}");
+    let run: serde_json::Value = serde_json::from_str(&run).unwrap();
+    let (error, mcp_run) = both
+        .tool(
+            "run_routine",
+            &format!(r#"{{"id":"{id}","parameters":{{"city":"Boston"}}}}"#),
+        )
+        .await;
+    assert!(error);
+    assert_eq!(run["error"]["code"], "not_active");
+    assert_eq!(run["error"]["code"], mcp_run["error"]["code"]);
+
+    let (status, read) = both
+        .rest(reqwest::Method::GET, &format!("/v1/routines/{id}"), None)
+        .await;
+    assert_eq!(status, 200);
+    let read: serde_json::Value = serde_json::from_str(&read).unwrap();
+    let (_, mcp_read) = both
+        .tool("get_routine", &format!(r#"{{"id":"{id}"}}"#))
+        .await;
+    assert_eq!(read, mcp_read);
+    assert_eq!(read["status"], "pending");
+    let (status, _) = both
+        .rest(reqwest::Method::GET, "/v1/routines/rtn_nope", None)
+        .await;
+    assert_eq!(status, 404);
+}

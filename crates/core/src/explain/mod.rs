@@ -272,6 +272,9 @@ pub fn risk_message(code: RiskCode) -> &'static str {
         RiskCode::PrivateNetwork => {
             "This goes to a computer inside a private network or this computer itself."
         }
+        RiskCode::RoutineRunHeld => {
+            "This run of a routine you approved was held for you instead of run."
+        }
         RiskCode::SummaryMismatch => {
             "The agent's description does not match what this would really do."
         }
