@@ -1432,3 +1432,305 @@ async fn a_routine_runs_within_its_bounds_and_holds_what_is_outside_them() {
     assert!(json.contains(&routine.routine_sha256));
     assert!(audit.verify(None).await.unwrap().intact());
 }
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run through scripts/test.sh, which starts the SMTP server")
+    })
+}
+
+/// Each evening, tomorrow's appointments are read from a real SQLite database (the date bound as
+/// a value) and one reminder goes to each patient through a real SMTP server, recipients only from
+/// that result; on its schedule, with no prompt; a time that passed long ago is recorded as missed
+/// and not caught up; more rows than its most hold the run.
+#[tokio::test]
+async fn evening_reminders_read_sql_and_email_each_patient_on_schedule() {
+    let (dir, home) = home();
+    let audit = std::sync::Arc::new(Audit::open(&home, Actor::person("alice")).await.unwrap());
+    let db = dir.path().join("clinic.db");
+    let tomorrow = (time::OffsetDateTime::now_utc().date() + time::Duration::days(1)).to_string();
+    {
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&db)
+            .create_if_missing(true);
+        let mut conn = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        sqlx::raw_sql(&format!(
+            "CREATE TABLE appointments (day TEXT, at TEXT, first_name TEXT, email TEXT);
+             INSERT INTO appointments VALUES ('{tomorrow}', '09:30', 'Ana', 'ana@clinic.example'),
+               ('{tomorrow}', '11:00', 'Ben', 'ben@clinic.example'), ('2020-01-01', '10:00', 'Old', 'old@clinic.example');"
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let credentials = countersign_app::Credentials::open(&home).await.unwrap();
+    let read_only = countersign_core::credential::CredentialMeta {
+        name: "clinic-db".into(),
+        description: "Appointments".into(),
+        kind: countersign_core::credential::CredentialKind::Sql {
+            dialect: countersign_core::credential::SqlDialect::Sqlite,
+            url: format!("sqlite://{}", db.display()),
+            read_only: true,
+            max_rows: 100,
+        },
+        requires_second_factor: false,
+        prescriber: None,
+    };
+    credentials
+        .add(
+            &audit,
+            &read_only,
+            &countersign_vault::Secret::new("unused".into()),
+        )
+        .await
+        .unwrap();
+    let server = env("COUNTERSIGN_TEST_SMTP");
+    let (host, port) = server.rsplit_once(':').unwrap();
+    let mail = countersign_core::credential::CredentialMeta {
+        name: "front-desk".into(),
+        description: "Front desk".into(),
+        kind: countersign_core::credential::CredentialKind::Smtp {
+            host: host.into(),
+            port: port.parse().unwrap(),
+            tls: countersign_core::credential::SmtpTls::PlainLoopback,
+            username: env("COUNTERSIGN_TEST_SMTP_USER"),
+            from: "frontdesk@clinic.example".into(),
+            allowed_domains: vec!["clinic.example".into()],
+        },
+        requires_second_factor: false,
+        prescriber: None,
+    };
+    credentials
+        .add(
+            &audit,
+            &mail,
+            &countersign_vault::Secret::new(env("COUNTERSIGN_TEST_SMTP_PASSWORD")),
+        )
+        .await
+        .unwrap();
+    let secret = countersign_app::totp::new_secret().unwrap();
+    home.keychain()
+        .store(
+            countersign_app::totp::KEYCHAIN_ENTRY,
+            &countersign_vault::Secret::new(secret.clone()),
+        )
+        .unwrap();
+    let lifecycle = countersign_app::Lifecycle::open_standard(&home, std::sync::Arc::clone(&audit))
+        .await
+        .unwrap();
+    lifecycle.agents().add("scheduler").await.unwrap();
+    let marker = format!("rem-{}", std::process::id());
+    let routine = |max: u32| {
+        format!(
+            r#"{{"summary":"Remind tomorrow's patients","purpose":"fewer missed visits","routine":{{
+          "parameters": {{"day": {{"type": "date", "within_days": 1}}}},
+          "steps": [
+            {{"id": "read", "artifact": {{"kind": "sql", "database": "clinic-db",
+              "statement": "SELECT email, first_name, at FROM appointments WHERE day = ? ORDER BY at",
+              "parameters": [{{"$param": "day"}}]}},
+             "extract": {{"email": {{"column": "email"}}, "first_name": {{"column": "first_name"}}, "at": {{"column": "at"}}}}}},
+            {{"id": "remind", "for_each": {{"step": "read", "max": {max}}}, "artifact": {{"kind": "email",
+              "account": "front-desk", "to": [{{"$row": "email"}}],
+              "subject": "Your appointment tomorrow {marker}", "text": "Hello {{{{row.first_name}}}}, see you at {{{{row.at}}}}."}}}}
+          ],
+          "trigger": {{"schedule": {{"every": "day", "at": "18:00"}}}},
+          "scheduled_parameters": {{"day": "+1"}},
+          "limits": {{"runs_per_day": 1}},
+          "release": "nothing"}}}}"#
+        )
+    };
+    let approve = |text: String| {
+        let lifecycle = &lifecycle;
+        let secret = secret.clone();
+        async move {
+            let proposed = lifecycle
+                .submit_routine("scheduler", &text)
+                .await
+                .unwrap()
+                .unwrap();
+            lifecycle
+                .approve_routine(&proposed.id, Some(&totp_now(&secret)))
+                .await
+                .unwrap()
+        }
+    };
+    let reminders = approve(routine(40)).await;
+    // 18:05 on the day it was approved: the time has come; a tick runs it once.
+    let today = time::OffsetDateTime::now_utc().date();
+    let evening = today.with_hms(18, 5, 0).unwrap().assume_utc();
+    // The approval marks times before it as not missed; move the mark back to this morning.
+    {
+        let mut conn = sqlx::SqliteConnection::connect(&format!(
+            "sqlite://{}",
+            home.root().join("proposals.db").display()
+        ))
+        .await
+        .unwrap();
+        sqlx::query("UPDATE routines SET last_scheduled = ?")
+            .bind(
+                today
+                    .with_hms(6, 0, 0)
+                    .unwrap()
+                    .assume_utc()
+                    .unix_timestamp(),
+            )
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let started = lifecycle.routines_due(evening).await.unwrap();
+    assert_eq!(started.len(), 1);
+    assert_eq!(
+        started[0].status,
+        countersign_app::RunStatus::Succeeded,
+        "{:?}",
+        started[0].reason
+    );
+    assert_eq!(started[0].requested_by, "schedule");
+    // The same time again: nothing (once per scheduled time).
+    assert!(lifecycle.routines_due(evening).await.unwrap().is_empty());
+    let mailbox = std::path::PathBuf::from(env("COUNTERSIGN_TEST_MAILBOX"));
+    let mut to = Vec::new();
+    for _ in 0..50 {
+        to.clear();
+        for entry in std::fs::read_dir(&mailbox).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "eml") {
+                let message = std::fs::read_to_string(&path).unwrap();
+                if message.contains(&marker) {
+                    let envelope: serde_json::Value = serde_json::from_str(
+                        &std::fs::read_to_string(path.with_extension("json")).unwrap(),
+                    )
+                    .unwrap();
+                    to.push((envelope["rcpt_tos"].clone(), message));
+                }
+            }
+        }
+        if to.len() >= 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(to.len(), 2, "one email per patient of tomorrow");
+    let all: String = to.iter().map(|(r, m)| format!("{r} {m}")).collect();
+    assert!(all.contains("ana@clinic.example") && all.contains("Hello Ana, see you at 09:30."));
+    assert!(all.contains("ben@clinic.example") && all.contains("Hello Ben"));
+    assert!(!all.contains("old@clinic.example"));
+
+    // The next evening passes while no desk is open; two days later the old time is only
+    // recorded as missed, not caught up.
+    let later = evening + time::Duration::days(2) + time::Duration::hours(3);
+    let ran = lifecycle.routines_due(later).await.unwrap();
+    assert!(ran.is_empty());
+    let runs = lifecycle.store().runs(&reminders.id).await.unwrap();
+    assert_eq!(runs[0].status, countersign_app::RunStatus::Missed);
+
+    // More patients than its most: held, nothing sent.
+    lifecycle
+        .change_routine(&reminders.id, countersign_app::RoutineChange::Revoke, "")
+        .await
+        .unwrap();
+    let small = approve(routine(1)).await;
+    let held = lifecycle
+        .run_routine(
+            &small.id,
+            countersign_app::Requester::Person,
+            &std::collections::BTreeMap::from([(
+                "day".to_owned(),
+                countersign_core::json::Json::String(tomorrow.clone()),
+            )]),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(held.status, countersign_app::RunStatus::Held);
+    assert!(held.reason.unwrap().contains("over its most of 1"));
+    assert!(audit.verify(None).await.unwrap().intact());
+}
+
+/// SIGKILL during a routine's run: on restart the run is `outcome_unknown` and its execution
+/// too; nothing is sent again (the server sees one request).
+#[tokio::test]
+async fn kill_9_during_a_routine_run_is_outcome_unknown_and_never_retried() {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&requests);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let counter = Arc::clone(&counter);
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut buffer = [0u8; 4096];
+                if stream.read(&mut buffer).is_ok_and(|n| n > 0) {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                }
+                std::thread::sleep(std::time::Duration::from_secs(120));
+            });
+        }
+    });
+    let (_dir, home) = home();
+    let exe = std::env::current_exe().unwrap();
+    let helper = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("run_routine_once");
+    assert!(
+        helper.is_file(),
+        "{} is missing: run through cargo test",
+        helper.display()
+    );
+    let mut child = std::process::Command::new(&helper)
+        .arg(home.root())
+        .arg(format!("http://127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines.next().unwrap().unwrap();
+    let routine_id = line.strip_prefix("routine ").unwrap().to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while requests.load(Ordering::SeqCst) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request never reached the server"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL, mid-request
+    child.wait().unwrap();
+
+    let audit = Arc::new(Audit::open(&home, Actor::person("alice")).await.unwrap());
+    let lifecycle = countersign_app::Lifecycle::open_standard(&home, Arc::clone(&audit))
+        .await
+        .unwrap();
+    lifecycle.recover().await.unwrap();
+    let runs = lifecycle.store().runs(&routine_id).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].status, countersign_app::RunStatus::OutcomeUnknown);
+    // Recovering again changes nothing and sends nothing.
+    lifecycle.recover().await.unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+    let json = audit
+        .export(
+            ExportFormat::Json,
+            &Filter {
+                proposal: Some(runs[0].id.clone()),
+                ..Filter::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(json.contains("execution.outcome_unknown"), "{json}");
+    assert!(audit.verify(None).await.unwrap().intact());
+}
