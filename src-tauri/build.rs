@@ -31,6 +31,11 @@ const COMMANDS: &[&str] = &[
     "confirm_enrolment",
     "lock",
     "unlock",
+    "routines",
+    "routine",
+    "approve_routine",
+    "change_routine",
+    "run_routine",
 ];
 
 fn main() {

@@ -49,6 +49,11 @@ pub(crate) fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         confirm_enrolment,
         lock,
         unlock,
+        routines,
+        routine,
+        approve_routine,
+        change_routine,
+        run_routine,
     ]
 }
 
@@ -361,6 +366,60 @@ async fn unlock(shared: State<'_, Shared>, code: Option<String>) -> Answer<()> {
     desk(&shared)
         .await?
         .unlock(code.as_deref())
+        .await
+        .map_err(words)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn routines(shared: State<'_, Shared>) -> Answer<Vec<countersign_app::views::RoutineLine>> {
+    desk(&shared).await?.routines().await.map_err(words)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn routine(
+    shared: State<'_, Shared>,
+    id: String,
+) -> Answer<countersign_app::views::RoutineView> {
+    desk(&shared).await?.routine(&id).await.map_err(words)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn approve_routine(
+    shared: State<'_, Shared>,
+    id: String,
+    confirmation: Option<String>,
+    code: Option<String>,
+) -> Answer<countersign_app::views::RoutineView> {
+    desk(&shared)
+        .await?
+        .approve_routine(&id, confirmation.as_deref(), code.as_deref())
+        .await
+        .map_err(words)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn change_routine(
+    shared: State<'_, Shared>,
+    id: String,
+    change: countersign_app::RoutineChange,
+    reason: String,
+) -> Answer<countersign_app::views::RoutineView> {
+    desk(&shared)
+        .await?
+        .change_routine(&id, change, &reason)
+        .await
+        .map_err(words)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn run_routine(
+    shared: State<'_, Shared>,
+    id: String,
+    parameters: serde_json::Value,
+) -> Answer<countersign_app::views::RunView> {
+    desk(&shared)
+        .await?
+        .run_routine(&id, &parameters)
         .await
         .map_err(words)
 }

@@ -16,6 +16,10 @@ import type {
   ProposalView,
   ReleaseChoice,
   ReleaseRule,
+  RoutineChange,
+  RoutineLine,
+  RoutineView,
+  RunView,
   Settings,
   SettingsView,
   StatusView,
@@ -51,6 +55,11 @@ export interface Api {
   confirmEnrolment(code: string): Promise<void>;
   lock(): Promise<void>;
   unlock(code: string | null): Promise<void>;
+  routines(): Promise<RoutineLine[]>;
+  routine(id: string): Promise<RoutineView>;
+  approveRoutine(id: string, confirmation: string, code: string): Promise<RoutineView>;
+  changeRoutine(id: string, change: RoutineChange, reason: string): Promise<RoutineView>;
+  runRoutine(id: string, parameters: Record<string, unknown>): Promise<RunView>;
 }
 
 interface TauriInternals {
@@ -100,6 +109,11 @@ export function tauriApi(): Api {
     confirmEnrolment: (code) => call("confirm_enrolment", { code }),
     lock: () => call("lock"),
     unlock: (code) => call("unlock", { code }),
+    routines: () => call("routines"),
+    routine: (id) => call("routine", { id }),
+    approveRoutine: (id, confirmation, code) => call("approve_routine", { id, confirmation, code }),
+    changeRoutine: (id, change, reason) => call("change_routine", { id, change, reason }),
+    runRoutine: (id, parameters) => call("run_routine", { id, parameters }),
   };
 }
 

@@ -16,7 +16,7 @@ describe("the app shell", () => {
 
   it("opens on the empty inbox, in plain words", async () => {
     const root = document.createElement("div");
-    const { api } = fakeApi({ pending: [], pending_total: 0, recent: [], alerts: [] }, proposal());
+    const { api } = fakeApi({ pending: [], pending_total: 0, recent: [], alerts: [], pending_routines: 0 }, proposal());
     mountApp(root, api).stop();
     await settle();
     expect(root.querySelector("#empty-inbox-heading")?.textContent).toBe("No proposals waiting.");
@@ -25,7 +25,7 @@ describe("the app shell", () => {
 
   it("has one main landmark, one h1 and a labelled navigation", async () => {
     const root = document.createElement("div");
-    const { api } = fakeApi({ pending: [], pending_total: 0, recent: [], alerts: [] }, proposal());
+    const { api } = fakeApi({ pending: [], pending_total: 0, recent: [], alerts: [], pending_routines: 0 }, proposal());
     mountApp(root, api).stop();
     await settle();
     expect(root.querySelectorAll("main")).toHaveLength(1);
@@ -37,7 +37,7 @@ describe("the app shell", () => {
   it("opens on the newest pending proposal and labels the demo", async () => {
     const root = document.createElement("div");
     const newest = proposal();
-    const { api } = fakeApi({ pending: [newest.line], pending_total: 1, recent: [], alerts: [] }, newest, status({ pending: 1, demo: true, demo_code: "123456" }));
+    const { api } = fakeApi({ pending: [newest.line], pending_total: 1, recent: [], alerts: [], pending_routines: 0 }, newest, status({ pending: 1, demo: true, demo_code: "123456" }));
     mountApp(root, api).stop();
     await settle();
     await settle();
@@ -50,7 +50,7 @@ describe("the app shell", () => {
 
   it("shows the lock screen, and nothing else, while locked", async () => {
     const root = document.createElement("div");
-    const { api } = fakeApi({ pending: [], pending_total: 0, recent: [], alerts: [] }, proposal(), status({ locked: true, second_factor_enrolled: true }));
+    const { api } = fakeApi({ pending: [], pending_total: 0, recent: [], alerts: [], pending_routines: 0 }, proposal(), status({ locked: true, second_factor_enrolled: true }));
     mountApp(root, api).stop();
     await settle();
     expect(root.querySelector("#lock-title")?.textContent).toBe("Countersign is locked");

@@ -2,15 +2,17 @@ import { agentsPage } from "./agents";
 import type { Api } from "./api";
 import { message } from "./api";
 import { auditPage } from "./audit";
-import type { ProposalView, StatusView } from "./bindings";
+import type { ProposalView, RoutineView, StatusView } from "./bindings";
 import { credentialsPage } from "./credentials";
 import { button, el } from "./dom";
 import { inboxPage } from "./inbox";
 import { reviewPage } from "./review";
+import { routinePage, routinesPage } from "./routines";
 import { lockScreen, settingsPage } from "./settings";
 
 const SECTIONS: [string, string][] = [
   ["inbox", "Inbox"],
+  ["routines", "Routines"],
   ["credentials", "Credentials"],
   ["agents", "Agents"],
   ["audit", "Audit log"],
@@ -149,7 +151,7 @@ export class App {
         "ul",
         {},
         ...SECTIONS.map(([route, label]) =>
-          el("li", {}, el("a", { href: `#${route}`, "aria-current": this.route.split("/")[0] === route || (route === "inbox" && this.route.startsWith("proposal/")) ? "page" : false, id: `nav-${route}` }, label)),
+          el("li", {}, el("a", { href: `#${route}`, "aria-current": this.route.split("/")[0] === route || (route === "inbox" && this.route.startsWith("proposal/")) || (route === "routines" && this.route.startsWith("routine/")) ? "page" : false, id: `nav-${route}` }, label)),
         ),
       ),
     );
@@ -170,6 +172,10 @@ export class App {
     try {
       if (this.route.startsWith("proposal/")) {
         await this.openProposal(this.route.slice("proposal/".length));
+      } else if (this.route === "routines") {
+        this.show(routinesPage(await this.api.routines(), (id) => (location.hash = `#routine/${encodeURIComponent(id)}`)));
+      } else if (this.route.startsWith("routine/")) {
+        await this.openRoutine(this.route.slice("routine/".length));
       } else if (this.route === "credentials") {
         this.show(credentialsPage(this.api, await this.api.credentials(), (notice) => void this.follow(notice), notice));
       } else if (this.route === "agents") {
@@ -208,6 +214,13 @@ export class App {
       // After a decision, what happened is what matters: bring it into view.
       this.main.querySelector("#result-title, #reject-reason-shown")?.scrollIntoView({ block: "start" });
     }));
+  }
+
+  private async openRoutine(id: string): Promise<void> {
+    const render = (view: RoutineView): void => {
+      this.show(routinePage(view, this.api, this.status?.second_factor_enrolled ?? false, render));
+    };
+    render(await this.api.routine(id));
   }
 
   private async refreshReview(): Promise<void> {

@@ -67,6 +67,10 @@ received_at: string,
  */
 status: Status, 
 /**
+ * The routine whose held run this is (held: outside its bounds or limits).
+ */
+routine_id: string | null, 
+/**
  * What it does, in one line derived from the artifact.
  */
 headline: string, 
@@ -117,7 +121,11 @@ recent: Array<ProposalLine>,
 /**
  * Refusals of credentials used out of scope, newest first (at most 20).
  */
-alerts: Array<AlertView>, };
+alerts: Array<AlertView>, 
+/**
+ * Routines waiting for a decision.
+ */
+pending_routines: number, };
 
 export type StatusView = { 
 /**

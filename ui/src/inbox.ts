@@ -34,6 +34,7 @@ function row(line: ProposalLine, open: Open): HTMLElement {
     "li",
     { class: `proposal status-${line.status}` },
     link,
+    line.routine_id === null ? null : el("span", { class: "badge badge-danger held-run" }, "Held run of a routine"),
     badges(line),
     el("span", { class: "meta" }, `${line.agent} · ${when(line.received_at)}`),
     line.status === "pending" ? null : el("span", { class: "status-word" }, statusWords(line.status)),
@@ -80,6 +81,15 @@ export function inboxPage(inbox: InboxView | null, open: Open): HTMLElement {
             ),
           ),
         ),
+      ),
+    );
+  }
+  if (inbox !== null && inbox.pending_routines > 0) {
+    page.append(
+      el(
+        "p",
+        { class: "routines-waiting", id: "routines-waiting" },
+        el("a", { href: "#routines" }, inbox.pending_routines === 1 ? "1 routine is waiting for you to vet it." : `${inbox.pending_routines} routines are waiting for you to vet them.`),
       ),
     );
   }

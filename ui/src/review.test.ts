@@ -4,7 +4,7 @@ import { ARM_MS, reviewPage } from "./review";
 import { fakeApi, proposal } from "./testing";
 
 function mount(view: ProposalView, enrolled = true): { page: HTMLElement; calls: ReturnType<typeof fakeApi>["calls"]; done: ProposalView[] } {
-  const { api, calls } = fakeApi({ pending: [], pending_total: 0, recent: [], alerts: [] }, view);
+  const { api, calls } = fakeApi({ pending: [], pending_total: 0, recent: [], alerts: [], pending_routines: 0 }, view);
   const done: ProposalView[] = [];
   const page = reviewPage(view, api, enrolled, (v) => done.push(v));
   document.body.replaceChildren(page);

@@ -34,7 +34,7 @@ describe("the exact request", () => {
 
 describe("settings", () => {
   it("enrols the second factor with a QR code and a typed code", async () => {
-    const { api } = fakeApi({ pending: [], pending_total: 0, recent: [], alerts: [] }, proposal());
+    const { api } = fakeApi({ pending: [], pending_total: 0, recent: [], alerts: [], pending_routines: 0 }, proposal());
     let changed = 0;
     const page = settingsPage(api, await api.settings(), [], () => (changed += 1));
     document.body.replaceChildren(page);

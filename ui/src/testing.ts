@@ -2,11 +2,32 @@
 // webview (tests/), this one lets each screen be checked alone, quickly, in jsdom.
 
 import type { Api } from "./api";
-import type { InboxView, ProposalView, StatusView } from "./bindings";
+import type { InboxView, ProposalView, RoutineView, StatusView } from "./bindings";
+
+export function routine(overrides: Partial<RoutineView> = {}): RoutineView {
+  return {
+    line: { id: "rtn_1", agent: "claude", received_at: "2026-12-02T09:00:00Z", status: "pending", headline: "Runs every month on day 1 at 09:00 (this computer's time), at most: Pay $200.00 to Acme Power", expires: null, expires_soon: false },
+    schedule: "Runs every month on day 1 at 09:00 (this computer's time)",
+    bounds: ["amount: an amount in USD, at most $200.00"],
+    steps: ["Send POST to https://api.bank.example/v1/payments using “bank”"],
+    at_limits: ["Pay $200.00 to Acme Power"],
+    risks: [{ code: "money_movement", severity: "caution", message: "Money will move if you approve." }],
+    limits: ["At most 1 run a day"],
+    expiry: "Stops 90 days after you approve it (if approved today: 2 Mar 2027)",
+    release: "The agent sees only body.status of each run",
+    agent_summary: "Pay the power bill",
+    purpose: "bills",
+    routine_text: "{}",
+    routine_sha256: "cd".repeat(32),
+    confirmation_word: "amber",
+    runs: [],
+    ...overrides,
+  };
+}
 
 export function proposal(overrides: Partial<ProposalView> = {}): ProposalView {
   return {
-    line: { id: "prop_1", agent: "claude", received_at: "2026-11-26T09:00:00Z", status: "pending", headline: "Pay $99.99 to Amazon", action: "payment", danger: 0, caution: 1 },
+    line: { id: "prop_1", agent: "claude", received_at: "2026-11-26T09:00:00Z", status: "pending", routine_id: null, headline: "Pay $99.99 to Amazon", action: "payment", danger: 0, caution: 1 },
     kind: "http",
     details: [{ label: "Amount", value: "$99.99 (USD)" }],
     risks: [{ code: "money_movement", severity: "caution", message: "This moves money." }],
@@ -40,11 +61,14 @@ export interface Calls {
   release: unknown[];
   preview: unknown[];
   touch: number;
+  approveRoutine: { id: string; confirmation: string; code: string }[];
+  changeRoutine: { id: string; change: string }[];
 }
 
 /** A fake app answering from fixed data and recording calls. */
 export function fakeApi(inbox: InboxView, view: ProposalView, state: StatusView = status()): { api: Api; calls: Calls } {
-  const calls: Calls = { approve: [], reject: [], release: [], preview: [], touch: 0 };
+  const calls: Calls = { approve: [], reject: [], release: [], preview: [], touch: 0, approveRoutine: [], changeRoutine: [] };
+  const vetted = routine();
   const never = new Promise<never>(() => undefined);
   const api: Api = {
     status: async () => state,
@@ -89,6 +113,17 @@ export function fakeApi(inbox: InboxView, view: ProposalView, state: StatusView 
     confirmEnrolment: async () => undefined,
     lock: async () => undefined,
     unlock: async () => undefined,
+    routines: async () => [vetted.line],
+    routine: async () => vetted,
+    approveRoutine: async (id, confirmation, code) => {
+      calls.approveRoutine.push({ id, confirmation, code });
+      return { ...vetted, line: { ...vetted.line, status: "active" } };
+    },
+    changeRoutine: async (id, change) => {
+      calls.changeRoutine.push({ id, change });
+      return { ...vetted, line: { ...vetted.line, status: change === "reject" ? "rejected" : change === "pause" ? "paused" : "revoked" } };
+    },
+    runRoutine: async () => ({ id: "run_1", requested_by: "you", started_at: "now", status: "succeeded", proposal_id: null, reason: null }),
   };
   return { api, calls };
 }

@@ -370,11 +370,13 @@ impl Desk {
         );
         let pending_total = self.lifecycle.store().pending_total().await?;
         let recent = lines(self.lifecycle.store().lines(false, 50).await?);
+        let pending_routines = self.lifecycle.store().pending_routines().await?;
         Ok(InboxView {
             pending,
             pending_total,
             recent,
             alerts: self.alerts().await?,
+            pending_routines: u32::try_from(pending_routines).unwrap_or(u32::MAX),
         })
     }
 

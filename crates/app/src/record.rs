@@ -53,6 +53,8 @@ pub struct Record {
     pub result: Option<Json>,
     /// What the agent may read, once released.
     pub released: Option<Json>,
+    /// The routine whose held run this is, if it is one.
+    pub routine_id: Option<String>,
 }
 
 /// Where a proposal is in its life (design.md §3), stored as its wire spelling.
@@ -122,6 +124,8 @@ pub struct Line {
     pub received_at: String,
     /// Its status.
     pub status: Status,
+    /// The routine whose held run this is, if it is one.
+    pub routine_id: Option<String>,
     /// Its headline.
     pub headline: String,
     /// Its action's wire name.

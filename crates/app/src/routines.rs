@@ -342,6 +342,18 @@ impl Store {
         rows.into_iter().map(RoutineRecord::from_row).collect()
     }
 
+    /// How many routines wait for a decision (by count).
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub async fn pending_routines(&self) -> Result<i64, AppError> {
+        let mut connection = self.connection.lock().await;
+        sqlx::query_scalar("SELECT count(*) FROM routines WHERE status = 'pending'")
+            .fetch_one(&mut *connection)
+            .await
+            .map_err(|e| self.db(e))
+    }
+
     async fn routines_with_status(
         &self,
         status: RoutineStatus,

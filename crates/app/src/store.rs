@@ -61,9 +61,10 @@ struct Row {
     reason: Option<String>,
     result: Option<String>,
     released: Option<String>,
+    routine_id: Option<String>,
 }
 
-const COLUMNS: &str = "id, agent, received_at, status, summary, purpose, artifact, artifact_sha256, explanation, decided_at, reason, result, released";
+const COLUMNS: &str = "id, agent, received_at, status, summary, purpose, artifact, artifact_sha256, explanation, decided_at, reason, result, released, routine_id";
 
 fn record(row: Row) -> Result<Record, AppError> {
     let json = |text: &str| Json::parse(text).map_err(|r| not_allowed(r.message));
@@ -82,6 +83,7 @@ fn record(row: Row) -> Result<Record, AppError> {
         artifact_sha256: row.artifact_sha256,
         decided_at: row.decided_at,
         reason: row.reason,
+        routine_id: row.routine_id,
     })
 }
 
@@ -268,7 +270,7 @@ impl Store {
         };
         let mut connection = self.connection.lock().await;
         sqlx::query_as(&format!(
-            "SELECT id, agent, received_at, status,
+            "SELECT id, agent, received_at, status, routine_id,
                     json_extract(explanation, '$.headline') AS headline,
                     json_extract(explanation, '$.action') AS action,
                     (SELECT count(*) FROM json_each(explanation, '$.risks')

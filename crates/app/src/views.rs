@@ -130,6 +130,8 @@ pub struct ProposalLine {
     pub received_at: String,
     /// Its status (design.md §3).
     pub status: crate::record::Status,
+    /// The routine whose held run this is (held: outside its bounds or limits).
+    pub routine_id: Option<String>,
     /// What it does, in one line derived from the artifact.
     pub headline: String,
     /// The kind of action (`payment`, `read`, `send_email`…).
@@ -165,6 +167,8 @@ pub struct InboxView {
     pub recent: Vec<ProposalLine>,
     /// Refusals of credentials used out of scope, newest first (at most 20).
     pub alerts: Vec<AlertView>,
+    /// Routines waiting for a decision.
+    pub pending_routines: u32,
 }
 
 /// What the screens need to know at every moment.

@@ -1748,7 +1748,7 @@ fn step_words(step: &Step) -> String {
         .unwrap_or_default();
     let fixed = match parts.kind.as_str() {
         "http" => format!(
-            "send {} to {}{} {}",
+            "send a {} request to {}{} {}",
             parts.method.to_ascii_uppercase(),
             parts.origin,
             parts

@@ -688,3 +688,132 @@ async fn a_credential_is_added_with_its_secret_typed_into_a_native_dialog_never_
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stdout).contains("secret_in_artifact"));
 }
+
+/// A routine proposed over MCP is vetted in the webview — its words and bounds, the typed word
+/// and the second factor — then runs at the agent's request with no prompt, inside its bound,
+/// and a run over the bound waits in the inbox marked as a held run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_routine_is_vetted_in_the_window_then_runs_within_its_bounds_without_a_prompt() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let (origin, requests) = bank();
+    let (key, seed) = prepared_home(&home, &origin, 0);
+    let connector = format!("127.0.0.1:{}", free_port());
+    let desktop = launch(&home, &connector).await;
+    desktop
+        .find("#empty-inbox-heading", Duration::from_secs(30))
+        .await
+        .unwrap();
+    let agent = mcp(&connector, &key).await;
+    let proposed = agent
+        .call_tool(call("propose_routine", serde_json::json!({
+            "summary": "Pay the power bill each month", "purpose": "Household bills",
+            "routine": {
+                "parameters": { "amount": { "type": "money", "currency": "USD", "max": "200.00" } },
+                "steps": [{ "id": "pay", "artifact": { "kind": "http", "credential": "bank", "method": "POST",
+                    "url": format!("{origin}/v1/payments"), "headers": { "Content-Type": "application/json" },
+                    "body": { "amount": { "$param": "amount" }, "currency": "USD", "payee": "Acme Power" } } }],
+                "trigger": { "schedule": { "every": "month", "day": 1, "at": "09:00" }, "on_request": true },
+                "scheduled_parameters": { "amount": "120.00" },
+                "limits": { "runs_per_day": 2, "total_money": "2400.00" },
+                "release": { "fields": ["body.status"] }
+            }
+        })))
+        .await
+        .unwrap()
+        .structured_content
+        .unwrap();
+    assert_eq!(proposed["status"], "pending", "{proposed}");
+    let id = proposed["id"].as_str().unwrap().to_owned();
+
+    desktop
+        .wait_for_text(
+            "#routines-waiting",
+            "1 routine is waiting",
+            Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+    desktop.click("#nav-routines").await.unwrap();
+    desktop
+        .find("#pending-routines", Duration::from_secs(20))
+        .await
+        .unwrap();
+    desktop.screenshot("routines").await.unwrap();
+    desktop.click("#pending-routines a.headline").await.unwrap();
+    desktop
+        .wait_for_text(
+            "#routine-bounds",
+            "at most $200.00",
+            Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+    let schedule = desktop.text_of("#routine-schedule").await.unwrap();
+    assert!(
+        schedule.contains("every month on day 1 at 09:00"),
+        "{schedule}"
+    );
+    let word = desktop
+        .find("label[for=routine-word]", Duration::from_secs(5))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let word = word
+        .split('“')
+        .nth(1)
+        .unwrap()
+        .split('”')
+        .next()
+        .unwrap()
+        .to_owned();
+    desktop.screenshot("routine-review").await.unwrap();
+    type_into(&desktop, "#routine-word", &word).await;
+    type_into(&desktop, "#routine-code", &code(&seed)).await;
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    desktop.click("#approve-routine").await.unwrap();
+    desktop
+        .wait_for_text(".routine-review .meta", "Running", Duration::from_secs(20))
+        .await
+        .unwrap();
+
+    // The agent asks for a run inside the bound: it runs at once, nobody is asked.
+    let run = agent
+        .call_tool(call(
+            "run_routine",
+            serde_json::json!({ "id": id, "parameters": { "amount": "120.00" } }),
+        ))
+        .await
+        .unwrap()
+        .structured_content
+        .unwrap();
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(
+        run["result"]["data"]["body"]["status"], "completed",
+        "{run}"
+    );
+    assert!(!run.to_string().contains("123-45-6789"), "{run}");
+    assert_eq!(requests.lock().unwrap().len(), 1);
+    assert!(requests.lock().unwrap()[0].contains(r#""amount":120.00"#));
+
+    // Over the bound: held, nothing sent, and in the inbox marked as a held run.
+    let held = agent
+        .call_tool(call(
+            "run_routine",
+            serde_json::json!({ "id": id, "parameters": { "amount": "250.00" } }),
+        ))
+        .await
+        .unwrap()
+        .structured_content
+        .unwrap();
+    assert_eq!(held["status"], "held", "{held}");
+    assert_eq!(requests.lock().unwrap().len(), 1);
+    desktop.click("#nav-inbox").await.unwrap();
+    desktop
+        .wait_for_text("#pending", "Held run of a routine", Duration::from_secs(20))
+        .await
+        .unwrap();
+    desktop.close().await.unwrap();
+}
