@@ -108,7 +108,10 @@ cs_install_cargo_fuzz() {
 # leaves the input under crates/core/fuzz/artifacts/.
 cs_fuzz() {
   local dir="$CS_ROOT/crates/core/fuzz" seconds=${COUNTERSIGN_FUZZ_SECONDS:-15} target log
-  (cd "$dir" && RUSTC_BOOTSTRAP=1 cargo fuzz build)
+  # The fuzz build lives beside the rest of the build (outside the clone under CI), so a clean
+  # clone on the same machine does not build the sanitized tree again.
+  local built=("--target-dir" "${CARGO_TARGET_DIR:-$dir/target}/fuzz")
+  (cd "$dir" && RUSTC_BOOTSTRAP=1 cargo fuzz build "${built[@]}")
   # Seeds: the snapshot corpus for proposals and JSON, its statements for SQL.
   local corpus="$CS_ROOT/crates/core/tests/corpus" seeds
   for target in proposal sql json body; do
@@ -118,7 +121,7 @@ cs_fuzz() {
       sql) seeds=("$dir/seeds/sql") ;;
       *) seeds=("$corpus"/payments "$corpus"/healthcare "$corpus"/email "$corpus"/adversarial) ;;
     esac
-    if (cd "$dir" && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "$CS_RUN_DIR/fuzz/$target" "${seeds[@]}" \
+    if (cd "$dir" && RUSTC_BOOTSTRAP=1 cargo fuzz run "${built[@]}" "$target" "$CS_RUN_DIR/fuzz/$target" "${seeds[@]}" \
         -- -max_total_time="$seconds" >"$log" 2>&1); then
       echo "    $target: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "$log" | tail -n 1), no crash"
     else

@@ -203,7 +203,7 @@ fn propose_review_in_a_terminal_execute_release_verify() {
         bridge.arg("mcp").env("COUNTERSIGN_AGENT_KEY", &key).env("COUNTERSIGN_CONNECTOR_ADDR", &connector).env("COUNTERSIGN_HOME", &home);
         let client = ().serve(rmcp::transport::TokioChildProcess::new(bridge).unwrap()).await.unwrap();
         let tools = client.list_all_tools().await.unwrap();
-        assert_eq!(tools.len(), 6);
+        assert_eq!(tools.len(), 9);
         let arguments = serde_json::json!({ "summary": "Check via MCP", "purpose": "budget", "credential": "bank", "method": "GET", "url": url });
         let result = client
             .call_tool(rmcp::model::CallToolRequestParams::new("propose_http_request").with_arguments(arguments.as_object().cloned().unwrap()))
