@@ -84,8 +84,18 @@ cs_install_ui_deps() {
 }
 
 cs_build_ui() {
+  # Built again only when a source changed: a new ui/dist makes cargo rebuild the desktop shell,
+  # which embeds it.
+  local stamp
+  stamp=$(cd "$CS_ROOT/ui" && find src index.html package-lock.json vite.config.ts tsconfig.json -type f -print0 \
+    | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+  if [ -f "$CS_ROOT/ui/dist/.sources" ] && [ "$(cat "$CS_ROOT/ui/dist/.sources")" = "$stamp" ]; then
+    say "The UI is built from these sources already"
+    return 0
+  fi
   say "Building the UI (type check + Vite)"
   (cd "$CS_ROOT/ui" && npm run --silent build)
+  echo "$stamp" >"$CS_ROOT/ui/dist/.sources"
 }
 
 cs_install_tauri_driver() {

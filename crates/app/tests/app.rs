@@ -254,15 +254,11 @@ async fn a_replaced_public_key_is_reported() {
     assert!(problem.what.contains("public key"), "{}", problem.what);
 }
 
-/// SIGKILL during an execution: on restart the execution is `outcome_unknown`, and nothing is
-/// sent again (the server sees one request, the grant is used up).
-#[tokio::test]
-async fn kill_9_during_an_execution_is_outcome_unknown_and_never_retried() {
-    use std::io::{BufRead as _, BufReader, Read as _};
+/// A server on 127.0.0.1 that reads requests, counts them, and never answers.
+fn silent_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::Read as _;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
-
-    // A server that reads requests and never answers.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let requests = Arc::new(AtomicUsize::new(0));
@@ -280,16 +276,32 @@ async fn kill_9_during_an_execution_is_outcome_unknown_and_never_retried() {
             });
         }
     });
+    (port, requests)
+}
 
-    let (_dir, home) = home();
+/// One of this crate's examples, built by `cargo test`.
+fn example(name: &str) -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let helper = exe
-        .parent()
+    exe.parent()
         .unwrap()
         .parent()
         .unwrap()
         .join("examples")
-        .join("execute_once");
+        .join(name)
+}
+
+/// SIGKILL during an execution: on restart the execution is `outcome_unknown`, and nothing is
+/// sent again (the server sees one request, the grant is used up).
+#[tokio::test]
+async fn kill_9_during_an_execution_is_outcome_unknown_and_never_retried() {
+    use std::io::{BufRead as _, BufReader};
+
+    use std::sync::atomic::Ordering;
+
+    let (port, requests) = silent_server();
+
+    let (_dir, home) = home();
+    let helper = example("execute_once");
     assert!(
         helper.is_file(),
         "{} is missing: run through cargo test",
@@ -1654,36 +1666,13 @@ async fn evening_reminders_read_sql_and_email_each_patient_on_schedule() {
 /// too; nothing is sent again (the server sees one request).
 #[tokio::test]
 async fn kill_9_during_a_routine_run_is_outcome_unknown_and_never_retried() {
-    use std::io::{BufRead as _, BufReader, Read as _};
+    use std::io::{BufRead as _, BufReader};
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::Ordering;
 
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let requests = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&requests);
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let counter = Arc::clone(&counter);
-            std::thread::spawn(move || {
-                let mut stream = stream;
-                let mut buffer = [0u8; 4096];
-                if stream.read(&mut buffer).is_ok_and(|n| n > 0) {
-                    counter.fetch_add(1, Ordering::SeqCst);
-                }
-                std::thread::sleep(std::time::Duration::from_secs(120));
-            });
-        }
-    });
+    let (port, requests) = silent_server();
     let (_dir, home) = home();
-    let exe = std::env::current_exe().unwrap();
-    let helper = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("run_routine_once");
+    let helper = example("run_routine_once");
     assert!(
         helper.is_file(),
         "{} is missing: run through cargo test",

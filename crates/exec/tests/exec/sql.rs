@@ -31,19 +31,7 @@ fn database(
 }
 
 async fn authorize(database: &str, statement: &str) -> (tempfile::TempDir, Authorized) {
-    let text = serde_json::json!({"summary": "", "purpose": "", "artifact": {"kind": "sql", "database": database, "statement": statement}}).to_string();
-    let artifact = Proposal::parse(&text).unwrap().artifact;
-    let dir = tempfile::tempdir().unwrap();
-    let grants = GrantStore::open(dir.path()).await.unwrap();
-    let grant = grants
-        .issue("prop-sql", artifact.sha256(), Duration::from_secs(600))
-        .await
-        .unwrap();
-    let authorized = grants
-        .consume(&grant.id, "prop-sql", artifact)
-        .await
-        .unwrap();
-    (dir, authorized)
+    authorize_with(database, statement, serde_json::json!([])).await
 }
 
 async fn sqlite_file() -> (tempfile::TempDir, String) {
