@@ -288,8 +288,14 @@ fn in_arguments(mut refusal: Refusal) -> Refusal {
     refusal
 }
 
-fn context_ref(context: &RequestContext<RoleServer>) -> &RequestContext<RoleServer> {
-    context
+/// A call's arguments: exactly as the agent wrote them when the gate read them (always over
+/// HTTP), rmcp's parse otherwise.
+fn call_arguments(
+    context: &RequestContext<RoleServer>,
+    parsed: serde_json::Map<String, serde_json::Value>,
+) -> Result<Json, Refusal> {
+    exact_arguments(context)
+        .unwrap_or_else(|| Json::parse(&serde_json::Value::Object(parsed).to_string()))
 }
 
 /// The exact arguments of this call, if the gate read them.
@@ -386,11 +392,7 @@ impl Tools {
         context: &RequestContext<RoleServer>,
         parsed: serde_json::Map<String, serde_json::Value>,
     ) -> CallToolResult {
-        // The exact arguments when the gate read them (always over HTTP); rmcp's parse otherwise.
-        let arguments = match exact_arguments(context) {
-            Some(exact) => exact,
-            None => Json::parse(&serde_json::Value::Object(parsed).to_string()),
-        };
+        let arguments = call_arguments(context, parsed);
         let text = match arguments.and_then(|arguments| proposal_text(kind, &arguments)) {
             Ok(text) => text,
             Err(refusal) => {
@@ -479,10 +481,7 @@ impl Tools {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         let agent = agent(&context)?;
-        let arguments = match exact_arguments(context_ref(&context)) {
-            Some(exact) => exact,
-            None => Json::parse(&serde_json::Value::Object(parsed).to_string()),
-        };
+        let arguments = call_arguments(&context, parsed);
         let text = match arguments {
             Ok(arguments) => arguments.canonical(),
             Err(refusal) => {
@@ -521,10 +520,7 @@ impl Tools {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         let agent = agent(&context)?;
-        let arguments = match exact_arguments(context_ref(&context)) {
-            Some(exact) => exact,
-            None => Json::parse(&serde_json::Value::Object(parsed).to_string()),
-        };
+        let arguments = call_arguments(&context, parsed);
         let (id, body) = match arguments {
             Ok(Json::Object(mut members)) => {
                 let id = members
