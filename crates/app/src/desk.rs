@@ -97,13 +97,6 @@ pub struct Desk {
     _review_lock: std::fs::File,
 }
 
-/// Now in this computer's time zone (schedules read "09:00" as a person here does).
-fn local_now() -> time::OffsetDateTime {
-    let offset = chrono::Local::now().offset().local_minus_utc();
-    let offset = time::UtcOffset::from_whole_seconds(offset).unwrap_or(time::UtcOffset::UTC);
-    time::OffsetDateTime::now_utc().to_offset(offset)
-}
-
 fn not_allowed(message: impl Into<String>) -> AppError {
     AppError::NotAllowed(message.into())
 }
@@ -289,7 +282,11 @@ impl Desk {
     /// When the log cannot be written (the desk then locks anyway).
     pub async fn tick(&self) -> Result<bool, AppError> {
         self.lifecycle.expire_due().await?;
-        if let Err(error) = self.lifecycle.routines_due(local_now()).await {
+        if let Err(error) = self
+            .lifecycle
+            .routines_due(crate::routines::local_now())
+            .await
+        {
             // A routine's failure is its own (recorded with the run); the other duties go on.
             tracing::error!(%error, "running the routines that are due failed");
         }

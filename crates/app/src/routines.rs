@@ -515,8 +515,16 @@ fn credential_fingerprint(meta: &countersign_core::credential::CredentialMeta) -
     ))
 }
 
+/// Now in this computer's time zone: a schedule's "18:00", a date's "the day of the run" and
+/// the per-day limit are the person's local day, not UTC's.
+pub(crate) fn local_now() -> OffsetDateTime {
+    let offset = chrono::Local::now().offset().local_minus_utc();
+    let offset = time::UtcOffset::from_whole_seconds(offset).unwrap_or(time::UtcOffset::UTC);
+    OffsetDateTime::now_utc().to_offset(offset)
+}
+
 fn today() -> time::Date {
-    OffsetDateTime::now_utc().date()
+    local_now().date()
 }
 
 fn run_release(rule: &RunRelease) -> Release {
@@ -1350,7 +1358,7 @@ impl Lifecycle {
                 self.store.changed();
                 continue;
             }
-            let values = routine.scheduled_values(today());
+            let values = routine.scheduled_values(now_local.date());
             match self
                 .run_routine(&record.id, Requester::Schedule, &values)
                 .await?
