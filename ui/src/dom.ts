@@ -99,3 +99,9 @@ export function highlightedJson(text: string): Node[] {
   if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
   return nodes;
 }
+
+/** A moment (RFC 3339 from Rust) in this computer's words; the text itself if it is not one. */
+export function when(at: string): string {
+  const date = new Date(at);
+  return Number.isNaN(date.getTime()) ? at : date.toLocaleString();
+}

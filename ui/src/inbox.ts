@@ -1,5 +1,5 @@
 import type { InboxView, ProposalLine, Status } from "./bindings";
-import { el } from "./dom";
+import { el, when } from "./dom";
 
 /** When the person opens a proposal. */
 export type Open = (id: string) => void;
@@ -13,11 +13,6 @@ function badges(line: ProposalLine): HTMLElement {
     list.append(el("span", { class: "badge badge-caution" }, `${line.caution} caution`));
   }
   return list;
-}
-
-function when(at: string): string {
-  const date = new Date(at);
-  return Number.isNaN(date.getTime()) ? at : date.toLocaleString();
 }
 
 function row(line: ProposalLine, open: Open): HTMLElement {

@@ -1,7 +1,7 @@
 import type { Api } from "./api";
 import { message } from "./api";
 import type { RiskSeverity, RoutineChange, RoutineLine, RoutineStatus, RoutineView, RunStatus } from "./bindings";
-import { button, el, field, revealed } from "./dom";
+import { button, el, field, revealed, when } from "./dom";
 import { ARM_MS } from "./review";
 
 /** Every routine status in words: a status added in Rust fails to compile here until named. */
@@ -125,7 +125,7 @@ export function routinePage(view: RoutineView, api: Api, enrolled: boolean, upda
               el(
                 "tr",
                 { "data-id": run.id, "data-status": run.status },
-                el("td", {}, run.started_at),
+                el("td", {}, when(run.started_at)),
                 el("td", {}, run.requested_by),
                 el("td", {}, RUN_STATUS_WORDS[run.status], run.proposal_id === null ? null : el("a", { href: `#proposal/${encodeURIComponent(run.proposal_id)}` }, " (review it)")),
                 el("td", {}, ...revealed(run.reason ?? "")),
@@ -184,7 +184,7 @@ export function routinePage(view: RoutineView, api: Api, enrolled: boolean, upda
     "section",
     { class: "page routine-review", "data-id": view.line.id, "aria-labelledby": "routine-title" },
     el("h1", { id: "routine-title" }, ...revealed(view.line.headline)),
-    el("p", { class: "meta" }, `${routineStatusWords(view.line.status)} · proposed by ${view.line.agent} · ${view.line.received_at}`),
+    el("p", { class: "meta" }, `${routineStatusWords(view.line.status)} · proposed by ${view.line.agent} · ${when(view.line.received_at)}`),
     el("p", { id: "routine-schedule" }, view.schedule),
     el("section", { "aria-labelledby": "routine-steps-title" }, el("h2", { id: "routine-steps-title" }, "What each run does"), steps),
     list("Its bounds", "routine-bounds", view.bounds),

@@ -232,7 +232,7 @@ pub struct RunRecord {
     pub requested_by: String,
     /// When it started.
     pub started_at: String,
-    /// The day it started (UTC), for the per-day limit.
+    /// The day it started on this computer's calendar, for the per-day limit.
     pub started_day: String,
     /// How it ended.
     pub status: RunStatus,
@@ -1213,6 +1213,8 @@ impl Lifecycle {
         reasons: &[String],
     ) -> Result<RunRecord, AppError> {
         let reason = format!("Held for you: {}.", reasons.join("; "));
+        // The agent wrote no words for this run; what it said is what it said of the routine.
+        explained.explanation.agent_summary = countersign_core::text::reveal(&record.summary);
         // The person reads why it was held first.
         explained.explanation.risks.insert(
             0,

@@ -636,8 +636,11 @@ pub(crate) fn typescript() -> String {
 mod tests {
     #[test]
     fn bindings_match_the_rust_types() {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/bindings.ts");
+        let path = std::path::PathBuf::from(
+            std::env::var_os("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+        )
+        .join("../../ui/src/bindings.ts");
         let generated = super::typescript();
         if std::env::var_os("UPDATE_BINDINGS").is_some() {
             std::fs::write(&path, &generated).unwrap();

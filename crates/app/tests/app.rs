@@ -739,13 +739,7 @@ async fn a_second_factor_is_required_when_the_credential_says_so() {
         .await
         .unwrap_err();
     assert!(error.to_string().contains("none is set up"), "{error}");
-    let secret = countersign_app::totp::new_secret().unwrap();
-    home.keychain()
-        .store(
-            countersign_app::totp::KEYCHAIN_ENTRY,
-            &countersign_vault::Secret::new(secret.clone()),
-        )
-        .unwrap();
+    let secret = enrol_second_factor(&home);
     let wrong = lifecycle.approve(&record.id, Some("000000")).await;
     assert!(wrong.unwrap_err().to_string().contains("not right"));
     let now = std::time::SystemTime::now()
@@ -1101,9 +1095,12 @@ fn explain_with_pack(pack: &str, proposal: &str) -> countersign_core::Explanatio
 
 fn openapi_fixture(name: &str) -> String {
     std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/openapi")
-            .join(name),
+        std::path::PathBuf::from(
+            std::env::var_os("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+        )
+        .join("tests/openapi")
+        .join(name),
     )
     .unwrap()
 }
@@ -1202,6 +1199,18 @@ fn importing_writes_the_pack_into_the_data_home_once() {
     assert_eq!(home.descriptor_files().unwrap().len(), 1);
 }
 
+/// Enrols a second factor in the home's keychain namespace; returns its secret.
+fn enrol_second_factor(home: &DataHome) -> String {
+    let secret = countersign_app::totp::new_secret().unwrap();
+    home.keychain()
+        .store(
+            countersign_app::totp::KEYCHAIN_ENTRY,
+            &countersign_vault::Secret::new(secret.clone()),
+        )
+        .unwrap();
+    secret
+}
+
 fn totp_now(secret: &str) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -1273,13 +1282,7 @@ async fn a_routine_runs_within_its_bounds_and_holds_what_is_outside_them() {
             .to_string()
             .contains("enroll")
     );
-    let secret = countersign_app::totp::new_secret().unwrap();
-    home.keychain()
-        .store(
-            countersign_app::totp::KEYCHAIN_ENTRY,
-            &countersign_vault::Secret::new(secret.clone()),
-        )
-        .unwrap();
+    let secret = enrol_second_factor(&home);
     assert!(
         lifecycle
             .approve_routine(&routine.id, Some("000000"))
@@ -1522,13 +1525,7 @@ async fn evening_reminders_read_sql_and_email_each_patient_on_schedule() {
         )
         .await
         .unwrap();
-    let secret = countersign_app::totp::new_secret().unwrap();
-    home.keychain()
-        .store(
-            countersign_app::totp::KEYCHAIN_ENTRY,
-            &countersign_vault::Secret::new(secret.clone()),
-        )
-        .unwrap();
+    let secret = enrol_second_factor(&home);
     let lifecycle = countersign_app::Lifecycle::open_standard(&home, std::sync::Arc::clone(&audit))
         .await
         .unwrap();
@@ -1722,4 +1719,168 @@ async fn kill_9_during_a_routine_run_is_outcome_unknown_and_never_retried() {
         .unwrap();
     assert!(json.contains("execution.outcome_unknown"), "{json}");
     assert!(audit.verify(None).await.unwrap().intact());
+}
+
+/// On PostgreSQL: a routine marks one invoice paid, the invoice number and the note bound as
+/// values (`$1`, `$2`), never spliced — a note that is SQL stays text; a number outside its
+/// bounds is held and changes nothing; every run's statement is the vetted one, audited with the
+/// routine's hash.
+#[tokio::test]
+async fn a_routine_updates_postgresql_with_bound_values_only() {
+    let admin = env("COUNTERSIGN_TEST_POSTGRES");
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    let name = format!(
+        "routine_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    );
+    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    let admin_db = format!("{base}/{name}");
+    let mut db = sqlx::PgConnection::connect(&admin_db).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE invoices (id int PRIMARY KEY, status text NOT NULL, note text);
+         INSERT INTO invoices VALUES (1041, 'unpaid', NULL), (1042, 'unpaid', NULL), (9001, 'unpaid', NULL);",
+    )
+    .execute(&mut db)
+    .await
+    .unwrap();
+    // The credential's address has no password: the keychain holds it.
+    let (user_and_password, host) = base
+        .strip_prefix("postgres://")
+        .unwrap()
+        .split_once('@')
+        .unwrap();
+    let (user, password) = user_and_password.split_once(':').unwrap();
+    let (_dir, home) = home();
+    let audit = std::sync::Arc::new(Audit::open(&home, Actor::person("alice")).await.unwrap());
+    let credentials = countersign_app::Credentials::open(&home).await.unwrap();
+    credentials
+        .add(
+            &audit,
+            &countersign_core::credential::CredentialMeta {
+                name: "billing".into(),
+                description: "Clinic billing on PostgreSQL".into(),
+                kind: countersign_core::credential::CredentialKind::Sql {
+                    dialect: countersign_core::credential::SqlDialect::Postgres,
+                    url: format!("postgres://{user}@{host}/{name}"),
+                    read_only: false,
+                    max_rows: 100,
+                },
+                requires_second_factor: false,
+                prescriber: None,
+            },
+            &countersign_vault::Secret::new(password.into()),
+        )
+        .await
+        .unwrap();
+    let secret = enrol_second_factor(&home);
+    let lifecycle = countersign_app::Lifecycle::open_standard(&home, std::sync::Arc::clone(&audit))
+        .await
+        .unwrap();
+    lifecycle.agents().add("front-desk-bot").await.unwrap();
+    let statement = "UPDATE invoices SET status = 'paid', note = $2 WHERE id = $1";
+    let text = format!(
+        r#"{{"summary":"Mark an invoice paid at the front desk","purpose":"payments taken in person","routine":{{
+          "parameters": {{"invoice": {{"type": "integer", "min": 1000, "max": 1999}},
+                          "note": {{"type": "string", "max_length": 80}}}},
+          "steps": [{{"id": "mark", "artifact": {{"kind": "sql", "database": "billing",
+            "statement": "{statement}",
+            "parameters": [{{"$param": "invoice"}}, {{"$param": "note"}}]}}}}],
+          "limits": {{"runs_per_day": 5}},
+          "release": "all",
+          "example": {{"note": "paid by card"}}}}}}"#
+    );
+    let proposed = lifecycle
+        .submit_routine("front-desk-bot", &text)
+        .await
+        .unwrap()
+        .unwrap();
+    let routine = lifecycle
+        .approve_routine(&proposed.id, Some(&totp_now(&secret)))
+        .await
+        .unwrap();
+    let values = |invoice: i64, note: &str| {
+        std::collections::BTreeMap::from([
+            (
+                "invoice".to_owned(),
+                countersign_core::json::Json::parse(&invoice.to_string()).unwrap(),
+            ),
+            (
+                "note".to_owned(),
+                countersign_core::json::Json::String(note.into()),
+            ),
+        ])
+    };
+    let agent = countersign_app::Requester::Agent("front-desk-bot".into());
+    let injection = "x'; UPDATE invoices SET status = 'paid'; --";
+    let run = lifecycle
+        .run_routine(&routine.id, agent.clone(), &values(1041, injection))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        run.status,
+        countersign_app::RunStatus::Succeeded,
+        "{:?}",
+        run.reason
+    );
+    let rows: Vec<(i32, String, Option<String>)> =
+        sqlx::query_as("SELECT id, status, note FROM invoices ORDER BY id")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (1041, "paid".to_owned(), Some(injection.to_owned())),
+            (1042, "unpaid".to_owned(), None),
+            (9001, "unpaid".to_owned(), None),
+        ],
+        "one row changed, the note stored as text"
+    );
+
+    // Outside the bounds: held as a proposal, nothing changed.
+    let held = lifecycle
+        .run_routine(&routine.id, agent, &values(9001, "paid"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(held.status, countersign_app::RunStatus::Held);
+    let unchanged: (String,) = sqlx::query_as("SELECT status FROM invoices WHERE id = 9001")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(unchanged.0, "unpaid");
+    let proposal = lifecycle
+        .store()
+        .get(held.proposal_id.as_deref().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        proposal.artifact.contains(statement),
+        "the held run's statement is the vetted one: {}",
+        proposal.artifact
+    );
+
+    let json = audit
+        .export(ExportFormat::Json, &Filter::default())
+        .await
+        .unwrap();
+    assert!(json.contains(&routine.routine_sha256));
+    assert!(json.contains("routine.run.succeeded") && json.contains("routine.run.held"));
+    assert!(!json.contains(password), "the password is never in the log");
+    assert!(audit.verify(None).await.unwrap().intact());
+    drop(db);
+    sqlx::raw_sql(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
 }

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../examples")
 }
 
 fn countersign(home: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
@@ -496,7 +499,10 @@ fn agents_are_added_with_a_key_shown_once_listed_and_revoked() {
 #[test]
 fn an_imported_openapi_document_explains_its_api() {
     let home = tempfile::tempdir().unwrap();
-    let document = Path::new(env!("CARGO_MANIFEST_DIR")).join("../app/tests/openapi/payouts.yaml");
+    let document = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../app/tests/openapi/payouts.yaml");
     let imported = countersign(
         home.path(),
         &[

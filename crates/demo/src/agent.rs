@@ -1,12 +1,13 @@
 //! The demo agent: a real MCP client (rmcp over streamable HTTP) that proposes the demo's steps
-//! through the connector, like any agent would, then waits for each decision and keeps what it
-//! was given in a report file the tests read.
+//! through the connector, like any agent would, asks for a routine's runs once the person has
+//! approved it, then waits for each decision and keeps what it was given in a report file the
+//! tests read.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rmcp::ServiceExt as _;
-use rmcp::model::CallToolRequestParams;
+use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde::{Deserialize, Serialize};
@@ -19,9 +20,11 @@ use crate::script::Step;
 pub struct Outcome {
     /// The step's key.
     pub key: String,
-    /// The proposal id, when it was accepted for review.
+    /// The proposal or routine id, when it was accepted for review (for a held run: the
+    /// proposal it became).
     pub id: Option<String>,
-    /// `refused`, or the status the connector reports.
+    /// `refused`, or the status the connector reports (a routine's, or a run's until it is held,
+    /// then its proposal's).
     pub status: String,
     /// The refusal code, when refused.
     pub refusal: Option<String>,
@@ -33,7 +36,7 @@ impl Outcome {
     /// Whether nothing more will change for the agent.
     pub fn settled(&self) -> bool {
         match self.status.as_str() {
-            "pending" | "approved" | "executing" => false,
+            "pending" | "approved" | "executing" | "held" | "running" => false,
             "succeeded" => self.result.is_some(),
             _ => true,
         }
@@ -54,6 +57,28 @@ pub fn read_report(path: &Path) -> Result<Vec<Outcome>, DemoError> {
     let text =
         std::fs::read_to_string(path).map_err(|e| DemoError::Io(path.display().to_string(), e))?;
     serde_json::from_str(&text).map_err(|e| DemoError::Agent(e.to_string()))
+}
+
+/// What the agent knows from the connector's answer to a call for step `key`; `id_field` names
+/// the id to follow.
+fn answered(key: &str, answer: CallToolResult, id_field: &str) -> Outcome {
+    let content = answer.structured_content.unwrap_or_default();
+    if answer.is_error == Some(true) {
+        return Outcome {
+            key: key.to_owned(),
+            id: None,
+            status: "refused".into(),
+            refusal: content["error"]["code"].as_str().map(str::to_owned),
+            result: None,
+        };
+    }
+    Outcome {
+        key: key.to_owned(),
+        id: content[id_field].as_str().map(str::to_owned),
+        status: content["status"].as_str().unwrap_or("pending").to_owned(),
+        refusal: None,
+        result: (!content["result"].is_null()).then(|| content["result"].clone()),
+    }
 }
 
 fn call(tool: &str, arguments: &serde_json::Value) -> CallToolRequestParams {
@@ -81,53 +106,81 @@ pub async fn run(
         .call_tool(call("list_capabilities", &serde_json::json!({})))
         .await;
     let mut outcomes = Vec::new();
-    for step in &steps {
+    for step in steps.iter().filter(|s| s.tool != "run_routine") {
         let answer = client
             .call_tool(call(step.tool, &step.arguments))
             .await
             .map_err(|e| DemoError::Agent(e.to_string()))?;
-        let content = answer.structured_content.unwrap_or_default();
-        let outcome = if answer.is_error == Some(true) {
-            Outcome {
-                key: step.key.to_owned(),
-                id: None,
-                status: "refused".into(),
-                refusal: content["error"]["code"].as_str().map(str::to_owned),
-                result: None,
-            }
-        } else {
-            Outcome {
-                key: step.key.to_owned(),
-                id: content["id"].as_str().map(str::to_owned),
-                status: content["status"].as_str().unwrap_or("pending").to_owned(),
-                refusal: None,
-                result: None,
-            }
-        };
+        let outcome = answered(step.key, answer, "id");
         tracing::info!(step = step.key, status = %outcome.status, "the demo agent proposed");
         outcomes.push(outcome);
         write_report(&report, &outcomes)?;
         // A moment apart, so the inbox shows them in the order they were proposed.
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
-    while outcomes.iter().any(|o| !o.settled()) {
+    let runs: Vec<&Step> = steps.iter().filter(|s| s.tool == "run_routine").collect();
+    while outcomes.len() < steps.len() || outcomes.iter().any(|o| !o.settled()) {
         let mut changed = false;
+        // A routine's runs, in order, once the person approved it.
+        for run in &runs {
+            if outcomes.iter().any(|o| o.key == run.key) {
+                continue;
+            }
+            let routine_key = run.arguments["id"].as_str().unwrap_or_default();
+            let Some(routine) = outcomes.iter().find(|o| o.key == routine_key) else {
+                continue;
+            };
+            match routine.status.as_str() {
+                "active" => {}
+                "pending" => continue,
+                // Not approved: the run is never asked for.
+                _ => {
+                    outcomes.push(Outcome {
+                        key: run.key.to_owned(),
+                        id: None,
+                        status: format!("routine {}", routine.status),
+                        refusal: None,
+                        result: None,
+                    });
+                    changed = true;
+                    continue;
+                }
+            }
+            let mut arguments = run.arguments.clone();
+            arguments["id"] = serde_json::json!(routine.id);
+            let answer = client
+                .call_tool(call("run_routine", &arguments))
+                .await
+                .map_err(|e| DemoError::Agent(e.to_string()))?;
+            // A held run is followed as the proposal it became.
+            let outcome = answered(run.key, answer, "proposal_id");
+            tracing::info!(step = run.key, status = %outcome.status, "the demo agent asked for a run");
+            outcomes.push(outcome);
+            changed = true;
+        }
         for outcome in outcomes.iter_mut().filter(|o| !o.settled()) {
             let Some(id) = outcome.id.clone() else {
                 continue;
             };
-            let Ok(answer) = client
-                .call_tool(call(
+            let routine = id.starts_with("rtn_");
+            let (tool, arguments) = if routine {
+                ("get_routine", serde_json::json!({ "id": id }))
+            } else {
+                (
                     "get_proposal",
-                    &serde_json::json!({ "id": id, "wait_seconds": 0 }),
-                ))
-                .await
-            else {
+                    serde_json::json!({ "id": id, "wait_seconds": 0 }),
+                )
+            };
+            let Ok(answer) = client.call_tool(call(tool, &arguments)).await else {
                 continue;
             };
             let view = answer.structured_content.unwrap_or_default();
             let status = view["status"].as_str().unwrap_or_default().to_owned();
-            let result = (!view["result"].is_null()).then(|| view["result"].clone());
+            let result = if routine {
+                None
+            } else {
+                (!view["result"].is_null()).then(|| view["result"].clone())
+            };
             if status != outcome.status || result != outcome.result {
                 outcome.status = status;
                 outcome.result = result;

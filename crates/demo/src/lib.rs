@@ -2,7 +2,8 @@
 //! R4 clinic server backed by SQLite, a clinic database with billing tables, and an SMTP server
 //! that keeps what it receives — with credentials for them in the demo home's own keychain
 //! namespace, a second factor enrolled, a $500 threshold, and a demo agent that proposes a
-//! realistic set over MCP ([`script::steps`]).
+//! realistic set over MCP ([`script::steps`]): proposals, three routines (a monthly bill, evening
+//! reminders, a morning schedule) and runs of them, one held for being over its bound.
 //!
 //! The demo home starts fresh on every start: its files and its keychain entries are erased, so
 //! a newcomer always sees the same proposals. It never touches the person's own data home.
@@ -152,13 +153,20 @@ async fn clinic_database(file: &Path) -> Result<(), DemoError> {
         .filename(file)
         .create_if_missing(true);
     let mut connection = sqlx::SqliteConnection::connect_with(&options).await?;
+    // Appointments today and tomorrow on this computer's calendar, for the routines to read.
+    let today = script::local_day(0);
+    let tomorrow = script::local_day(1);
+    let upcoming = format!(
+        "INSERT INTO appointments (patient_id, day, time, practitioner) VALUES ('pat-456', '{today}', '09:00', 'Dr. Amir Khan'), ('pat-789', '{today}', '11:30', 'Dr. Lena Ortiz'), ('pat-123', '{tomorrow}', '08:30', 'Dr. Amir Khan'), ('pat-456', '{tomorrow}', '15:00', 'Dr. Lena Ortiz')"
+    );
     for statement in [
-        "CREATE TABLE patients (id TEXT PRIMARY KEY, name TEXT NOT NULL, birth_date TEXT, phone TEXT)",
-        "CREATE TABLE appointments (id INTEGER PRIMARY KEY, patient_id TEXT REFERENCES patients(id), starts_at TEXT, practitioner TEXT)",
+        "CREATE TABLE patients (id TEXT PRIMARY KEY, name TEXT NOT NULL, first_name TEXT NOT NULL, birth_date TEXT, phone TEXT, email TEXT)",
+        "CREATE TABLE appointments (id INTEGER PRIMARY KEY, patient_id TEXT REFERENCES patients(id), day TEXT, time TEXT, practitioner TEXT)",
         "CREATE TABLE invoices (id INTEGER PRIMARY KEY, patient_id TEXT REFERENCES patients(id), amount_cents INTEGER NOT NULL, status TEXT NOT NULL, issued_on TEXT)",
-        "INSERT INTO patients VALUES ('pat-123', 'Jane Doe', '1980-02-29', '555-0142'), ('pat-456', 'Sam Rivera', '1975-07-14', '555-0199'), ('pat-789', 'Mei Chen', '1991-11-02', '555-0117')",
-        "INSERT INTO appointments (patient_id, starts_at, practitioner) VALUES ('pat-123', '2026-11-20T08:00', 'Dr. Amir Khan'), ('pat-789', '2026-11-24T14:30', 'Dr. Lena Ortiz')",
+        "INSERT INTO patients VALUES ('pat-123', 'Jane Doe', 'Jane', '1980-02-29', '555-0142', 'jane.doe@mail.example'), ('pat-456', 'Sam Rivera', 'Sam', '1975-07-14', '555-0199', 'sam.rivera@mail.example'), ('pat-789', 'Mei Chen', 'Mei', '1991-11-02', '555-0117', 'mei.chen@mail.example')",
+        "INSERT INTO appointments (patient_id, day, time, practitioner) VALUES ('pat-123', '2026-11-20', '08:00', 'Dr. Amir Khan'), ('pat-789', '2026-11-24', '14:30', 'Dr. Lena Ortiz')",
         "INSERT INTO invoices VALUES (1040, 'pat-123', 12000, 'paid', '2026-10-02'), (1041, 'pat-456', 45000, 'unpaid', '2026-11-03'), (1042, 'pat-123', 8500, 'unpaid', '2026-11-20'), (1043, 'pat-789', 15000, 'unpaid', '2026-11-24')",
+        upcoming.as_str(),
     ] {
         sqlx::query(statement).execute(&mut connection).await?;
     }

@@ -12,6 +12,10 @@ pub enum Decision {
     Reject(&'static str),
     /// Never reaches the person: refused with this code, and shown as an alert.
     Refused(&'static str),
+    /// A routine: vetted once, approved with its word and the second factor.
+    ApproveRoutine,
+    /// A run of an approved routine inside its bounds: it runs with no prompt.
+    RunsUnasked,
 }
 
 /// What to release after an approval.
@@ -23,19 +27,41 @@ pub enum Release {
     Fields(&'static [&'static str]),
 }
 
-/// One proposal of the demo agent.
+/// One proposal of the demo agent, one routine it proposes, or one run of a routine it asks for.
 #[derive(Clone, Debug)]
 pub struct Step {
     /// A short stable name (`purchase`).
     pub key: &'static str,
     /// The MCP tool it uses.
     pub tool: &'static str,
-    /// The tool's arguments (addresses filled in for this run).
+    /// The tool's arguments (addresses filled in for this run). For `run_routine`, `id` is the
+    /// key of the routine's step: the agent asks for the run once that routine is active, with
+    /// the id it was given.
     pub arguments: Value,
     /// How the person decides it.
     pub decision: Decision,
     /// The status it ends in.
     pub expected_status: &'static str,
+}
+
+/// What the reviewer shows among a held run's risks: the agent wrote no words for the run (it
+/// shows what the agent said of the routine).
+pub const HELD_RUN_RISK: &str = "was held, not run";
+
+impl Step {
+    /// Whether this is the step the reviewer shows: `says` is its “the agent says” text, `held`
+    /// whether it shows a held run's risk.
+    pub fn is_shown_as(&self, says: &str, held: bool) -> bool {
+        match self.tool {
+            "run_routine" => held && self.asks_the_person(),
+            _ => !held && self.arguments["summary"].as_str() == Some(says),
+        }
+    }
+
+    /// Whether the person is asked about it (a proposal, a routine, a held run).
+    pub fn asks_the_person(&self) -> bool {
+        !matches!(self.decision, Decision::Refused(_) | Decision::RunsUnasked)
+    }
 }
 
 /// The addresses of this run's sandbox services.
@@ -206,5 +232,136 @@ pub fn steps(sandbox: &Sandbox) -> Vec<Step> {
             decision: Decision::Refused("credential_scope_violation"),
             expected_status: "refused",
         },
+        Step {
+            key: "bill-routine",
+            tool: "propose_routine",
+            arguments: bill_routine(bank),
+            decision: Decision::ApproveRoutine,
+            expected_status: "active",
+        },
+        Step {
+            key: "reminders-routine",
+            tool: "propose_routine",
+            arguments: reminders_routine(),
+            decision: Decision::ApproveRoutine,
+            expected_status: "active",
+        },
+        Step {
+            key: "schedule-routine",
+            tool: "propose_routine",
+            arguments: schedule_routine(),
+            decision: Decision::ApproveRoutine,
+            expected_status: "active",
+        },
+        // Over the bill routine's $200 bound: held for the person, who says no.
+        Step {
+            key: "bill-over-bound",
+            tool: "run_routine",
+            arguments: json!({ "id": "bill-routine", "parameters": { "amount": "212.40", "invoice": "ACME-2026-12" } }),
+            decision: Decision::Reject(
+                "More than the $200 I allowed; I will check this bill first.",
+            ),
+            expected_status: "rejected",
+        },
+        Step {
+            key: "bill-run",
+            tool: "run_routine",
+            arguments: json!({ "id": "bill-routine", "parameters": { "amount": "84.20", "invoice": "ACME-2026-11" } }),
+            decision: Decision::RunsUnasked,
+            expected_status: "succeeded",
+        },
+        Step {
+            key: "reminders-run",
+            tool: "run_routine",
+            arguments: json!({ "id": "reminders-routine", "parameters": { "day": local_day(1) } }),
+            decision: Decision::RunsUnasked,
+            expected_status: "succeeded",
+        },
+        Step {
+            key: "schedule-run",
+            tool: "run_routine",
+            arguments: json!({ "id": "schedule-routine", "parameters": { "day": local_day(0) } }),
+            decision: Decision::RunsUnasked,
+            expected_status: "succeeded",
+        },
     ]
+}
+
+/// The date `days` after today on this computer's calendar (`YYYY-MM-DD`), as routines count
+/// days.
+pub fn local_day(days: i64) -> String {
+    (chrono::Local::now().date_naive() + chrono::Days::new(days.unsigned_abs()))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// A monthly bill: at most $200.00 a payment, to Acme Power only; the agent sees only each
+/// payment's id and status.
+fn bill_routine(bank: &str) -> Value {
+    json!({
+        "summary": "Pay the Acme Power bill when it arrives, up to $200",
+        "purpose": "Demo: the person asked their assistant to keep the power bill paid.",
+        "routine": {
+            "parameters": {
+                "amount": { "type": "money", "currency": "USD", "max": "200.00" },
+                "invoice": { "type": "string", "max_length": 20, "characters": ["letters", "digits", "-"] }
+            },
+            "steps": [ { "id": "pay", "artifact": {
+                "kind": "http", "credential": "demo-bank", "method": "POST",
+                "url": format!("{bank}/v1/payments"),
+                "headers": { "Content-Type": "application/json" },
+                "body": { "amount": { "$param": "amount", "as": "minor_units" }, "currency": "USD",
+                          "payee": "Acme Power", "reference": { "$param": "invoice" } } } } ],
+            "trigger": { "on_request": true },
+            "limits": { "runs_per_day": 1, "total_runs": 12, "total_money": "2400.00" },
+            "expires_in_days": 90,
+            "release": { "fields": ["body.id", "body.status"] },
+            "example": { "invoice": "ACME-2026-11" }
+        }
+    })
+}
+
+/// Each evening: tomorrow's appointments from the clinic database, and one reminder per patient
+/// to the address in that result (at most 40). The agent sees nothing.
+fn reminders_routine() -> Value {
+    json!({
+        "summary": "Each evening, remind tomorrow's patients of their appointment",
+        "purpose": "Demo: the clinic wants fewer missed visits.",
+        "routine": {
+            "parameters": { "day": { "type": "date", "within_days": 1 } },
+            "steps": [
+                { "id": "read", "artifact": { "kind": "sql", "database": "clinic-db",
+                    "statement": "SELECT p.email, p.first_name, a.time, a.practitioner FROM appointments a JOIN patients p ON p.id = a.patient_id WHERE a.day = ? ORDER BY a.time",
+                    "parameters": [ { "$param": "day" } ] },
+                  "extract": { "email": { "column": "email" }, "first_name": { "column": "first_name" },
+                               "time": { "column": "time" }, "practitioner": { "column": "practitioner" } } },
+                { "id": "remind", "for_each": { "step": "read", "max": 40 }, "artifact": {
+                    "kind": "email", "account": "front-desk", "to": [ { "$row": "email" } ],
+                    "subject": "Your appointment tomorrow at Riverside Clinic",
+                    "text": "Dear {{row.first_name}},\n\nThis is a reminder of your appointment tomorrow at {{row.time}} with {{row.practitioner}}.\n\nRiverside Clinic" } }
+            ],
+            "trigger": { "schedule": { "every": "day", "at": "18:00" }, "on_request": true },
+            "scheduled_parameters": { "day": "+1" },
+            "limits": { "runs_per_day": 1 },
+            "release": "nothing"
+        }
+    })
+}
+
+/// Each morning: today's schedule, released to the agent as first names and times only.
+fn schedule_routine() -> Value {
+    json!({
+        "summary": "Each morning, tell me today's appointments (first names and times only)",
+        "purpose": "Demo: the assistant plans the day without reading patient records.",
+        "routine": {
+            "parameters": { "day": { "type": "date", "within_days": 0 } },
+            "steps": [ { "id": "read", "artifact": { "kind": "sql", "database": "clinic-db",
+                "statement": "SELECT p.first_name, a.time, p.name AS patient, p.phone FROM appointments a JOIN patients p ON p.id = a.patient_id WHERE a.day = ? ORDER BY a.time",
+                "parameters": [ { "$param": "day" } ] } } ],
+            "trigger": { "schedule": { "every": "day", "at": "07:00" }, "on_request": true },
+            "scheduled_parameters": { "day": "+0" },
+            "limits": { "runs_per_day": 1 },
+            "release": { "fields": ["first_name", "time"] }
+        }
+    })
 }

@@ -1,9 +1,10 @@
 //! The demo in the desktop app, in the real webview: `--demo` starts the sandbox services and
 //! the demo agent (a real MCP client); the test decides every proposal through the screens as
 //! the demo's script says — typing the danger word, the demo authenticator's code, signing the
-//! prescription, ticking fields to release — and checks each ends as expected for the agent, the
-//! refusal shows as an alert, and the email reached the demo's SMTP server. The walkthrough's
-//! screenshots in the README come from here.
+//! prescription, ticking fields to release — vets the three routines on the Routines page (word
+//! and code), rejects the run held for being over its bound, and checks each ends as expected for
+//! the agent, the refusal shows as an alert, and the emails reached the demo's SMTP server. The
+//! walkthrough's screenshots in the README come from here.
 
 use std::time::Duration;
 
@@ -42,9 +43,19 @@ async fn the_demo_in_the_desktop_app() {
         bank: String::new(),
         fhir: String::new(),
     });
+    // The proposals the agent sends first; then its routines; then, once the bill routine is
+    // approved, the run held for being over its bound.
+    let proposed = script
+        .iter()
+        .filter(|s| s.asks_the_person() && !s.tool.contains("routine"))
+        .count();
+    let routines = script
+        .iter()
+        .filter(|s| s.decision == Decision::ApproveRoutine)
+        .count();
     let pending = script
         .iter()
-        .filter(|s| !matches!(s.decision, Decision::Refused(_)))
+        .filter(|s| s.asks_the_person() && s.decision != Decision::ApproveRoutine)
         .count();
     desktop
         .find("#demo-label", Duration::from_secs(30))
@@ -54,7 +65,7 @@ async fn the_demo_in_the_desktop_app() {
     desktop
         .wait_for_text(
             "#pending-count",
-            &format!("{pending} waiting"),
+            &format!("{proposed} waiting"),
             Duration::from_secs(60),
         )
         .await
@@ -64,15 +75,74 @@ async fn the_demo_in_the_desktop_app() {
         .wait_for_text(".alerts", "demo-bank", Duration::from_secs(20))
         .await
         .unwrap();
+    desktop
+        .wait_for_text(
+            "#routines-waiting",
+            &format!("{routines} routines are waiting"),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
     desktop.screenshot("demo-inbox").await.unwrap();
+
+    for n in 0..routines {
+        desktop.click("#nav-routines").await.unwrap();
+        desktop.click("#pending-routines a.headline").await.unwrap();
+        let label = desktop
+            .find("label[for=routine-word]", Duration::from_secs(20))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let summary = desktop.text_of("section.claim p").await.unwrap();
+        let step = script
+            .iter()
+            .find(|s| s.is_shown_as(&summary, false))
+            .unwrap_or_else(|| panic!("a demo routine: {summary}"));
+        assert_eq!(step.decision, Decision::ApproveRoutine);
+        if n == 0 {
+            desktop.screenshot("demo-routine-review").await.unwrap();
+        }
+        desktop
+            .find("#routine-word", Duration::from_secs(5))
+            .await
+            .unwrap()
+            .send_keys(&quoted(&label))
+            .await
+            .unwrap();
+        // The button arms after a moment; the code is read after it, so it has not rolled over.
+        tokio::time::sleep(Duration::from_millis(1800)).await;
+        desktop
+            .find("#routine-code", Duration::from_secs(5))
+            .await
+            .unwrap()
+            .send_keys(&desktop.text_of("#demo-code").await.unwrap())
+            .await
+            .unwrap();
+        desktop.click("#approve-routine").await.unwrap();
+        desktop
+            .wait_for_text(".routine-review .meta", "Running", Duration::from_secs(20))
+            .await
+            .unwrap();
+    }
+    desktop.click("#nav-inbox").await.unwrap();
+    desktop
+        .wait_for_text("#pending", "Held run of a routine", Duration::from_secs(30))
+        .await
+        .unwrap();
 
     for _ in 0..pending {
         desktop.click("#nav-inbox").await.unwrap();
         desktop.click("#pending a.proposal-link").await.unwrap();
         let summary = desktop.text_of("#agent-summary").await.unwrap();
+        let held = desktop
+            .text_of(".risks")
+            .await
+            .is_ok_and(|risks| risks.contains(countersign_demo::script::HELD_RUN_RISK));
         let step = script
             .iter()
-            .find(|s| s.arguments["summary"].as_str() == Some(summary.as_str()))
+            .find(|s| s.is_shown_as(&summary, held))
             .unwrap_or_else(|| panic!("a demo proposal: {summary}"));
         match &step.decision {
             Decision::Approve(release) => {
@@ -170,6 +240,10 @@ async fn the_demo_in_the_desktop_app() {
                         .unwrap(),
                     "lying-summary" => desktop.screenshot("demo-lying-summary").await.unwrap(),
                     "lookalike" => desktop.screenshot("demo-lookalike").await.unwrap(),
+                    "bill-over-bound" => desktop
+                        .screenshot_from("demo-held-run", "#risks-title")
+                        .await
+                        .unwrap(),
                     _ => {}
                 }
                 let field = desktop
@@ -183,7 +257,9 @@ async fn the_demo_in_the_desktop_app() {
                     .await
                     .unwrap();
             }
-            Decision::Refused(_) => unreachable!("refusals never reach the person"),
+            Decision::Refused(_) | Decision::ApproveRoutine | Decision::RunsUnasked => {
+                unreachable!("refusals, routines and runs inside their bounds are not in the inbox")
+            }
         }
     }
     desktop.click("#nav-inbox").await.unwrap();

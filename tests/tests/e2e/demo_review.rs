@@ -1,15 +1,17 @@
 //! The demo, reviewed in a pseudo-terminal: `countersign review --demo` starts the sandbox
-//! services and the demo agent (a real MCP client); the test decides every proposal as the
-//! demo's script says, typing as a person would, and checks each ends in its expected state as
-//! the agent sees it, the refusal shows as an alert, and the email really reached the demo's
-//! SMTP server.
+//! services and the demo agent (a real MCP client); the test decides every proposal and vets
+//! every routine (its word and the second factor) as the demo's script says, typing as a person
+//! would, and checks each ends in its expected state as the agent sees it: the refusal shows as
+//! an alert, the routines' runs inside their bounds ran with no prompt (the bill paid, tomorrow's
+//! reminders really reached the demo's SMTP server, today's schedule released as first names and
+//! times only), and the run over its bound waited for the person.
 
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use countersign_demo::script::{Decision, Release, Sandbox, steps};
-use expectrl::{ControlCode, Expect as _, Regex, Session};
+use expectrl::{ControlCode, Expect, Regex, Session};
 
 use crate::review::{countersign_binary, free_port};
 
@@ -80,11 +82,52 @@ pub fn check_outcomes(outcomes: &[countersign_demo::agent::Outcome]) {
                 );
             }
             Decision::Reject(_) => assert!(outcome.result.is_none()),
+            Decision::ApproveRoutine => assert!(outcome.id.is_some(), "{}", step.key),
+            Decision::RunsUnasked => {
+                let result = outcome.result.as_ref().unwrap();
+                let data = result["data"].to_string();
+                match step.key {
+                    "bill-run" => assert_eq!(result["data"]["body"]["status"], "completed"),
+                    "reminders-run" => assert_eq!(result["released"], false, "{result}"),
+                    "schedule-run" => {
+                        // First names and times; never a surname or a phone number.
+                        assert!(data.contains("Sam") && data.contains("09:00"), "{data}");
+                        assert!(data.contains("Mei") && data.contains("11:30"), "{data}");
+                        for hidden in ["Rivera", "Chen", "555-"] {
+                            assert!(!data.contains(hidden), "{hidden} released: {data}");
+                        }
+                    }
+                    other => panic!("an unknown run {other}"),
+                }
+            }
         }
     }
 }
 
-/// The visit summary reached the demo SMTP server, with its attachment, for Jane only.
+/// The “agent says” line of what the reviewer shows in `shown`, and the script's step for it.
+pub fn step_shown<'a>(
+    script: &'a [countersign_demo::Step],
+    shown: &str,
+) -> &'a countersign_demo::Step {
+    let says = shown
+        .rsplit("The agent says: ")
+        .next()
+        .and_then(|rest| rest.lines().next())
+        .unwrap_or_default()
+        .trim();
+    script
+        .iter()
+        .find(|s| {
+            s.is_shown_as(
+                says,
+                shown.contains(countersign_demo::script::HELD_RUN_RISK),
+            )
+        })
+        .unwrap_or_else(|| panic!("a demo proposal or routine: {shown}"))
+}
+
+/// The visit summary reached the demo SMTP server, with its attachment, for Jane only, and the
+/// evening routine's reminders reached tomorrow's two patients, each addressed by first name.
 pub fn check_mailbox(home: &Path) {
     let mailbox = home.join("demo").join("mailbox");
     let messages: Vec<String> = std::fs::read_dir(&mailbox)
@@ -95,15 +138,48 @@ pub fn check_mailbox(home: &Path) {
         .collect();
     assert_eq!(
         messages.len(),
-        1,
-        "exactly one email was sent (the lookalike was rejected)"
+        3,
+        "the visit summary and two reminders were sent (the lookalike was rejected)"
     );
+    let summary: Vec<&String> = messages
+        .iter()
+        .filter(|m| m.contains("visit-summary.pdf"))
+        .collect();
+    assert_eq!(summary.len(), 1);
     assert!(
-        messages[0].contains("X-Envelope-To: <jane.doe@mail.example>"),
+        summary[0].contains("X-Envelope-To: <jane.doe@mail.example>"),
         "{}",
-        messages[0]
+        summary[0]
     );
-    assert!(messages[0].contains("visit-summary.pdf"));
+    let reminders: Vec<&String> = messages
+        .iter()
+        .filter(|m| m.contains("Your appointment tomorrow"))
+        .collect();
+    assert_eq!(reminders.len(), 2, "one reminder per patient of tomorrow");
+    for (address, first_name, time) in [
+        ("jane.doe@mail.example", "Jane", "08:30"),
+        ("sam.rivera@mail.example", "Sam", "15:00"),
+    ] {
+        assert!(
+            reminders
+                .iter()
+                .any(|m| m.contains(&format!("X-Envelope-To: <{address}>"))
+                    && m.contains(&format!("Dear {first_name},"))
+                    && m.contains(time)),
+            "a reminder to {address}: {reminders:?}"
+        );
+    }
+    assert!(!messages.iter().any(|m| m.contains("mei.chen@mail.example")));
+}
+
+/// Types the code the demo authenticator shows when the reviewer asks for it.
+fn enter_second_factor<S: Expect>(review: &mut S) {
+    let factor = review
+        .expect(Regex(r"authenticator shows (\d{6})"))
+        .unwrap();
+    let factor = String::from_utf8_lossy(factor.get(1).unwrap()).into_owned();
+    review.expect("Second factor code: ").unwrap();
+    review.send_line(&factor).unwrap();
 }
 
 #[test]
@@ -123,37 +199,32 @@ fn the_demo_in_the_terminal_reviewer() {
     review.expect("DEMO: sandbox").unwrap();
 
     let script = steps(&sandbox());
-    let pending = script
-        .iter()
-        .filter(|s| !matches!(s.decision, Decision::Refused(_)))
-        .count();
+    let asked = script.iter().filter(|s| s.asks_the_person()).count();
     let mut seen_alert = false;
-    for _ in 0..pending {
+    for _ in 0..asked {
         let prompt = review
-            .expect(Regex(r"Type (\w+) to approve, r to reject, s to skip: "))
+            .expect(Regex(
+                r"Type (\w+) to approve(?: this routine)?, r to reject, s to skip: ",
+            ))
             .unwrap();
         let shown = String::from_utf8_lossy(prompt.before()).into_owned();
         seen_alert |= shown.contains("ALERT: demo-agent tried to use the credential demo-bank");
         let code = String::from_utf8_lossy(prompt.get(1).unwrap()).into_owned();
-        let step = script
-            .iter()
-            .find(|s| {
-                shown.contains(&format!(
-                    "The agent says: {}",
-                    s.arguments["summary"].as_str().unwrap()
-                ))
-            })
-            .unwrap_or_else(|| panic!("a demo proposal: {shown}"));
+        let step = step_shown(&script, &shown);
         match &step.decision {
+            Decision::ApproveRoutine => {
+                assert!(
+                    shown.contains("It runs without asking you again"),
+                    "{shown}"
+                );
+                review.send_line(&code).unwrap();
+                enter_second_factor(&mut review);
+                review.expect("Routine approved").unwrap();
+            }
             Decision::Approve(release) => {
                 review.send_line(&code).unwrap();
                 if step.key == "transfer" || step.key == "prescription" {
-                    let factor = review
-                        .expect(Regex(r"authenticator shows (\d{6})"))
-                        .unwrap();
-                    let factor = String::from_utf8_lossy(factor.get(1).unwrap()).into_owned();
-                    review.expect("Second factor code: ").unwrap();
-                    review.send_line(&factor).unwrap();
+                    enter_second_factor(&mut review);
                 }
                 review.expect("Release to the agent").unwrap();
                 match release {
@@ -163,12 +234,24 @@ fn the_demo_in_the_terminal_reviewer() {
                 review.expect("The agent receives").unwrap();
             }
             Decision::Reject(reason) => {
+                if step.tool == "run_routine" {
+                    assert!(
+                        shown.contains("$212.40 is over the routine's most, $200.00"),
+                        "{shown}"
+                    );
+                    assert!(
+                        shown.contains("The agent says: Pay the Acme Power bill when it arrives"),
+                        "{shown}"
+                    );
+                }
                 review.send_line("r").unwrap();
                 review.expect("Reason").unwrap();
                 review.send_line(reason).unwrap();
                 review.expect("Rejected.").unwrap();
             }
-            Decision::Refused(_) => unreachable!("refusals never reach the person"),
+            Decision::Refused(_) | Decision::RunsUnasked => {
+                unreachable!("refusals and runs inside their bounds never reach the person")
+            }
         }
     }
     let waiting = review.expect("No proposals waiting.").unwrap();

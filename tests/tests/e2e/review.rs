@@ -222,8 +222,10 @@ fn propose_review_in_a_terminal_execute_release_verify() {
 
     // An MCP client nobody here wrote: the official Python SDK, through `countersign mcp`.
     let python = std::env::var("COUNTERSIGN_TEST_PYTHON").expect("COUNTERSIGN_TEST_PYTHON is not set: run through scripts/test.sh, which installs the official MCP SDK");
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/mcp_sdk_check.py");
+    let script = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../scripts/mcp_sdk_check.py");
     let output = Command::new(python)
         .arg(script)
         .arg(countersign_binary())

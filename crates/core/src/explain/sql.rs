@@ -102,10 +102,15 @@ pub fn explain(artifact: &SqlArtifact, context: &Context<'_>) -> Result<Draft, R
                 Some(limit) => format!(", at most {limit} rows"),
                 None => String::new(),
             };
+            // A join reads every table it names: the headline says so, not only the first.
+            let tables = match facts.tables.as_slice() {
+                [] | [_] => table.clone(),
+                [first @ .., last] => format!("{} and {last}", first.join(", ")),
+            };
             let from = match (facts.tables.is_empty(), &filter_words) {
                 (true, _) => String::new(),
-                (false, Some(_)) => format!(" from {table}"),
-                (false, None) => format!(" from every row of {table}"),
+                (false, Some(_)) => format!(" from {tables}"),
+                (false, None) => format!(" from every row of {tables}"),
             };
             draft.headline = match (
                 schema_lookup(&facts, &artifact.statement),

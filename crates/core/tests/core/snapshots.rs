@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use countersign_core::{Explained, Refusal, RefusalCode, RiskCode, Severity};
 use serde::Deserialize;
@@ -95,9 +95,11 @@ fn render(outcome: &Result<Explained, Refusal>) -> String {
 }
 
 fn snapshot_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/snapshots")
-        .join(format!("{name}.txt"))
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("tests/snapshots")
+    .join(format!("{name}.txt"))
 }
 
 #[test]
