@@ -28,11 +28,14 @@ cs_build_ui
 # The submission benchmark keeps 50 credentials in the keychain; the desktop one needs a display.
 cs_start_xvfb
 cs_start_keyring
+cs_start_postgres
 
 step "Explanations per second against JSON parsing alone" \
   cargo bench --locked -p countersign-core --bench explain "${quick[@]}"
 step "Durable audit appends against raw fsync, 8 submitters against one; verification against SHA-256; export of 1,000,000 entries" \
   cargo bench --locked -p countersign-audit --bench audit "${quick[@]}"
+step "Team audit appends on PostgreSQL from one and from four desks against the file log" \
+  cargo bench --locked -p countersign-audit --bench team "${quick[@]}"
 step "HTTP execution overhead against a direct reqwest call" \
   cargo bench --locked -p countersign-exec --bench http "${quick[@]}"
 step "Inbox and status with 10,000 pending against 10 pending" \

@@ -1884,3 +1884,81 @@ async fn a_routine_updates_postgresql_with_bound_values_only() {
         .await
         .unwrap();
 }
+
+/// Seven days before its expiry a routine is shown as stopping soon; at its expiry it stops at
+/// once: a run is refused, the routine reads as expired, and `routine.expired` is logged.
+#[tokio::test]
+async fn a_routine_warns_a_week_ahead_and_stops_at_its_expiry() {
+    let (_dir, home, audit, lifecycle, port, count) = loop_setup(false).await;
+    lifecycle.agents().add("claude").await.unwrap();
+    let secret = enrol_second_factor(&home);
+    let proposed = lifecycle
+        .submit_routine("claude", &bill_routine(port, "200.00", 2))
+        .await
+        .unwrap()
+        .unwrap();
+    let routine = lifecycle
+        .approve_routine(&proposed.id, Some(&totp_now(&secret)))
+        .await
+        .unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let line = countersign_app::present::routine_line(&routine, now);
+    assert!(!line.expires_soon, "90 days ahead is not soon");
+    let expires_at = routine.expires_at.unwrap();
+    assert!(
+        countersign_app::present::routine_line(&routine, expires_at - 6 * 24 * 3600).expires_soon
+    );
+    let set_expiry = |at: i64| {
+        let home = home.clone();
+        async move {
+            let mut conn = sqlx::SqliteConnection::connect(&format!(
+                "sqlite://{}",
+                home.root().join("proposals.db").display()
+            ))
+            .await
+            .unwrap();
+            sqlx::query("UPDATE routines SET expires_at = ?")
+                .bind(at)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    };
+    set_expiry(now - 1).await;
+    let values = std::collections::BTreeMap::from([(
+        "amount".to_owned(),
+        countersign_core::json::Json::Number("10".into()),
+    )]);
+    let refused = lifecycle
+        .run_routine(
+            &routine.id,
+            countersign_app::Requester::Agent("claude".into()),
+            &values,
+        )
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("expired"), "{refused}");
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let after = lifecycle
+        .store()
+        .routine(&routine.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.status, countersign_app::RoutineStatus::Expired);
+    // The person cannot run it either, and a later expiry date does not bring it back.
+    set_expiry(now + 3600).await;
+    assert!(
+        lifecycle
+            .run_routine(&routine.id, countersign_app::Requester::Person, &values)
+            .await
+            .is_err()
+    );
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let json = audit
+        .export(ExportFormat::Json, &Filter::default())
+        .await
+        .unwrap();
+    assert!(json.contains("routine.expired"));
+    assert!(audit.verify(None).await.unwrap().intact());
+}

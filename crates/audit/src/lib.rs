@@ -11,6 +11,9 @@
 //! (WAL with `synchronous=FULL`, both read back when the log is opened), and returns an error if it
 //! cannot write, so the step it records never starts. Nothing in this crate changes or deletes an
 //! entry, and the table refuses both.
+//!
+//! In team mode (design.md §19) the same entries form one chain in PostgreSQL, appended from
+//! every desk in one order: [`TeamLog`].
 
 mod chain;
 mod checkpoint;
@@ -19,6 +22,7 @@ mod error;
 mod export;
 mod log;
 mod report;
+mod team;
 mod verify;
 
 pub use chain::{GENESIS_HASH, entry_hash, leaf_encoding, leaf_hash};
@@ -28,3 +32,4 @@ pub use error::AuditError;
 pub use export::{ExportFormat, Filter};
 pub use log::{AuditLog, Problem, Verification};
 pub use report::{SecurityReport, security_events};
+pub use team::TeamLog;

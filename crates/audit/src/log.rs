@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteRow, SqliteSynchronous};
-use sqlx::{Connection as _, Row as _, SqliteConnection};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{Connection as _, SqliteConnection};
 use time::OffsetDateTime;
 use time::macros::format_description;
 use tokio::sync::Mutex;
@@ -102,7 +102,7 @@ fn unwritable(path: &Path, error: impl std::fmt::Display) -> AuditError {
     }
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     let format =
         format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
     OffsetDateTime::now_utc()
@@ -110,14 +110,22 @@ fn now() -> String {
         .unwrap_or_else(|_| String::from("1970-01-01T00:00:00.000000Z"))
 }
 
-fn random_id() -> Result<String, getrandom::Error> {
+pub(crate) fn random_id() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; 16];
     // The id tells logs apart (checkpoints name it): a failing random source is an error.
     getrandom::fill(&mut bytes)?;
     Ok(hex(&bytes))
 }
 
-fn entry_from_row(row: &SqliteRow) -> Result<Entry, sqlx::Error> {
+/// An entry as a row of either store holds it (the file log's SQLite, the team's PostgreSQL).
+pub(crate) fn entry_from_row<R>(row: &R) -> Result<Entry, sqlx::Error>
+where
+    R: sqlx::Row,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
     let kind: String = row.try_get("actor_kind")?;
     Ok(Entry {
         seq: row.try_get("seq")?,
@@ -140,7 +148,35 @@ fn entry_from_row(row: &SqliteRow) -> Result<Entry, sqlx::Error> {
     })
 }
 
-const COLUMNS: &str = "seq, at, actor_kind, actor_id, actor_name, event, proposal_id, artifact_sha256, credential, outcome, details, prev_hash, entry_hash";
+/// `query` (an `INSERT` of [`COLUMNS`]) with `entry`'s fields bound in that order, for either
+/// store.
+pub(crate) fn bind_entry<'q, DB>(
+    query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+    entry: &'q Entry,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    query
+        .bind(entry.seq)
+        .bind(entry.at.as_str())
+        .bind(entry.actor.kind.as_str())
+        .bind(entry.actor.id.as_str())
+        .bind(entry.actor.name.as_str())
+        .bind(entry.event.as_str())
+        .bind(entry.proposal_id.as_deref())
+        .bind(entry.artifact_sha256.as_deref())
+        .bind(entry.credential.as_deref())
+        .bind(entry.outcome.as_deref())
+        .bind(entry.details.as_str())
+        .bind(entry.prev_hash.as_str())
+        .bind(entry.entry_hash.as_str())
+}
+
+pub(crate) const COLUMNS: &str = "seq, at, actor_kind, actor_id, actor_name, event, proposal_id, artifact_sha256, credential, outcome, details, prev_hash, entry_hash";
 
 impl AuditLog {
     /// Opens (creating if needed) the log at `path`, and refuses it unless SQLite confirms WAL
@@ -585,7 +621,26 @@ fn check_checkpoint(
     )
 }
 
-/// Details as canonical JSON text (keys sorted), so the stored text is what is hashed.
+/// The entry `new` becomes as number `seq` after an entry whose hash is `prev_hash`, stamped now
+/// and hashed (the same for the file log and the team log).
+pub(crate) fn chained_entry(seq: i64, prev_hash: &str, new: &NewEntry, details: &str) -> Entry {
+    let mut entry = Entry {
+        seq,
+        at: now(),
+        actor: new.actor.clone(),
+        event: new.event.as_str().to_owned(),
+        proposal_id: new.proposal_id.clone(),
+        artifact_sha256: new.artifact_sha256.clone(),
+        credential: new.credential.clone(),
+        outcome: new.outcome.clone(),
+        details: details.to_owned(),
+        prev_hash: prev_hash.to_owned(),
+        entry_hash: String::new(),
+    };
+    entry.entry_hash = entry_hash(&entry.prev_hash, &entry);
+    entry
+}
+
 /// Writes queued appends in one transaction, chained in order; nothing is written unless all are.
 async fn write_batch(
     connection: &mut SqliteConnection,
@@ -606,40 +661,14 @@ async fn write_batch(
     };
     let mut written = Vec::with_capacity(batch.len());
     for queued in batch {
-        let new = &queued.new;
-        let mut entry = Entry {
-            seq,
-            at: now(),
-            actor: new.actor.clone(),
-            event: new.event.as_str().to_owned(),
-            proposal_id: new.proposal_id.clone(),
-            artifact_sha256: new.artifact_sha256.clone(),
-            credential: new.credential.clone(),
-            outcome: new.outcome.clone(),
-            details: queued.details.clone(),
-            prev_hash: prev_hash.clone(),
-            entry_hash: String::new(),
-        };
-        entry.entry_hash = entry_hash(&entry.prev_hash, &entry);
-        sqlx::query(&format!(
+        let entry = chained_entry(seq, &prev_hash, &queued.new, &queued.details);
+        let insert = format!(
             "INSERT INTO audit_entries ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(entry.seq)
-        .bind(&entry.at)
-        .bind(entry.actor.kind.as_str())
-        .bind(&entry.actor.id)
-        .bind(&entry.actor.name)
-        .bind(&entry.event)
-        .bind(&entry.proposal_id)
-        .bind(&entry.artifact_sha256)
-        .bind(&entry.credential)
-        .bind(&entry.outcome)
-        .bind(&entry.details)
-        .bind(&entry.prev_hash)
-        .bind(&entry.entry_hash)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| e.to_string())?;
+        );
+        bind_entry(sqlx::query(&insert), &entry)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| e.to_string())?;
         seq += 1;
         prev_hash.clone_from(&entry.entry_hash);
         written.push(entry);
@@ -648,7 +677,8 @@ async fn write_batch(
     Ok(written)
 }
 
-fn canonical_details(details: &serde_json::Value) -> Result<String, AuditError> {
+/// Details as canonical JSON text (keys sorted), so the stored text is what is hashed.
+pub(crate) fn canonical_details(details: &serde_json::Value) -> Result<String, AuditError> {
     let text = serde_json::to_string(details).map_err(|e| AuditError::Details(e.to_string()))?;
     let json =
         countersign_core::json::Json::parse(&text).map_err(|e| AuditError::Details(e.message))?;
