@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use countersign_audit::{Actor, AuditLog, Event, NewEntry, TeamLog};
+use countersign_audit::{Actor, AuditLog, Event, NewEntry};
 use sqlx::Connection as _;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
@@ -27,7 +27,9 @@ fn entry(desk: usize, n: usize) -> NewEntry {
 async fn team_rate(options: &PgConnectOptions, desks: usize, tasks: usize, per_task: usize) -> f64 {
     let mut logs = Vec::new();
     for _ in 0..desks {
-        logs.push(Arc::new(TeamLog::open(options.clone()).await.unwrap()));
+        logs.push(Arc::new(
+            AuditLog::open_team(options.clone()).await.unwrap(),
+        ));
     }
     let start = Instant::now();
     let mut running = Vec::new();
@@ -46,7 +48,7 @@ async fn team_rate(options: &PgConnectOptions, desks: usize, tasks: usize, per_t
     }
     let total = desks * tasks * per_task;
     let rate = total as f64 / start.elapsed().as_secs_f64();
-    assert!(logs[0].verify().await.unwrap().intact());
+    assert!(logs[0].verify(None, None, None).await.unwrap().intact());
     rate
 }
 

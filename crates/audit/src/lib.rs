@@ -13,7 +13,7 @@
 //! entry, and the table refuses both.
 //!
 //! In team mode (design.md §19) the same entries form one chain in PostgreSQL, appended from
-//! every desk in one order: [`TeamLog`].
+//! every desk in one order: [`AuditLog::open_team`].
 
 mod chain;
 mod checkpoint;
@@ -32,4 +32,3 @@ pub use error::AuditError;
 pub use export::{ExportFormat, Filter};
 pub use log::{AuditLog, Problem, Verification};
 pub use report::{SecurityReport, security_events};
-pub use team::TeamLog;

@@ -21,8 +21,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// How long an append waits for another process's write to finish before failing closed.
 const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// An open audit log.
-pub struct AuditLog {
+/// An audit log in one SQLite file.
+pub(crate) struct FileLog {
     path: PathBuf,
     connection: Mutex<SqliteConnection>,
     identity: Option<FileIdentity>,
@@ -178,16 +178,7 @@ where
 
 pub(crate) const COLUMNS: &str = "seq, at, actor_kind, actor_id, actor_name, event, proposal_id, artifact_sha256, credential, outcome, details, prev_hash, entry_hash";
 
-impl AuditLog {
-    /// Opens (creating if needed) the log at `path`, and refuses it unless SQLite confirms WAL
-    /// journaling and `synchronous=FULL`.
-    ///
-    /// # Errors
-    /// [`AuditError::Unwritable`] or [`AuditError::NotDurable`].
-    pub async fn open(path: &Path) -> Result<Self, AuditError> {
-        Self::open_with(path, LOCK_TIMEOUT).await
-    }
-
+impl FileLog {
     /// Like [`AuditLog::open`], waiting at most `lock_timeout` for another writer before an
     /// append fails closed.
     ///
@@ -253,7 +244,7 @@ impl AuditLog {
                     .map_err(|e| unwritable(path, e))?
             }
         };
-        Ok(AuditLog {
+        Ok(FileLog {
             path: path.to_path_buf(),
             connection: Mutex::new(connection),
             identity: FileIdentity::of(path),
@@ -402,7 +393,7 @@ impl AuditLog {
         F: FnOnce(u64) -> Fut + Send,
         Fut: std::future::Future<Output = Result<(), AuditError>> + Send,
     {
-        use futures_util::TryStreamExt as _;
+        use futures_util::StreamExt as _;
         let options = SqliteConnectOptions::from_str("sqlite://")
             .map_err(|e| unwritable(&self.path, e))?
             .filename(&self.path)
@@ -427,32 +418,17 @@ impl AuditLog {
             .map_err(|e| unwritable(&self.path, e))?;
         let total = u64::try_from(total).unwrap_or(0);
         before(total).await?;
-        let output = |e: std::io::Error| AuditError::Output {
-            what: "the export".to_owned(),
-            reason: e.to_string(),
-        };
-        let mut writer = format.writer(out);
-        writer.start().map_err(output)?;
         let sql = format!("SELECT {COLUMNS} FROM audit_entries {clause} ORDER BY seq");
         let mut query = sqlx::query(&sql);
         for bind in &binds {
             query = query.bind(bind);
         }
-        let mut rows = query.fetch(&mut *snapshot);
-        let mut written = 0u64;
-        // Only the entries counted: the snapshot cannot see later appends, and a count that
-        // disagreed would be a bug reported, not silently exported.
-        while let Some(row) = rows
-            .try_next()
-            .await
-            .map_err(|e| unwritable(&self.path, e))?
-        {
-            let entry = entry_from_row(&row).map_err(|e| unwritable(&self.path, e))?;
-            writer.entry(&entry).map_err(output)?;
-            written += 1;
-        }
-        drop(rows);
-        writer.finish().map_err(output)?;
+        let path = &self.path;
+        let rows = query.fetch(&mut *snapshot).map(|row| {
+            row.and_then(|row| entry_from_row(&row))
+                .map_err(|e| unwritable(path, e))
+        });
+        let written = write_export(rows, format, out).await?;
         snapshot
             .rollback()
             .await
@@ -494,13 +470,188 @@ impl AuditLog {
         Ok(())
     }
 
-    /// Verifies the whole chain, then, when given, a checkpoint file (its signature with `key`,
-    /// and that the log still holds the entry it signed) and the latest checkpoint the keychain
-    /// remembers (so a truncation below it, or a replayed older checkpoint file, is found).
+    /// Reads the whole chain and returns its verdict, with the hashes of the entries numbered
+    /// in `watch`.
     ///
     /// The chain is read through a separate read-only connection (rusqlite, on a blocking
     /// thread): streaming every row through sqlx's asynchronous worker costs several
     /// microseconds per row, which capped verification far below its budget.
+    async fn read_chain(
+        &self,
+        watch: Vec<i64>,
+    ) -> Result<(Verification, Vec<(i64, String)>), AuditError> {
+        // Hold the lock so this process's own appends wait; other processes' appends after the
+        // read began are simply not part of this verdict.
+        let _guard = self.connection.lock().await;
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || crate::verify::read_chain(&path, &watch))
+            .await
+            .map_err(|e| unwritable(&self.path, e))?
+    }
+}
+
+/// An open audit log: this computer's file, or the team's on PostgreSQL (design.md §19). Both
+/// hold the same entries with the same hashes and answer the same calls; only the store differs.
+pub struct AuditLog {
+    store: Store,
+}
+
+enum Store {
+    File(FileLog),
+    Team(Box<crate::team::TeamLog>),
+}
+
+impl AuditLog {
+    /// Opens (creating if needed) the log file at `path`, and refuses it unless SQLite confirms
+    /// WAL journaling and `synchronous=FULL`.
+    ///
+    /// # Errors
+    /// [`AuditError::Unwritable`] or [`AuditError::NotDurable`].
+    pub async fn open(path: &Path) -> Result<Self, AuditError> {
+        Self::open_with(path, LOCK_TIMEOUT).await
+    }
+
+    /// Like [`AuditLog::open`], waiting at most `lock_timeout` for another writer before an
+    /// append fails closed.
+    ///
+    /// # Errors
+    /// [`AuditError::Unwritable`] or [`AuditError::NotDurable`].
+    pub async fn open_with(path: &Path, lock_timeout: Duration) -> Result<Self, AuditError> {
+        Ok(AuditLog {
+            store: Store::File(FileLog::open_with(path, lock_timeout).await?),
+        })
+    }
+
+    /// Opens the team's log on the PostgreSQL server `options` reach (creating its tables the
+    /// first time), refusing a server that would not make commits durable.
+    ///
+    /// # Errors
+    /// [`AuditError::Unwritable`] or [`AuditError::NotDurable`].
+    pub async fn open_team(options: sqlx::postgres::PgConnectOptions) -> Result<Self, AuditError> {
+        Ok(AuditLog {
+            store: Store::Team(Box::new(crate::team::TeamLog::open(options).await?)),
+        })
+    }
+
+    /// The log's file, for a file log.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.store {
+            Store::File(log) => Some(log.path()),
+            Store::Team(_) => None,
+        }
+    }
+
+    /// Where the log is, in words: its file, or `team database host:port/name`.
+    pub fn place(&self) -> String {
+        match &self.store {
+            Store::File(log) => log.path().display().to_string(),
+            Store::Team(log) => log.place().to_owned(),
+        }
+    }
+
+    /// The log's random identity, bound into its checkpoints.
+    pub fn log_id(&self) -> &str {
+        match &self.store {
+            Store::File(log) => log.log_id(),
+            Store::Team(log) => log.log_id(),
+        }
+    }
+
+    /// Appends an entry and returns it once it is durably committed.
+    ///
+    /// # Errors
+    /// When the entry is not durably written. The caller must then not perform the step.
+    pub async fn append(&self, new: NewEntry) -> Result<Entry, AuditError> {
+        match &self.store {
+            Store::File(log) => log.append(new).await,
+            Store::Team(log) => log.append(new).await,
+        }
+    }
+
+    /// The last sequence number and hash, if the log has entries.
+    ///
+    /// # Errors
+    /// When the log cannot be read.
+    pub async fn last(&self) -> Result<Option<(i64, String)>, AuditError> {
+        match &self.store {
+            Store::File(log) => log.last().await,
+            Store::Team(log) => log.last().await,
+        }
+    }
+
+    /// Entries matching `filter`, oldest first.
+    ///
+    /// # Errors
+    /// When the log cannot be read.
+    pub async fn entries(&self, filter: &Filter) -> Result<Vec<Entry>, AuditError> {
+        match &self.store {
+            Store::File(log) => log.entries(filter).await,
+            Store::Team(log) => log.entries(filter).await,
+        }
+    }
+
+    /// The newest `limit` entries matching `filter`, newest first.
+    ///
+    /// # Errors
+    /// When the log cannot be read.
+    pub async fn latest(&self, filter: &Filter, limit: u32) -> Result<Vec<Entry>, AuditError> {
+        match &self.store {
+            Store::File(log) => log.latest(filter, limit).await,
+            Store::Team(log) => log.latest(filter, limit).await,
+        }
+    }
+
+    /// Streams the entries matching `filter` into `out` in `format`, oldest first, from a
+    /// consistent snapshot, so appends go on while a large export is written and memory stays
+    /// flat. `before` is called with the number of entries once it is known and before any is
+    /// written (the caller records the export then; an export that cannot be recorded writes
+    /// nothing).
+    ///
+    /// # Errors
+    /// When the log cannot be read, `before` fails, or `out` cannot be written.
+    pub async fn export_to<W, F, Fut>(
+        &self,
+        filter: &Filter,
+        format: crate::export::ExportFormat,
+        out: &mut W,
+        before: F,
+    ) -> Result<u64, AuditError>
+    where
+        W: std::io::Write + Send,
+        F: FnOnce(u64) -> Fut + Send,
+        Fut: std::future::Future<Output = Result<(), AuditError>> + Send,
+    {
+        match &self.store {
+            Store::File(log) => log.export_to(filter, format, out, before).await,
+            Store::Team(log) => log.export_to(filter, format, out, before).await,
+        }
+    }
+
+    /// A value from the log's own metadata.
+    ///
+    /// # Errors
+    /// When the log cannot be read.
+    pub async fn meta(&self, key: &str) -> Result<Option<String>, AuditError> {
+        match &self.store {
+            Store::File(log) => log.meta(key).await,
+            Store::Team(log) => log.meta(key).await,
+        }
+    }
+
+    /// Sets a value in the log's own metadata (never an entry).
+    ///
+    /// # Errors
+    /// When the log cannot be written.
+    pub async fn set_meta(&self, key: &str, value: &str) -> Result<(), AuditError> {
+        match &self.store {
+            Store::File(log) => log.set_meta(key, value).await,
+            Store::Team(log) => log.set_meta(key, value).await,
+        }
+    }
+
+    /// Verifies the whole chain, then, when given, a checkpoint file (its signature with `key`,
+    /// and that the log still holds the entry it signed) and the latest checkpoint the keychain
+    /// remembers (so a truncation below it, or a replayed older checkpoint file, is found).
     ///
     /// # Errors
     /// When the log cannot be read (a broken log is a verdict, not an error).
@@ -515,14 +666,10 @@ impl AuditLog {
             .into_iter()
             .chain(latest.map(|l| l.seq))
             .collect();
-        // Hold the lock so this process's own appends wait; other processes' appends after the
-        // read began are simply not part of this verdict.
-        let _guard = self.connection.lock().await;
-        let path = self.path.clone();
-        let (mut verification, seen) =
-            tokio::task::spawn_blocking(move || crate::verify::read_chain(&path, &watch))
-                .await
-                .map_err(|e| unwritable(&self.path, e))??;
+        let (mut verification, seen) = match &self.store {
+            Store::File(log) => log.read_chain(watch).await?,
+            Store::Team(log) => log.read_chain(&watch).await?,
+        };
         if verification.problem.is_none()
             && let Some(latest) = latest
         {
@@ -541,7 +688,7 @@ impl AuditLog {
             verification.problem = check_checkpoint(
                 checkpoint,
                 key,
-                &self.log_id,
+                self.log_id(),
                 verification.last_seq,
                 &seen,
                 latest,
@@ -619,6 +766,34 @@ fn check_checkpoint(
         seen,
         "the checkpoint",
     )
+}
+
+/// Writes the entries `rows` yields as an export in `format`, returning how many. Only the
+/// entries the caller counted are read: its snapshot cannot see later appends, and a count that
+/// disagrees is a bug the caller reports, not an export silently cut.
+pub(crate) async fn write_export<S, W>(
+    mut rows: S,
+    format: crate::export::ExportFormat,
+    out: &mut W,
+) -> Result<u64, AuditError>
+where
+    S: futures_util::Stream<Item = Result<Entry, AuditError>> + Unpin,
+    W: std::io::Write + Send,
+{
+    use futures_util::TryStreamExt as _;
+    let output = |e: std::io::Error| AuditError::Output {
+        what: "the export".to_owned(),
+        reason: e.to_string(),
+    };
+    let mut writer = format.writer(out);
+    writer.start().map_err(output)?;
+    let mut written = 0u64;
+    while let Some(entry) = rows.try_next().await? {
+        writer.entry(&entry).map_err(output)?;
+        written += 1;
+    }
+    writer.finish().map_err(output)?;
+    Ok(written)
 }
 
 /// The entry `new` becomes as number `seq` after an entry whose hash is `prev_hash`, stamped now

@@ -14,7 +14,7 @@
 //! (`fsync` or `synchronous_commit` off). Triggers refuse any change to or removal of an entry,
 //! and the head is never trusted when verifying: the chain is recomputed from the entries.
 //!
-//! **API boundary**: [`TeamLog`] (open, append, last, entries, verify). **Invariant**: an entry
+//! **API boundary**: reached through [`crate::AuditLog`]. **Invariant**: an entry
 //! is appended only under the head row's lock, with `seq` one more than the head's and
 //! `prev_hash` the head's hash.
 
@@ -31,7 +31,7 @@ use crate::error::AuditError;
 use crate::export::Filter;
 use crate::log::{
     COLUMNS, Problem, Verification, bind_entry, canonical_details, chained_entry, entry_from_row,
-    random_id,
+    random_id, write_export,
 };
 
 /// The schema: created once by `team init`, checked by every desk that opens it. Idempotent, and
@@ -85,8 +85,8 @@ struct Queued {
     done: tokio::sync::oneshot::Sender<Result<Entry, AuditError>>,
 }
 
-/// The team's audit log, opened by one desk.
-pub struct TeamLog {
+/// The team's audit log, opened by one desk (reached through [`crate::AuditLog::open_team`]).
+pub(crate) struct TeamLog {
     /// Names the server in errors (`host:port/database`, never a password).
     place: String,
     options: PgConnectOptions,
@@ -318,13 +318,129 @@ impl TeamLog {
             .map_err(|e| unwritable(&self.place, e))
     }
 
-    /// Verifies the whole chain from one consistent snapshot: gap-free numbers from 1, each
-    /// entry linked to the one stored before it, each hash recomputed from the entry's fields.
-    /// The head row is not trusted; appends go on while it reads.
+    /// The newest `limit` entries matching `filter`, newest first.
     ///
     /// # Errors
-    /// When the log cannot be read (a broken log is a verdict, not an error).
-    pub async fn verify(&self) -> Result<Verification, AuditError> {
+    /// When the log cannot be read.
+    pub async fn latest(&self, filter: &Filter, limit: u32) -> Result<Vec<Entry>, AuditError> {
+        let (clause, binds) = filter.sql();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM team_audit_entries {} ORDER BY seq DESC LIMIT ${}",
+            numbered(&clause, 1),
+            binds.len() + 1
+        );
+        let mut query = sqlx::query(&sql);
+        for bind in binds {
+            query = query.bind(bind);
+        }
+        let mut connection = self.reader().await?;
+        let rows = query
+            .bind(i64::from(limit))
+            .fetch_all(&mut connection)
+            .await
+            .map_err(|e| unwritable(&self.place, e))?;
+        rows.iter()
+            .map(entry_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(|e| unwritable(&self.place, e))
+    }
+
+    /// Streams the entries matching `filter` into `out` from one snapshot, after `before` is
+    /// told how many there are (as the file log's export).
+    ///
+    /// # Errors
+    /// When the log cannot be read, `before` fails, or `out` cannot be written.
+    pub async fn export_to<W, F, Fut>(
+        &self,
+        filter: &Filter,
+        format: crate::export::ExportFormat,
+        out: &mut W,
+        before: F,
+    ) -> Result<u64, AuditError>
+    where
+        W: std::io::Write + Send,
+        F: FnOnce(u64) -> Fut + Send,
+        Fut: std::future::Future<Output = Result<(), AuditError>> + Send,
+    {
+        use futures_util::StreamExt as _;
+        let mut connection = self.reader().await?;
+        let mut snapshot = connection
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .map_err(|e| unwritable(&self.place, e))?;
+        let (clause, binds) = filter.sql();
+        let clause = numbered(&clause, 1);
+        let count_sql = format!("SELECT count(*) FROM team_audit_entries {clause}");
+        let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+        for bind in &binds {
+            count = count.bind(bind);
+        }
+        let total = count
+            .fetch_one(&mut *snapshot)
+            .await
+            .map_err(|e| unwritable(&self.place, e))?;
+        let total = u64::try_from(total).unwrap_or(0);
+        before(total).await?;
+        let sql = format!("SELECT {COLUMNS} FROM team_audit_entries {clause} ORDER BY seq");
+        let mut query = sqlx::query(&sql);
+        for bind in &binds {
+            query = query.bind(bind);
+        }
+        let place = &self.place;
+        let rows = query.fetch(&mut *snapshot).map(|row| {
+            row.and_then(|row| entry_from_row(&row))
+                .map_err(|e| unwritable(place, e))
+        });
+        let written = write_export(rows, format, out).await?;
+        snapshot
+            .rollback()
+            .await
+            .map_err(|e| unwritable(&self.place, e))?;
+        if written != total {
+            return Err(unwritable(
+                &self.place,
+                format!("the export counted {total} entries and read {written}"),
+            ));
+        }
+        Ok(written)
+    }
+
+    /// A value from the team log's metadata.
+    ///
+    /// # Errors
+    /// When the log cannot be read.
+    pub async fn meta(&self, key: &str) -> Result<Option<String>, AuditError> {
+        let mut connection = self.reader().await?;
+        sqlx::query_scalar("SELECT value FROM team_audit_meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&mut connection)
+            .await
+            .map_err(|e| unwritable(&self.place, e))
+    }
+
+    /// Sets a value in the team log's metadata (never an entry).
+    ///
+    /// # Errors
+    /// When the log cannot be written.
+    pub async fn set_meta(&self, key: &str, value: &str) -> Result<(), AuditError> {
+        let mut connection = self.reader().await?;
+        sqlx::query("INSERT INTO team_audit_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(value)
+            .execute(&mut connection)
+            .await
+            .map_err(|e| unwritable(&self.place, e))?;
+        Ok(())
+    }
+
+    /// Reads the whole chain from one consistent snapshot and returns its verdict, with the
+    /// hashes of the entries numbered in `watch`: gap-free numbers from 1, each entry linked to
+    /// the one stored before it, each hash recomputed from the entry's fields. The head row is
+    /// not trusted; appends go on while it reads.
+    pub(crate) async fn read_chain(
+        &self,
+        watch: &[i64],
+    ) -> Result<(Verification, Vec<(i64, String)>), AuditError> {
         let mut connection = self.reader().await?;
         let mut snapshot = connection
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -338,6 +454,7 @@ impl TeamLog {
             checkpoint_seq: None,
             problem: None,
         };
+        let mut seen = Vec::new();
         {
             let mut rows = sqlx::query(&sql).fetch(&mut *snapshot);
             let mut expected = 1i64;
@@ -350,6 +467,9 @@ impl TeamLog {
                 if verification.problem.is_none() {
                     verification.problem = check(&entry, expected, &verification.last_hash);
                 }
+                if watch.contains(&entry.seq) {
+                    seen.push((entry.seq, entry.entry_hash.clone()));
+                }
                 verification.entries += 1;
                 verification.last_seq = entry.seq;
                 expected = entry.seq + 1;
@@ -360,7 +480,12 @@ impl TeamLog {
             .rollback()
             .await
             .map_err(|e| unwritable(&self.place, e))?;
-        Ok(verification)
+        Ok((verification, seen))
+    }
+
+    /// Where the log is, in words (`team database host:port/name`).
+    pub fn place(&self) -> &str {
+        &self.place
     }
 }
 

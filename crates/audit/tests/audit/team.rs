@@ -3,7 +3,7 @@
 //! the database; tampering by the server's owner is found and located; a dropped connection fails
 //! the append in flight closed, or is replaced before anything was sent.
 
-use countersign_audit::{Actor, Event, NewEntry, TeamLog};
+use countersign_audit::{Actor, AuditLog, Event, NewEntry};
 use sqlx::Connection as _;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
@@ -40,8 +40,8 @@ fn entry(person: &str, n: usize) -> NewEntry {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn desks_appending_at_once_form_one_gap_free_chain() {
     let options = team_database().await;
-    let nurse = std::sync::Arc::new(TeamLog::open(options.clone()).await.unwrap());
-    let doctor = std::sync::Arc::new(TeamLog::open(options.clone()).await.unwrap());
+    let nurse = std::sync::Arc::new(AuditLog::open_team(options.clone()).await.unwrap());
+    let doctor = std::sync::Arc::new(AuditLog::open_team(options.clone()).await.unwrap());
     assert_eq!(nurse.log_id(), doctor.log_id(), "one log for the team");
     let mut tasks = Vec::new();
     for (log, person) in [(&nurse, "nurse"), (&doctor, "doctor")] {
@@ -57,7 +57,7 @@ async fn desks_appending_at_once_form_one_gap_free_chain() {
     for task in tasks {
         task.await.unwrap();
     }
-    let verdict = nurse.verify().await.unwrap();
+    let verdict = nurse.verify(None, None, None).await.unwrap();
     assert!(verdict.intact(), "{:?}", verdict.problem);
     assert_eq!(verdict.entries, 400);
     assert_eq!(verdict.last_seq, 400);
@@ -90,7 +90,7 @@ async fn desks_appending_at_once_form_one_gap_free_chain() {
 #[tokio::test]
 async fn entries_cannot_be_changed_and_tampering_is_located() {
     let options = team_database().await;
-    let log = TeamLog::open(options.clone()).await.unwrap();
+    let log = AuditLog::open_team(options.clone()).await.unwrap();
     for n in 0..10 {
         log.append(entry("nurse", n)).await.unwrap();
     }
@@ -103,7 +103,7 @@ async fn entries_cannot_be_changed_and_tampering_is_located() {
         let refused = sqlx::raw_sql(statement).execute(&mut conn).await;
         assert!(refused.is_err(), "{statement} was allowed");
     }
-    assert!(log.verify().await.unwrap().intact());
+    assert!(log.verify(None, None, None).await.unwrap().intact());
 
     // The server's owner can switch the triggers off; the chain still tells.
     sqlx::raw_sql("ALTER TABLE team_audit_entries DISABLE TRIGGER USER")
@@ -114,7 +114,7 @@ async fn entries_cannot_be_changed_and_tampering_is_located() {
         .execute(&mut conn)
         .await
         .unwrap();
-    let verdict = log.verify().await.unwrap();
+    let verdict = log.verify(None, None, None).await.unwrap();
     assert_eq!(verdict.problem.as_ref().unwrap().seq, 4, "{verdict:?}");
     assert!(verdict.problem.unwrap().what.contains("changed"));
 
@@ -122,7 +122,7 @@ async fn entries_cannot_be_changed_and_tampering_is_located() {
         .execute(&mut conn)
         .await
         .unwrap();
-    let verdict = log.verify().await.unwrap();
+    let verdict = log.verify(None, None, None).await.unwrap();
     assert_eq!(verdict.problem.as_ref().unwrap().seq, 5, "{verdict:?}");
     assert!(verdict.problem.unwrap().what.contains("missing"));
 }
@@ -130,7 +130,7 @@ async fn entries_cannot_be_changed_and_tampering_is_located() {
 #[tokio::test]
 async fn a_dropped_connection_is_replaced_and_an_unreachable_server_fails_closed() {
     let options = team_database().await;
-    let log = TeamLog::open(options.clone()).await.unwrap();
+    let log = AuditLog::open_team(options.clone()).await.unwrap();
     log.append(entry("nurse", 0)).await.unwrap();
     // The server drops every connection of this database (a restart, a failover).
     let mut admin = PgConnection::connect_with(&options.clone().database("postgres"))
@@ -144,13 +144,17 @@ async fn a_dropped_connection_is_replaced_and_an_unreachable_server_fails_closed
         .unwrap();
     // Nothing was sent on the dead connection: a new one writes the entry.
     log.append(entry("nurse", 1)).await.unwrap();
-    let verdict = log.verify().await.unwrap();
+    let verdict = log.verify(None, None, None).await.unwrap();
     assert!(verdict.intact());
     assert_eq!(verdict.entries, 2);
 
     // No server at all: opening and appending fail, with the place named and no password.
     let nowhere = options.clone().port(free_port());
-    let error = TeamLog::open(nowhere).await.err().unwrap().to_string();
+    let error = AuditLog::open_team(nowhere)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
     assert!(error.contains("cannot be written"), "{error}");
     assert!(!error.contains("postgres-admin-pw"), "{error}");
 }
@@ -161,4 +165,63 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Export, the newest entries, metadata and checkpoints work on the team log as on the file log.
+#[tokio::test]
+async fn the_team_log_exports_pages_and_checkpoints_as_the_file_log() {
+    let options = team_database().await;
+    let log = AuditLog::open_team(options).await.unwrap();
+    for n in 0..5 {
+        log.append(entry("nurse", n)).await.unwrap();
+    }
+    let newest = log
+        .latest(&countersign_audit::Filter::default(), 2)
+        .await
+        .unwrap();
+    assert_eq!(newest.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![5, 4]);
+    let mut out = Vec::new();
+    let counted = std::sync::Mutex::new(0);
+    let written = log
+        .export_to(
+            &countersign_audit::Filter::default(),
+            countersign_audit::ExportFormat::Json,
+            &mut out,
+            |n| {
+                *counted.lock().unwrap() = n;
+                async { Ok(()) }
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((written, *counted.lock().unwrap()), (5, 5));
+    assert_eq!(
+        String::from_utf8(out)
+            .unwrap()
+            .matches("decision.approved")
+            .count(),
+        5
+    );
+    log.set_meta("last_security_report_at", "2026-12-02")
+        .await
+        .unwrap();
+    assert_eq!(
+        log.meta("last_security_report_at")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("2026-12-02")
+    );
+
+    // A checkpoint signed over the team log catches a deleted tail.
+    let key = countersign_audit::CheckpointKey::generate().unwrap();
+    let (seq, hash) = log.last().await.unwrap().unwrap();
+    let checkpoint = key.sign(log.log_id(), seq, &hash, "2026-12-02T12:00:00.000000Z");
+    let verdict = log
+        .verify(Some(&checkpoint), Some(&key.verifying_key()), None)
+        .await
+        .unwrap();
+    assert!(verdict.intact(), "{verdict:?}");
+    assert!(log.place().starts_with("team database 127.0.0.1:"));
+    assert!(log.path().is_none());
 }
