@@ -16,10 +16,13 @@ use crate::home::DataHome;
 
 const SIGNING_KEY: &str = "audit-signing-key";
 const LATEST_CHECKPOINT: &str = "audit-latest-checkpoint";
+/// A desk in a team remembers its latest checkpoint of the team's log apart from the one of its
+/// own file log from before it joined: each is checked only against its own log.
+const LATEST_TEAM_CHECKPOINT: &str = "audit-latest-team-checkpoint";
 
 /// The keychain entries the audit log keeps for a data home (its signing key and the latest
-/// checkpoint it remembers).
-pub const KEYCHAIN_ENTRIES: [&str; 2] = [SIGNING_KEY, LATEST_CHECKPOINT];
+/// checkpoint it remembers, of its own log and of its team's).
+pub const KEYCHAIN_ENTRIES: [&str; 3] = [SIGNING_KEY, LATEST_CHECKPOINT, LATEST_TEAM_CHECKPOINT];
 const LAST_REPORT: &str = "last_security_report_at";
 
 /// The audit log of a data home, used on behalf of one person.
@@ -132,13 +135,17 @@ pub(crate) fn write_file(path: &Path, text: &str) -> Result<(), AppError> {
 }
 
 impl Audit {
-    /// Opens the data home's audit log for `actor`.
+    /// Opens the data home's audit log for `actor`: its own file, or, once the data home joined
+    /// a team, the team's log on PostgreSQL.
     ///
     /// # Errors
-    /// When the log cannot be opened durably.
+    /// When the log cannot be opened durably (in a team: the database cannot be reached).
     pub async fn open(home: &DataHome, actor: Actor) -> Result<Self, AppError> {
         home.ensure()?;
-        let log = AuditLog::open(&home.audit_db()).await?;
+        let log = match crate::team::TeamConfig::read(home)? {
+            Some(team) => AuditLog::open_team(team.connect_options(home)?).await?,
+            None => AuditLog::open(&home.audit_db()).await?,
+        };
         Ok(Audit {
             home: home.clone(),
             log,
@@ -164,6 +171,15 @@ impl Audit {
     pub async fn record(&self, entry: NewEntry) -> Result<(), AppError> {
         self.log.append(entry).await?;
         Ok(())
+    }
+
+    /// Where the latest checkpoint of this log is remembered.
+    fn latest_checkpoint_entry(&self) -> &'static str {
+        if self.log.path().is_some() {
+            LATEST_CHECKPOINT
+        } else {
+            LATEST_TEAM_CHECKPOINT
+        }
     }
 
     fn signing_key(&self) -> Result<Option<CheckpointKey>, AppError> {
@@ -194,7 +210,7 @@ impl Audit {
         // is still verified, and the verdict says what could not be checked.
         let remembered = self
             .keychain
-            .read(LATEST_CHECKPOINT)
+            .read(self.latest_checkpoint_entry())
             .map_err(AppError::from);
         let (key, latest, keychain_note) = match (self.signing_key(), remembered) {
             (Ok(key), Ok(latest)) => (
@@ -341,8 +357,10 @@ impl Audit {
             seq,
             entry_hash: hash.clone(),
         };
-        self.keychain
-            .store(LATEST_CHECKPOINT, &Secret::new(trusted.encode()))?;
+        self.keychain.store(
+            self.latest_checkpoint_entry(),
+            &Secret::new(trusted.encode()),
+        )?;
         let details = serde_json::json!({ "seq": seq, "entry_hash": hash, "file": out.display().to_string() });
         self.log
             .append(NewEntry::new(self.actor.clone(), Event::AuditCheckpoint).details(details))

@@ -23,6 +23,7 @@ pub mod release;
 pub mod routines;
 mod settings;
 mod store;
+pub mod team;
 pub mod totp;
 pub mod views;
 

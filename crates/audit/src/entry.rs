@@ -192,11 +192,32 @@ pub enum Event {
     /// A run of a routine was held as a pending proposal for the person.
     #[serde(rename = "routine.run.held")]
     RoutineRunHeld,
+    /// This desk joined a team (or made one): its log is the team's from here on.
+    #[serde(rename = "team.joined")]
+    TeamJoined,
+    /// A person was added to the team (details: roles, who added them).
+    #[serde(rename = "person.added")]
+    PersonAdded,
+    /// A person was disabled: they can no longer sign in.
+    #[serde(rename = "person.disabled")]
+    PersonDisabled,
+    /// A person signed in to a desk with their second factor.
+    #[serde(rename = "person.signed_in")]
+    PersonSignedIn,
+    /// A sign-in was refused (unknown or disabled person, wrong code).
+    #[serde(rename = "person.sign_in_failed")]
+    PersonSignInFailed,
+    /// A role was asked for a person; a role needing two people waits for the second.
+    #[serde(rename = "role.requested")]
+    RoleRequested,
+    /// A role took effect.
+    #[serde(rename = "role.granted")]
+    RoleGranted,
 }
 
 impl Event {
     /// Every event.
-    pub const ALL: [Event; 38] = [
+    pub const ALL: [Event; 45] = [
         Event::ProposalReceived,
         Event::ProposalRefused,
         Event::ProposalWithdrawn,
@@ -235,6 +256,13 @@ impl Event {
         Event::RoutineRunSucceeded,
         Event::RoutineRunFailed,
         Event::RoutineRunHeld,
+        Event::TeamJoined,
+        Event::PersonAdded,
+        Event::PersonDisabled,
+        Event::PersonSignedIn,
+        Event::PersonSignInFailed,
+        Event::RoleRequested,
+        Event::RoleGranted,
     ];
 
     /// The stored spelling, e.g. `decision.approved`.
@@ -278,6 +306,13 @@ impl Event {
             Event::RoutineRunSucceeded => "routine.run.succeeded",
             Event::RoutineRunFailed => "routine.run.failed",
             Event::RoutineRunHeld => "routine.run.held",
+            Event::TeamJoined => "team.joined",
+            Event::PersonAdded => "person.added",
+            Event::PersonDisabled => "person.disabled",
+            Event::PersonSignedIn => "person.signed_in",
+            Event::PersonSignInFailed => "person.sign_in_failed",
+            Event::RoleRequested => "role.requested",
+            Event::RoleGranted => "role.granted",
         }
     }
 

@@ -13,6 +13,10 @@ pub fn security_events(entry: &Entry) -> Option<&'static str> {
             Some("An agent tried to use a credential outside its scope")
         }
         Event::SecondFactorFailed => Some("A wrong second factor was entered"),
+        Event::PersonSignInFailed => Some("A sign-in to a desk was refused"),
+        Event::PersonAdded => Some("A person was added to the team"),
+        Event::PersonDisabled => Some("A person was disabled"),
+        Event::RoleGranted => Some("A role took effect for a person"),
         Event::ExecutionOutcomeUnknown => {
             Some("An execution's outcome is unknown (Countersign stopped during it)")
         }

@@ -173,8 +173,7 @@ impl TeamLog {
             .execute(&mut *tx)
             .await
             .map_err(|e| unwritable(&place, e))?;
-        sqlx::raw_sql(SCHEMA)
-            .execute(&mut *tx)
+        sqlx::Executor::execute(&mut *tx, SCHEMA)
             .await
             .map_err(|e| unwritable(&place, e))?;
         let id = random_id().map_err(|e| unwritable(&place, e))?;

@@ -134,7 +134,7 @@ fn parse_auth(text: &str) -> anyhow::Result<HttpAuth> {
     })
 }
 
-fn read_secret(prompt: &str) -> anyhow::Result<Secret> {
+pub(crate) fn read_secret(prompt: &str) -> anyhow::Result<Secret> {
     let value = if std::io::stdin().is_terminal() {
         rpassword::prompt_password(prompt).context("reading the secret from the terminal")?
     } else {

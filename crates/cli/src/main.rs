@@ -10,6 +10,7 @@ mod descriptor;
 mod mcp;
 mod review;
 mod routine;
+mod team;
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -76,6 +77,13 @@ enum Command {
     /// List, show, pause, resume, revoke and run routines.
     #[command(subcommand)]
     Routine(routine::RoutineCommand),
+    /// Make or join a team: several people at several desks sharing one PostgreSQL database
+    /// for their people, roles and audit log (secrets stay in each person's keychain).
+    #[command(subcommand)]
+    Team(team::TeamCommand),
+    /// Add, list, disable people of the team, and confirm roles that need two people.
+    #[command(subcommand)]
+    Person(team::PersonCommand),
 }
 
 /// What `explain` prints for an explained proposal (design.md §14).
@@ -103,6 +111,8 @@ fn main() -> ExitCode {
         Command::Audit(command) => audit::run(command),
         Command::Descriptor(command) => descriptor::run(command),
         Command::Routine(command) => routine::run(command),
+        Command::Team(command) => team::run_team(command),
+        Command::Person(command) => team::run_person(command),
     };
     // Errors are for people: one line of causes, no backtrace.
     outcome.unwrap_or_else(|error| {

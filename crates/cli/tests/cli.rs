@@ -543,3 +543,315 @@ fn an_imported_openapi_document_explains_its_api() {
     assert_ne!(again.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&again.stderr).contains("--replace"));
 }
+
+/// The secret of an enrolment `person add` or `team init` printed.
+fn enrolled_secret(output: &Output) -> String {
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.split("type this secret into the authenticator: ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("no enrolment in {text}"))
+        .to_owned()
+}
+
+/// `countersign` with the code `secret`'s authenticator shows now on standard input.
+fn signed(home: &Path, args: &[&str], secret: &str) -> Output {
+    countersign(home, args, Some(code_now(secret).as_bytes()))
+}
+
+fn code_now(secret: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    countersign_app::totp::code(&countersign_app::totp::decode(secret).unwrap(), now) + "\n"
+}
+
+/// Two desks (two data homes, two keychain namespaces) on one team database on a real
+/// PostgreSQL server: a team is made, a second desk joins, an admin adds a nurse and a
+/// prescriber; the prescriber role waits for a second person, which the nurse cannot be and the
+/// admin who asked cannot be, and the registrant can; a wrong code and a disabled person are
+/// refused; both desks verify one team log that names each person.
+#[test]
+fn two_desks_share_a_team_its_people_and_one_audit_log() {
+    let admin_url = std::env::var("COUNTERSIGN_TEST_POSTGRES").expect(
+        "COUNTERSIGN_TEST_POSTGRES is not set: run through scripts/test.sh, which starts PostgreSQL",
+    );
+    let (base, _) = admin_url.rsplit_once('/').unwrap();
+    let (credentials, host) = base
+        .strip_prefix("postgres://")
+        .unwrap()
+        .split_once('@')
+        .unwrap();
+    let (user, password) = credentials.split_once(':').unwrap();
+    let name = format!("team_cli_{}", std::process::id());
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            use sqlx::Connection as _;
+            let mut conn = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+            sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        });
+    let database = format!("postgres://{user}@{host}/{name}");
+    let front = tempfile::tempdir().unwrap();
+    let back = tempfile::tempdir().unwrap();
+    let password_line = format!("{password}\n");
+
+    // The front desk was used alone first: its own log has a checkpoint it remembers.
+    assert!(
+        countersign(front.path(), &["agent", "add", "scribe"], None)
+            .status
+            .success()
+    );
+    let checkpoint = front.path().join("before-team.json");
+    let checkpointed = countersign(
+        front.path(),
+        &["audit", "checkpoint", "--out", checkpoint.to_str().unwrap()],
+        None,
+    );
+    assert!(
+        checkpointed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checkpointed.stderr)
+    );
+
+    // A password in the address is refused before anything is made.
+    let leaked = countersign(
+        front.path(),
+        &[
+            "team",
+            "init",
+            "--database",
+            &admin_url,
+            "--as",
+            "Ana Admin",
+        ],
+        Some(password_line.as_bytes()),
+    );
+    assert!(!leaked.status.success());
+    assert!(String::from_utf8_lossy(&leaked.stderr).contains("leave the password out"));
+    assert!(!String::from_utf8_lossy(&leaked.stderr).contains(password));
+
+    let made = countersign(
+        front.path(),
+        &["team", "init", "--database", &database, "--as", "Ana Admin"],
+        Some(password_line.as_bytes()),
+    );
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let ana = enrolled_secret(&made);
+    let joined = countersign(
+        back.path(),
+        &["team", "join", "--database", &database],
+        Some(password_line.as_bytes()),
+    );
+    assert!(
+        joined.status.success(),
+        "{}",
+        String::from_utf8_lossy(&joined.stderr)
+    );
+    assert!(
+        !std::fs::read_to_string(back.path().join("team.json"))
+            .unwrap()
+            .contains(password)
+    );
+
+    let nurse = signed(
+        front.path(),
+        &[
+            "person",
+            "add",
+            "Nora Nurse",
+            "--role",
+            "nurse",
+            "--as",
+            "Ana Admin",
+        ],
+        &ana,
+    );
+    assert!(
+        nurse.status.success(),
+        "{}",
+        String::from_utf8_lossy(&nurse.stderr)
+    );
+    let nora = enrolled_secret(&nurse);
+    // A prescriber needs a valid DEA number.
+    let bad_dea = signed(
+        front.path(),
+        &[
+            "person",
+            "add",
+            "Dr Khan",
+            "--role",
+            "prescriber",
+            "--dea-number",
+            "AB1234564",
+            "--address",
+            "1 Main St",
+            "--as",
+            "Ana Admin",
+        ],
+        &ana,
+    );
+    assert!(!bad_dea.status.success());
+    let doctor = signed(
+        front.path(),
+        &[
+            "person",
+            "add",
+            "Dr Khan",
+            "--role",
+            "prescriber",
+            "--dea-number",
+            "AB1234563",
+            "--address",
+            "1 Main St, Springfield",
+            "--as",
+            "Ana Admin",
+        ],
+        &ana,
+    );
+    assert!(
+        doctor.status.success(),
+        "{}",
+        String::from_utf8_lossy(&doctor.stderr)
+    );
+    let khan = enrolled_secret(&doctor);
+    // Only an admin adds people.
+    let by_nurse = signed(
+        back.path(),
+        &["person", "add", "Eve", "--as", "Nora Nurse"],
+        &nora,
+    );
+    assert!(!by_nurse.status.success());
+    assert!(String::from_utf8_lossy(&by_nurse.stderr).contains("not an admin"));
+
+    let list = countersign(back.path(), &["person", "list"], None);
+    let listed = String::from_utf8_lossy(&list.stdout).into_owned();
+    assert!(
+        listed
+            .contains("Dr Khan\tno roles\twaiting for a second person: prescriber\tDEA AB1234563"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains(&khan) && !listed.contains(&nora),
+        "no second factor is listed"
+    );
+
+    // Two people grant prescriber, one a prescriber or the registrant.
+    for (by, secret, why) in [
+        ("Nora Nurse", &nora, "needs a prescriber"),
+        ("Ana Admin", &ana, "a second person must confirm"),
+    ] {
+        let refused = signed(
+            back.path(),
+            &[
+                "person",
+                "confirm",
+                "Dr Khan",
+                "--role",
+                "prescriber",
+                "--as",
+                by,
+            ],
+            secret,
+        );
+        assert!(!refused.status.success(), "{by} confirmed");
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains(why),
+            "{}",
+            String::from_utf8_lossy(&refused.stderr)
+        );
+    }
+    let confirmed = signed(
+        back.path(),
+        &[
+            "person",
+            "confirm",
+            "Dr Khan",
+            "--role",
+            "prescriber",
+            "--as",
+            "Dr Khan",
+        ],
+        &khan,
+    );
+    assert!(
+        confirmed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&confirmed.stderr)
+    );
+    let list = countersign(front.path(), &["person", "list"], None);
+    assert!(String::from_utf8_lossy(&list.stdout).contains("Dr Khan\tprescriber\tDEA AB1234563"));
+
+    // A wrong code, and a disabled person, sign no one in.
+    let wrong = countersign(
+        front.path(),
+        &["person", "disable", "Nora Nurse", "--as", "Ana Admin"],
+        Some(b"000000\n"),
+    );
+    assert!(!wrong.status.success());
+    let disabled = signed(
+        front.path(),
+        &["person", "disable", "Nora Nurse", "--as", "Ana Admin"],
+        &ana,
+    );
+    assert!(
+        disabled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&disabled.stderr)
+    );
+    let after = signed(
+        back.path(),
+        &["person", "disable", "Dr Khan", "--as", "Nora Nurse"],
+        &nora,
+    );
+    assert!(!after.status.success());
+    assert!(String::from_utf8_lossy(&after.stderr).contains("do not sign anyone in"));
+
+    // One chain for both desks, verified from each, naming each person.
+    for desk in [front.path(), back.path()] {
+        let verify = countersign(desk, &["audit", "verify"], None);
+        assert!(
+            verify.status.success(),
+            "{}",
+            String::from_utf8_lossy(&verify.stdout)
+        );
+    }
+    let export = countersign(back.path(), &["audit", "export", "--format", "json"], None);
+    let exported = String::from_utf8_lossy(&export.stdout).into_owned();
+    for expected in [
+        "team.joined",
+        "person.added",
+        "role.requested",
+        "role.granted",
+        "person.signed_in",
+        "person.sign_in_failed",
+        "person.disabled",
+        "Ana Admin",
+        "Nora Nurse",
+        "Dr Khan",
+    ] {
+        assert!(exported.contains(expected), "no {expected} in the team log");
+    }
+    assert!(
+        !exported.contains(password),
+        "the database password is never in the log"
+    );
+    assert!(!exported.contains(&ana) && !exported.contains(&khan));
+    // The front desk's own file log ends with the join; the team's log holds the rest.
+    let local = countersign_app::DataHome::at(front.path().to_path_buf());
+    assert!(local.audit_db().exists());
+}

@@ -120,10 +120,10 @@ pub async fn erase(home: &DataHome) -> Result<(), DemoError> {
         }
     }
     let keychain = home.keychain();
-    for entry in AUDIT_KEYCHAIN_ENTRIES
-        .iter()
-        .chain([&countersign_app::totp::KEYCHAIN_ENTRY])
-    {
+    for entry in AUDIT_KEYCHAIN_ENTRIES.iter().chain([
+        &countersign_app::totp::KEYCHAIN_ENTRY,
+        &countersign_app::team::DATABASE_PASSWORD,
+    ]) {
         keychain
             .remove(entry)
             .map_err(countersign_app::AppError::from)?;

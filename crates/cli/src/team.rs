@@ -1,0 +1,192 @@
+//! `countersign team init|join|status` and `countersign person add|list|disable|confirm`
+//! (design.md §19). The team's rules live in `countersign_app::team`; this adapter reads the
+//! arguments, the database password (never from the command line) and the signed-in person's
+//! code, and prints.
+
+use std::io::{BufRead as _, IsTerminal as _};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use countersign_app::team::{Enrolment, SignedIn, Team, TeamConfig};
+use countersign_app::{Audit, DataHome};
+
+use crate::credential::read_secret;
+use crate::person;
+
+#[derive(Debug, Subcommand)]
+pub enum TeamCommand {
+    /// Make a team on a PostgreSQL database, with you as its first person and admin; this data
+    /// home joins it. The database password is read from the terminal without echo, or from
+    /// standard input; it is kept in your keychain.
+    Init {
+        /// postgres://USER@HOST:PORT/DATABASE (no password in it).
+        #[arg(long)]
+        database: String,
+        /// Your name in the team, as others will see it in the audit log.
+        #[arg(long = "as", value_name = "NAME")]
+        founder: String,
+    },
+    /// Join this data home (this desk) to a team already made on a PostgreSQL database.
+    Join {
+        /// postgres://USER@HOST:PORT/DATABASE (no password in it).
+        #[arg(long)]
+        database: String,
+    },
+    /// Say which team this data home is in.
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PersonCommand {
+    /// Add a person to the team and print their second-factor enrolment once (an admin does
+    /// this). `prescriber` needs --dea-number and --address and waits for a second person.
+    Add {
+        /// Their name.
+        name: String,
+        /// A role (repeat for several): admin, prescriber, or your own (nurse, billing…).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Their DEA registration number, for a prescriber.
+        #[arg(long)]
+        dea_number: Option<String>,
+        /// Their practice address, for a prescriber (shown in the prescription's signing block).
+        #[arg(long)]
+        address: Option<String>,
+        /// Who you are (you are asked for your second factor's code).
+        #[arg(long = "as", value_name = "NAME")]
+        by: String,
+    },
+    /// List the team's people and their roles (never their second factor).
+    List,
+    /// Disable a person at once: they can no longer sign in.
+    Disable {
+        /// Their name.
+        name: String,
+        /// Who you are (you are asked for your second factor's code).
+        #[arg(long = "as", value_name = "NAME")]
+        by: String,
+    },
+    /// Confirm a role waiting for a second person (prescriber: you are a prescriber, or the
+    /// registrant themselves).
+    Confirm {
+        /// The person the role is for.
+        name: String,
+        /// The role.
+        #[arg(long)]
+        role: String,
+        /// Who you are (you are asked for your second factor's code).
+        #[arg(long = "as", value_name = "NAME")]
+        by: String,
+    },
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn print_enrolment(enrolment: &Enrolment) {
+    println!("Second factor for {}:", enrolment.name);
+    println!("  {}", enrolment.uri.expose());
+    println!(
+        "  (or type this secret into the authenticator: {})",
+        enrolment.secret.expose()
+    );
+    eprintln!(
+        "This is shown only now. {} adds it to their authenticator app, then signs in with its code.",
+        enrolment.name
+    );
+}
+
+pub fn run_team(command: TeamCommand) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let home = DataHome::locate()?;
+        match command {
+            TeamCommand::Init { database, founder } => {
+                let password = read_secret("Team database password: ")?;
+                let enrolment = Team::init(&home, &database, &password, &founder).await?;
+                println!("Made the team on {database}; this desk is in it, and you are its admin.");
+                print_enrolment(&enrolment);
+            }
+            TeamCommand::Join { database } => {
+                let password = read_secret("Team database password: ")?;
+                Team::join(&home, &database, &password).await?;
+                println!("This desk joined the team on {database}. Sign in with: countersign review --as NAME");
+            }
+            TeamCommand::Status => match TeamConfig::read(&home)? {
+                Some(config) => println!("In the team on {}.", config.database),
+                None => println!("Not in a team: this data home is one person's, with its own audit log."),
+            },
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Reads the code of `name`'s second factor (from the terminal, or a line of standard input)
+/// and signs them in.
+pub(crate) async fn sign_in(team: &Team, name: &str) -> anyhow::Result<SignedIn> {
+    let code = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(format!("Second factor code for {name}: "))
+            .context("reading the code")?
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the code from standard input")?;
+        line
+    };
+    Ok(team.sign_in(name, code.trim()).await?)
+}
+
+pub fn run_person(command: PersonCommand) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let home = DataHome::locate()?;
+        let audit = Arc::new(Audit::open(&home, person()).await?);
+        let team = Team::open(&home, audit)?.ok_or_else(|| {
+            anyhow::anyhow!("this data home is not in a team: countersign team init or team join first")
+        })?;
+        match command {
+            PersonCommand::Add { name, roles, dea_number, address, by } => {
+                let by = sign_in(&team, &by).await?;
+                let enrolment = team
+                    .add_person(&by, &name, &roles, dea_number.as_deref(), address.as_deref())
+                    .await?;
+                println!("Added {name}.");
+                if roles.iter().any(|r| r == countersign_app::team::PRESCRIBER) {
+                    println!("Their prescriber role waits for a second person: countersign person confirm \"{name}\" --role prescriber --as NAME");
+                }
+                print_enrolment(&enrolment);
+            }
+            PersonCommand::List => {
+                for p in team.people().await? {
+                    let mut line = format!("{}\t{}", p.name, if p.roles.is_empty() { "no roles".to_owned() } else { p.roles.join(", ") });
+                    if !p.pending_roles.is_empty() {
+                        line.push_str(&format!("\twaiting for a second person: {}", p.pending_roles.join(", ")));
+                    }
+                    if let Some(number) = &p.dea_number {
+                        line.push_str(&format!("\tDEA {number}"));
+                    }
+                    if let Some(at) = &p.disabled_at {
+                        line.push_str(&format!("\tdisabled {at}"));
+                    }
+                    println!("{line}");
+                }
+            }
+            PersonCommand::Disable { name, by } => {
+                let by = sign_in(&team, &by).await?;
+                team.disable(&by, &name).await?;
+                println!("Disabled {name}: they can no longer sign in.");
+            }
+            PersonCommand::Confirm { name, role, by } => {
+                let by = sign_in(&team, &by).await?;
+                team.confirm_role(&by, &name, &role).await?;
+                println!("{name} is now {role}.");
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
