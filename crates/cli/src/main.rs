@@ -61,6 +61,9 @@ enum Command {
         /// inside the data home that starts fresh every time.
         #[arg(long)]
         demo: bool,
+        /// On a team desk: your name in the team (you are asked for your second factor's code).
+        #[arg(long = "as", value_name = "NAME")]
+        person: Option<String>,
     },
     /// Bridge an agent that speaks MCP over standard input and output to the running app (the
     /// agent key comes from COUNTERSIGN_AGENT_KEY).
@@ -105,7 +108,7 @@ fn main() -> ExitCode {
     let outcome = match Cli::parse().command {
         Command::Explain { file } => explain(file),
         Command::Credential(command) => credential::run(command),
-        Command::Review { demo } => review::run(demo),
+        Command::Review { demo, person } => review::run(demo, person),
         Command::Mcp => mcp::run(),
         Command::Agent(command) => agent::run(command),
         Command::Audit(command) => audit::run(command),

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use countersign_app::views::{ProposalView, ReleaseChoice, ReleaseKind, RiskSeverity};
 use countersign_app::{MINIMUM_VIEW, RoutineChange, RoutineStatus, WORDS};
@@ -89,7 +89,22 @@ fn show(view: &ProposalView) {
     println!("Purpose given: {}", safe(&view.purpose));
 }
 
-pub fn run(demo: bool) -> anyhow::Result<ExitCode> {
+pub fn run(demo: bool, person: Option<String>) -> anyhow::Result<ExitCode> {
+    // The code is read before anything starts: the terminal is then the reviewer's.
+    let sign_in = match person {
+        Some(name) => {
+            let code = rpassword::prompt_password(format!("Second factor code for {name}: "))
+                .or_else(|_| {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line).map(|_| line)
+                })?;
+            Some(countersign_launch::SignIn {
+                name,
+                code: countersign_vault::Secret::new(code.trim().to_owned()),
+            })
+        }
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -99,6 +114,7 @@ pub fn run(demo: bool) -> anyhow::Result<ExitCode> {
             demo: if demo { DemoChoice::Always } else { DemoChoice::Never },
             // The terminal cannot unlock: it does not lock itself either.
             auto_lock: false,
+            sign_in,
         })
         .await?;
         let desk = Arc::clone(&running.desk);
@@ -119,6 +135,10 @@ pub fn run(demo: bool) -> anyhow::Result<ExitCode> {
         let mut skipped: HashSet<String> = HashSet::new();
         let mut alerted: HashSet<String> = HashSet::new();
         loop {
+            // One step of the review; a store or log that cannot be reached (a team database
+            // gone away) stops nothing for good: the desk says so, nothing is approved or run,
+            // and it tries again.
+            let step: anyhow::Result<bool> = async {
             let inbox = desk.inbox().await?;
             for alert in inbox.alerts.iter().rev() {
                 if alerted.insert(format!("{}{}", alert.at, alert.credential)) {
@@ -138,25 +158,25 @@ pub fn run(demo: bool) -> anyhow::Result<ExitCode> {
                     Some(false) => {
                         skipped.insert(line.id.clone());
                     }
-                    None => break,
+                    None => return Ok(false),
                 }
-                continue;
+                return Ok(true);
             }
             // Oldest first: in the order they arrived, however many are waiting.
             let skipped_ids: Vec<String> = skipped.iter().cloned().collect();
             let Some(line) = desk.oldest_pending(&skipped_ids).await? else {
                 println!("No proposals waiting.");
                 tokio::select! {
-                    changed = changes.changed() => if changed.is_err() { break },
-                    line = terminal.lines.next_line() => if line?.is_none() { break },
+                    changed = changes.changed() => if changed.is_err() { return Ok(false) },
+                    line = terminal.lines.next_line() => if line?.is_none() { return Ok(false) },
                 }
-                continue;
+                return Ok(true);
             };
             let view = desk.proposal(&line.id).await?;
             let shown = Instant::now();
             show(&view);
             let code = approval_code()?;
-            let Some(answer) = terminal.ask(&format!("Type {code} to approve, r to reject, s to skip: ")).await? else { break };
+            let Some(answer) = terminal.ask(&format!("Type {code} to approve, r to reject, s to skip: ")).await? else { return Ok(false) };
             if answer == code {
                 let mut factor = None;
                 if view.requires_second_factor {
@@ -227,6 +247,20 @@ pub fn run(demo: bool) -> anyhow::Result<ExitCode> {
                 println!("Skipped for now.");
             } else {
                 println!("That was not the approval code; nothing was approved.");
+            }
+                        Ok(true)
+            }
+            .await;
+            match step {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(error) => {
+                    println!("Countersign cannot reach its records now, so nothing is approved or run: {}. Trying again in a few seconds (Ctrl-D stops).", safe(&format!("{error:#}")));
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_secs(3)) => {}
+                        line = terminal.lines.next_line() => if line?.is_none() { break },
+                    }
+                }
             }
         }
         println!("Stopped. Pending proposals wait for the next review.");

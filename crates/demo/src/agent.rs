@@ -81,6 +81,30 @@ fn answered(key: &str, answer: CallToolResult, id_field: &str) -> Outcome {
     }
 }
 
+/// The pause before each poll, under the connector's default rate of 5 requests a second.
+const PACE: Duration = Duration::from_millis(250);
+
+/// Calls `tool`, waiting and trying again (at most 10 times) while the connector's rate limit
+/// turns it away (HTTP 429: the call was not taken, so trying again cannot do it twice).
+async fn call_paced(
+    client: &rmcp::service::RunningService<rmcp::RoleClient, ()>,
+    tool: &str,
+    arguments: &serde_json::Value,
+) -> Result<CallToolResult, DemoError> {
+    let mut tries = 0;
+    loop {
+        match client.call_tool(call(tool, arguments)).await {
+            Ok(answer) => return Ok(answer),
+            Err(error) if tries < 10 && error.to_string().contains("429") => {
+                tracing::debug!(%error, tool, "the connector turned a call away; trying again");
+                tries += 1;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(error) => return Err(DemoError::Agent(error.to_string())),
+        }
+    }
+}
+
 fn call(tool: &str, arguments: &serde_json::Value) -> CallToolRequestParams {
     CallToolRequestParams::new(tool.to_owned())
         .with_arguments(arguments.as_object().cloned().unwrap_or_default())
@@ -107,10 +131,7 @@ pub async fn run(
         .await;
     let mut outcomes = Vec::new();
     for step in steps.iter().filter(|s| s.tool != "run_routine") {
-        let answer = client
-            .call_tool(call(step.tool, &step.arguments))
-            .await
-            .map_err(|e| DemoError::Agent(e.to_string()))?;
+        let answer = call_paced(&client, step.tool, &step.arguments).await?;
         let outcome = answered(step.key, answer, "id");
         tracing::info!(step = step.key, status = %outcome.status, "the demo agent proposed");
         outcomes.push(outcome);
@@ -148,16 +169,15 @@ pub async fn run(
             }
             let mut arguments = run.arguments.clone();
             arguments["id"] = serde_json::json!(routine.id);
-            let answer = client
-                .call_tool(call("run_routine", &arguments))
-                .await
-                .map_err(|e| DemoError::Agent(e.to_string()))?;
+            let answer = call_paced(&client, "run_routine", &arguments).await?;
             // A held run is followed as the proposal it became.
             let outcome = answered(run.key, answer, "proposal_id");
             tracing::info!(step = run.key, status = %outcome.status, "the demo agent asked for a run");
             outcomes.push(outcome);
             changed = true;
         }
+        // Routines first: their runs wait on them.
+        outcomes.sort_by_key(|o| !o.id.as_deref().is_some_and(|id| id.starts_with("rtn_")));
         for outcome in outcomes.iter_mut().filter(|o| !o.settled()) {
             let Some(id) = outcome.id.clone() else {
                 continue;
@@ -171,7 +191,10 @@ pub async fn run(
                     serde_json::json!({ "id": id, "wait_seconds": 0 }),
                 )
             };
+            // Paced under the connector's rate limit (5 a second); a refusal waits a moment.
+            tokio::time::sleep(PACE).await;
             let Ok(answer) = client.call_tool(call(tool, &arguments)).await else {
+                tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             };
             let view = answer.structured_content.unwrap_or_default();

@@ -5,7 +5,8 @@
 //! data home), opens the [`Desk`] (the one-reviewer lock, the audit log's start-up duties,
 //! executions interrupted by a crash marked `outcome_unknown`), starts the connector on loopback
 //! (on a free port when the demo finds the usual one taken), starts the demo agent, and runs the
-//! periodic duties (expiry, and the auto-lock where the screen can unlock) once a second.
+//! periodic duties (expiry, and the auto-lock where the screen can unlock) once a second. On a
+//! desk that is in a team, the person must sign in first, and the desk acts for them.
 //!
 //! *API boundary*: [`start`] and what it returns; the shells only show what is [`Running`].
 
@@ -29,12 +30,31 @@ pub enum DemoChoice {
 }
 
 /// How a screen starts.
-#[derive(Clone, Copy, Debug)]
+#[derive(Debug)]
 pub struct Launch {
     /// Whether the demo runs.
     pub demo: DemoChoice,
     /// Whether the desk locks itself after inactivity (a screen that can unlock).
     pub auto_lock: bool,
+    /// Who signs in, on a desk that is in a team (design.md §19); a single person's desk takes
+    /// none.
+    pub sign_in: Option<SignIn>,
+}
+
+/// A person signing in to a team desk: their name and their authenticator's current code.
+pub struct SignIn {
+    /// Their name in the team.
+    pub name: String,
+    /// The code their authenticator shows now.
+    pub code: countersign_vault::Secret,
+}
+
+impl std::fmt::Debug for SignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignIn")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why Countersign could not start.
@@ -100,7 +120,8 @@ pub async fn start(launch: Launch) -> Result<Running, LaunchError> {
         demo: demo.is_some(),
         auto_lock: launch.auto_lock,
     };
-    let (desk, unknown) = Desk::open(home, countersign_app::person(), options).await?;
+    let person = who(&home, launch.sign_in.as_ref()).await?;
+    let (desk, unknown) = Desk::open(home, person, options).await?;
     if !unknown.is_empty() {
         tracing::warn!(
             ?unknown,
@@ -139,6 +160,38 @@ pub async fn start(launch: Launch) -> Result<Running, LaunchError> {
         unknown,
         demo,
     })
+}
+
+/// Who the desk acts for: on a team desk, the person who signs in with their second factor
+/// (nobody else may start it); on a single person's desk, this computer's account.
+async fn who(
+    home: &DataHome,
+    sign_in: Option<&SignIn>,
+) -> Result<countersign_audit::Actor, LaunchError> {
+    let in_team = countersign_app::team::TeamConfig::read(home)?.is_some();
+    match (in_team, sign_in) {
+        (false, None) => Ok(countersign_app::person()),
+        (false, Some(_)) => Err(AppError::NotAllowed(
+            "this data home is not in a team, so there is no one to sign in as".into(),
+        )
+        .into()),
+        (true, None) => Err(AppError::NotAllowed(
+            "this desk is in a team: sign in with your name and code (countersign review --as NAME)"
+                .into(),
+        )
+        .into()),
+        (true, Some(sign_in)) => {
+            let audit = Arc::new(
+                countersign_app::Audit::open(home, countersign_audit::Actor::person(&sign_in.name))
+                    .await?,
+            );
+            let team = countersign_app::team::Team::open(home, audit)?.ok_or_else(|| {
+                AppError::NotAllowed("this desk's team could not be opened".into())
+            })?;
+            let signed = team.sign_in(&sign_in.name, sign_in.code.expose()).await?;
+            Ok(signed.actor())
+        }
+    }
 }
 
 /// Once a second: expire proposals whose time ran out, and lock after inactivity.

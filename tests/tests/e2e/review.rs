@@ -352,3 +352,234 @@ fn propose_review_in_a_terminal_execute_release_verify() {
         String::from_utf8_lossy(&verify.stdout)
     );
 }
+
+fn team_code(secret: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    countersign_app::totp::code(&countersign_app::totp::decode(secret).unwrap(), now)
+}
+
+fn enrolled(output: &std::process::Output) -> String {
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.split("type this secret into the authenticator: ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("no enrolment in {text}"))
+        .to_owned()
+}
+
+/// A desk in a team on a real PostgreSQL server: `countersign review` will not start without a
+/// person signing in, a wrong code signs no one in, and what the signed-in nurse approves is in
+/// the team's log under her name.
+#[test]
+fn a_team_desk_reviews_as_the_person_who_signed_in() {
+    let admin = std::env::var("COUNTERSIGN_TEST_POSTGRES").expect(
+        "COUNTERSIGN_TEST_POSTGRES is not set: run through scripts/test.sh, which starts PostgreSQL",
+    );
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    let (credentials, host) = base
+        .strip_prefix("postgres://")
+        .unwrap()
+        .split_once('@')
+        .unwrap();
+    let (user, password) = credentials.split_once(':').unwrap();
+    let name = format!("team_review_{}", std::process::id());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+        for statement in [
+            format!("DROP DATABASE IF EXISTS {name}"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            sqlx::raw_sql(&statement).execute(&mut conn).await.unwrap();
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("desk");
+    let database = format!("postgres://{user}@{host}/{name}");
+    let made = run(
+        &home,
+        &["team", "init", "--database", &database, "--as", "Ana Admin"],
+        &format!("{password}\n"),
+    );
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let ana = enrolled(&made);
+    let added = run(
+        &home,
+        &[
+            "person",
+            "add",
+            "Nora Nurse",
+            "--role",
+            "nurse",
+            "--as",
+            "Ana Admin",
+        ],
+        &format!("{}\n", team_code(&ana)),
+    );
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let nora = enrolled(&added);
+    let (bank_port, requests) = bank();
+    let credential = run(
+        &home,
+        &[
+            "credential",
+            "add",
+            "bank",
+            "--kind",
+            "http",
+            "--auth",
+            "bearer",
+            "--origin",
+            &format!("http://127.0.0.1:{bank_port}"),
+        ],
+        "bank-token-0001\n",
+    );
+    assert!(
+        credential.status.success(),
+        "{}",
+        String::from_utf8_lossy(&credential.stderr)
+    );
+    let key_out = run(&home, &["agent", "add", "claude"], "");
+    let key = String::from_utf8_lossy(&key_out.stdout).trim().to_owned();
+
+    // Nobody signed in: a team desk does not start.
+    let unsigned = run(&home, &["review"], "");
+    assert!(!unsigned.status.success());
+    assert!(String::from_utf8_lossy(&unsigned.stderr).contains("sign in"));
+
+    let connector = format!("127.0.0.1:{}", free_port());
+    let start = |code: &str| {
+        let mut command = Command::new(countersign_binary());
+        command
+            .args(["review", "--as", "Nora Nurse"])
+            .env("COUNTERSIGN_HOME", &home)
+            .env("COUNTERSIGN_CONNECTOR_ADDR", &connector);
+        let mut review = Session::spawn(command).unwrap();
+        review.set_expect_timeout(Some(Duration::from_secs(30)));
+        review
+            .expect("Second factor code for Nora Nurse: ")
+            .unwrap();
+        review.send_line(code).unwrap();
+        review
+    };
+    let mut wrong = start("000000");
+    wrong.expect("do not sign anyone in").unwrap();
+
+    let mut review = start(&team_code(&nora));
+    review.expect("listening for agents").unwrap();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let id = runtime.block_on(async {
+        let response = http
+            .post(format!("http://{connector}/v1/proposals"))
+            .bearer_auth(&key)
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"summary":"Check the balance","purpose":"budget","artifact":{{"kind":"http","credential":"bank","method":"GET","url":"http://127.0.0.1:{bank_port}/v1/balance"}}}}"#))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 201);
+        response.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+    });
+    let prompt = review.expect(Regex(r"Type (\w+) to approve")).unwrap();
+    let code = String::from_utf8_lossy(prompt.get(1).unwrap()).into_owned();
+    review.send_line(&code).unwrap();
+    review.expect("Release to the agent").unwrap();
+    review.send_line("body.balance").unwrap();
+    review.expect("The agent receives").unwrap();
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+
+    // The team database goes away: nothing is accepted, approved or run; it comes back, and so
+    // does the desk.
+    let database_connections = |allow: bool| {
+        runtime.block_on(async {
+            use sqlx::Connection as _;
+            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+            sqlx::raw_sql(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {allow}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            if !allow {
+                sqlx::query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                )
+                .bind(&name)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            }
+        })
+    };
+    let propose = |url: String| {
+        runtime.block_on(async {
+            http.post(format!("http://{connector}/v1/proposals"))
+                .bearer_auth(&key)
+                .header("content-type", "application/json")
+                .body(format!(r#"{{"summary":"Check the balance","purpose":"budget","artifact":{{"kind":"http","credential":"bank","method":"GET","url":"{url}"}}}}"#))
+                .send()
+                .await
+                .unwrap()
+        })
+    };
+    database_connections(false);
+    let refused = propose(format!(
+        "http://127.0.0.1:{bank_port}/v1/balance?while=down"
+    ));
+    assert!(
+        !refused.status().is_success(),
+        "accepted while the team log was unreachable"
+    );
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+    database_connections(true);
+    let accepted = propose(format!("http://127.0.0.1:{bank_port}/v1/balance?after=up"));
+    assert_eq!(accepted.status().as_u16(), 201);
+    let prompt = review.expect(Regex(r"Type (\w+) to approve")).unwrap();
+    let code = String::from_utf8_lossy(prompt.get(1).unwrap()).into_owned();
+    review.send_line(&code).unwrap();
+    review.expect("Release to the agent").unwrap();
+    review.send_line("none").unwrap();
+    review.expect("The agent receives").unwrap();
+    assert_eq!(requests.load(Ordering::SeqCst), 2);
+
+    review.send(ControlCode::EndOfTransmission).unwrap();
+    review.expect("Stopped").unwrap();
+
+    let export = run(
+        &home,
+        &["audit", "export", "--format", "json", "--proposal", &id],
+        "",
+    );
+    let entries: serde_json::Value = serde_json::from_slice(&export.stdout).unwrap();
+    let approved = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == "decision.approved")
+        .unwrap_or_else(|| panic!("no approval in {entries}"));
+    assert_eq!(approved["actor"]["name"], "Nora Nurse", "{approved}");
+    let verify = run(&home, &["audit", "verify"], "");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    let all =
+        String::from_utf8_lossy(&run(&home, &["audit", "export", "--format", "json"], "").stdout)
+            .into_owned();
+    assert!(all.contains("person.sign_in_failed") && all.contains("person.signed_in"));
+    assert!(!all.contains(password) && !all.contains(&nora));
+}
