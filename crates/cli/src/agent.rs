@@ -5,8 +5,6 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use countersign_app::{Agents, Audit, DataHome};
 
-use crate::person;
-
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {
     /// Register an agent and print its key once. The key lets it put proposals in front of you,
@@ -30,7 +28,7 @@ pub fn run(command: AgentCommand) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async {
         let home = DataHome::locate()?;
-        let audit = std::sync::Arc::new(Audit::open(&home, person()).await?);
+        let audit = std::sync::Arc::new(Audit::open(&home, crate::acting(&home).await?).await?);
         let agents = Agents::open(&home, audit).await?;
         match command {
             AgentCommand::Add { name } => {

@@ -7,8 +7,6 @@ use clap::{Subcommand, ValueEnum};
 use countersign_app::{Audit, DataHome, ReportOutcome};
 use countersign_audit::{ExportFormat, Filter};
 
-use crate::person;
-
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Check that no entry was altered, removed, inserted or reordered. Exit 0 when intact,
@@ -68,7 +66,7 @@ pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async {
         let home = DataHome::locate()?;
-        let audit = Audit::open(&home, person()).await?;
+        let audit = Audit::open(&home, crate::acting(&home).await?).await?;
         audit.start_up().await?;
         match command {
             AuditCommand::Verify { checkpoint } => {

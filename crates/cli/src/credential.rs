@@ -11,8 +11,6 @@ use countersign_core::credential::{
 };
 use countersign_vault::Secret;
 
-use crate::person;
-
 // Parsed once per run: the size of the `Add` variant does not matter.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
@@ -158,7 +156,7 @@ pub fn run(command: CredentialCommand) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async {
         let home = DataHome::locate()?;
-        let audit = Audit::open(&home, person()).await?;
+        let audit = Audit::open(&home, crate::acting(&home).await?).await?;
         let credentials = Credentials::open(&home).await?;
         match command {
             CredentialCommand::Add {

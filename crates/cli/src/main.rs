@@ -35,6 +35,10 @@ use countersign_core::{Refusal, RefusalCode};
     arg_required_else_help = true
 )]
 struct Cli {
+    /// On a team desk: who you are (your second factor's code is asked for; every entry names
+    /// you). With `team init`: your name as the team's first person.
+    #[arg(long = "as", global = true, value_name = "NAME")]
+    acting_as: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -61,9 +65,6 @@ enum Command {
         /// inside the data home that starts fresh every time.
         #[arg(long)]
         demo: bool,
-        /// On a team desk: your name in the team (you are asked for your second factor's code).
-        #[arg(long = "as", value_name = "NAME")]
-        person: Option<String>,
     },
     /// Bridge an agent that speaks MCP over standard input and output to the running app (the
     /// agent key comes from COUNTERSIGN_AGENT_KEY).
@@ -96,19 +97,47 @@ struct ExplainOutput<'a> {
     explanation: &'a countersign_core::Explanation,
 }
 
-/// The person at the terminal, by their operating-system account.
-fn person() -> Actor {
-    countersign_app::person()
+/// `--as`, once parsed.
+static ACTING_AS: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+/// `--as NAME`, if given.
+fn acting_as() -> Option<&'static str> {
+    ACTING_AS.get().and_then(Option::as_deref)
+}
+
+/// Who a command acts for: on a team desk, the person `--as` names, signed in with their code
+/// (no one else may act there); on a single person's desk, this computer's account.
+///
+/// # Errors
+/// When a team desk has no `--as`, the sign-in fails, or `--as` is given outside a team.
+async fn acting(home: &countersign_app::DataHome) -> anyhow::Result<Actor> {
+    let in_team = countersign_app::team::TeamConfig::read(home)?.is_some();
+    match (in_team, acting_as()) {
+        (false, None) => Ok(countersign_app::person()),
+        (false, Some(_)) => anyhow::bail!(
+            "this data home is not in a team, so there is no one to sign in as: leave out --as"
+        ),
+        (true, None) => anyhow::bail!("this desk is in a team: say who you are with --as NAME"),
+        (true, Some(name)) => {
+            let audit =
+                std::sync::Arc::new(countersign_app::Audit::open(home, Actor::person(name)).await?);
+            let team = countersign_app::team::Team::open(home, audit)?
+                .ok_or_else(|| anyhow::anyhow!("this desk's team could not be opened"))?;
+            Ok(team::sign_in(&team, name).await?.actor())
+        }
+    }
 }
 
 /// Exit status of a refused proposal (design.md §6).
 const REFUSED: u8 = 2;
 
 fn main() -> ExitCode {
-    let outcome = match Cli::parse().command {
+    let cli = Cli::parse();
+    let _ = ACTING_AS.set(cli.acting_as.clone());
+    let outcome = match cli.command {
         Command::Explain { file } => explain(file),
         Command::Credential(command) => credential::run(command),
-        Command::Review { demo, person } => review::run(demo, person),
+        Command::Review { demo } => review::run(demo, cli.acting_as),
         Command::Mcp => mcp::run(),
         Command::Agent(command) => agent::run(command),
         Command::Audit(command) => audit::run(command),

@@ -10,7 +10,6 @@ use clap::Subcommand;
 use countersign_app::{Audit, DataHome, Lifecycle, Requester, RoutineChange};
 use countersign_core::json::Json;
 
-use crate::person;
 use crate::review::safe;
 
 #[derive(Debug, Subcommand)]
@@ -60,7 +59,7 @@ pub fn run(command: RoutineCommand) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async {
         let home = DataHome::locate()?;
-        let audit = Arc::new(Audit::open(&home, person()).await?);
+        let audit = Arc::new(Audit::open(&home, crate::acting(&home).await?).await?);
         let lifecycle = Lifecycle::open_standard(&home, audit).await?;
         let store = lifecycle.store();
         match command {

@@ -13,7 +13,6 @@ use countersign_app::team::{Enrolment, SignedIn, Team, TeamConfig};
 use countersign_app::{Audit, DataHome};
 
 use crate::credential::read_secret;
-use crate::person;
 
 #[derive(Debug, Subcommand)]
 pub enum TeamCommand {
@@ -21,12 +20,10 @@ pub enum TeamCommand {
     /// home joins it. The database password is read from the terminal without echo, or from
     /// standard input; it is kept in your keychain.
     Init {
-        /// postgres://USER@HOST:PORT/DATABASE (no password in it).
+        /// postgres://USER@HOST:PORT/DATABASE (no password in it). Give your name in the team
+        /// with --as NAME: others see it in the audit log.
         #[arg(long)]
         database: String,
-        /// Your name in the team, as others will see it in the audit log.
-        #[arg(long = "as", value_name = "NAME")]
-        founder: String,
     },
     /// Join this data home (this desk) to a team already made on a PostgreSQL database.
     Join {
@@ -54,9 +51,6 @@ pub enum PersonCommand {
         /// Their practice address, for a prescriber (shown in the prescription's signing block).
         #[arg(long)]
         address: Option<String>,
-        /// Who you are (you are asked for your second factor's code).
-        #[arg(long = "as", value_name = "NAME")]
-        by: String,
     },
     /// List the team's people and their roles (never their second factor).
     List,
@@ -64,9 +58,6 @@ pub enum PersonCommand {
     Disable {
         /// Their name.
         name: String,
-        /// Who you are (you are asked for your second factor's code).
-        #[arg(long = "as", value_name = "NAME")]
-        by: String,
     },
     /// Confirm a role waiting for a second person (prescriber: you are a prescriber, or the
     /// registrant themselves).
@@ -76,9 +67,6 @@ pub enum PersonCommand {
         /// The role.
         #[arg(long)]
         role: String,
-        /// Who you are (you are asked for your second factor's code).
-        #[arg(long = "as", value_name = "NAME")]
-        by: String,
     },
 }
 
@@ -105,7 +93,10 @@ pub fn run_team(command: TeamCommand) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let home = DataHome::locate()?;
         match command {
-            TeamCommand::Init { database, founder } => {
+            TeamCommand::Init { database } => {
+                let founder = crate::acting_as()
+                    .ok_or_else(|| anyhow::anyhow!("give your name in the team with --as NAME"))?
+                    .to_owned();
                 let password = read_secret("Team database password: ")?;
                 let enrolment = Team::init(&home, &database, &password, &founder).await?;
                 println!("Made the team on {database}; this desk is in it, and you are its admin.");
@@ -142,16 +133,21 @@ pub(crate) async fn sign_in(team: &Team, name: &str) -> anyhow::Result<SignedIn>
     Ok(team.sign_in(name, code.trim()).await?)
 }
 
+/// Who signs a change to the team's people: `--as`.
+fn signer() -> anyhow::Result<&'static str> {
+    crate::acting_as().ok_or_else(|| anyhow::anyhow!("say who you are with --as NAME"))
+}
+
 pub fn run_person(command: PersonCommand) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let home = DataHome::locate()?;
-        let audit = Arc::new(Audit::open(&home, person()).await?);
+        let audit = Arc::new(Audit::open(&home, countersign_app::person()).await?);
         let team = Team::open(&home, audit)?.ok_or_else(|| {
             anyhow::anyhow!("this data home is not in a team: countersign team init or team join first")
         })?;
         match command {
-            PersonCommand::Add { name, roles, dea_number, address, by } => {
-                let by = sign_in(&team, &by).await?;
+            PersonCommand::Add { name, roles, dea_number, address } => {
+                let by = sign_in(&team, signer()?).await?;
                 let enrolment = team
                     .add_person(&by, &name, &roles, dea_number.as_deref(), address.as_deref())
                     .await?;
@@ -176,13 +172,13 @@ pub fn run_person(command: PersonCommand) -> anyhow::Result<ExitCode> {
                     println!("{line}");
                 }
             }
-            PersonCommand::Disable { name, by } => {
-                let by = sign_in(&team, &by).await?;
+            PersonCommand::Disable { name } => {
+                let by = sign_in(&team, signer()?).await?;
                 team.disable(&by, &name).await?;
                 println!("Disabled {name}: they can no longer sign in.");
             }
-            PersonCommand::Confirm { name, role, by } => {
-                let by = sign_in(&team, &by).await?;
+            PersonCommand::Confirm { name, role } => {
+                let by = sign_in(&team, signer()?).await?;
                 team.confirm_role(&by, &name, &role).await?;
                 println!("{name} is now {role}.");
             }

@@ -822,15 +822,24 @@ fn two_desks_share_a_team_its_people_and_one_audit_log() {
     assert!(String::from_utf8_lossy(&after.stderr).contains("do not sign anyone in"));
 
     // One chain for both desks, verified from each, naming each person.
-    for desk in [front.path(), back.path()] {
-        let verify = countersign(desk, &["audit", "verify"], None);
+    let anonymous = countersign(front.path(), &["audit", "verify"], None);
+    assert!(!anonymous.status.success(), "a team desk says who acts");
+    for (desk, person, secret) in [
+        (front.path(), "Ana Admin", &ana),
+        (back.path(), "Dr Khan", &khan),
+    ] {
+        let verify = signed(desk, &["audit", "verify", "--as", person], secret);
         assert!(
             verify.status.success(),
             "{}",
             String::from_utf8_lossy(&verify.stdout)
         );
     }
-    let export = countersign(back.path(), &["audit", "export", "--format", "json"], None);
+    let export = signed(
+        back.path(),
+        &["audit", "export", "--format", "json", "--as", "Dr Khan"],
+        &khan,
+    );
     let exported = String::from_utf8_lossy(&export.stdout).into_owned();
     for expected in [
         "team.joined",

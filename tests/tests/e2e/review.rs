@@ -446,15 +446,26 @@ fn a_team_desk_reviews_as_the_person_who_signed_in() {
             "bearer",
             "--origin",
             &format!("http://127.0.0.1:{bank_port}"),
+            "--as",
+            "Ana Admin",
         ],
-        "bank-token-0001\n",
+        // The code first, then the secret.
+        &format!("{}\nbank-token-0001\n", team_code(&ana)),
     );
     assert!(
         credential.status.success(),
         "{}",
         String::from_utf8_lossy(&credential.stderr)
     );
-    let key_out = run(&home, &["agent", "add", "claude"], "");
+    // On a team desk every command says who acts.
+    let anonymous = run(&home, &["agent", "add", "claude"], "");
+    assert!(!anonymous.status.success());
+    assert!(String::from_utf8_lossy(&anonymous.stderr).contains("--as NAME"));
+    let key_out = run(
+        &home,
+        &["agent", "add", "claude", "--as", "Ana Admin"],
+        &format!("{}\n", team_code(&ana)),
+    );
     let key = String::from_utf8_lossy(&key_out.stdout).trim().to_owned();
 
     // Nobody signed in: a team desk does not start.
@@ -558,10 +569,20 @@ fn a_team_desk_reviews_as_the_person_who_signed_in() {
     review.send(ControlCode::EndOfTransmission).unwrap();
     review.expect("Stopped").unwrap();
 
+    let as_nora = format!("{}\n", team_code(&nora));
     let export = run(
         &home,
-        &["audit", "export", "--format", "json", "--proposal", &id],
-        "",
+        &[
+            "audit",
+            "export",
+            "--format",
+            "json",
+            "--proposal",
+            &id,
+            "--as",
+            "Nora Nurse",
+        ],
+        &as_nora,
     );
     let entries: serde_json::Value = serde_json::from_slice(&export.stdout).unwrap();
     let approved = entries
@@ -571,15 +592,25 @@ fn a_team_desk_reviews_as_the_person_who_signed_in() {
         .find(|e| e["event"] == "decision.approved")
         .unwrap_or_else(|| panic!("no approval in {entries}"));
     assert_eq!(approved["actor"]["name"], "Nora Nurse", "{approved}");
-    let verify = run(&home, &["audit", "verify"], "");
+    let verify = run(&home, &["audit", "verify", "--as", "Nora Nurse"], &as_nora);
     assert!(
         verify.status.success(),
         "{}",
         String::from_utf8_lossy(&verify.stdout)
     );
-    let all =
-        String::from_utf8_lossy(&run(&home, &["audit", "export", "--format", "json"], "").stdout)
-            .into_owned();
+    let all = String::from_utf8_lossy(
+        &run(
+            &home,
+            &["audit", "export", "--format", "json", "--as", "Nora Nurse"],
+            &as_nora,
+        )
+        .stdout,
+    )
+    .into_owned();
     assert!(all.contains("person.sign_in_failed") && all.contains("person.signed_in"));
+    assert!(
+        all.contains(r#""name": "Ana Admin""#),
+        "the agent was added by Ana, by name"
+    );
     assert!(!all.contains(password) && !all.contains(&nora));
 }
