@@ -151,7 +151,9 @@ impl Credentials {
         secret: &Secret,
     ) -> Result<(), AppError> {
         check(meta)?;
-        if secret.expose().is_empty() {
+        // A SQLite file needs no secret (whoever can read the file can read it); every other
+        // kind does.
+        if secret.expose().is_empty() && !needs_no_secret(meta) {
             return Err(invalid("the secret is empty".into()));
         }
         self.store.add(meta, secret, ReleaseDefault::Ask).await?;
@@ -204,8 +206,23 @@ impl Credentials {
         let mut secrets = Vec::new();
         for meta in self.store.list().await? {
             let secret = self.store.secret(&meta.name)?;
-            secrets.push((meta.name, secret));
+            // An empty secret (a SQLite file's) is nothing to look for in an artifact: it would
+            // be "found" in every one.
+            if !secret.expose().is_empty() {
+                secrets.push((meta.name, secret));
+            }
         }
         Ok(secrets)
     }
+}
+
+/// Whether a credential of this kind has no secret: a SQLite database is a file on this computer.
+pub fn needs_no_secret(meta: &CredentialMeta) -> bool {
+    matches!(
+        meta.kind,
+        countersign_core::credential::CredentialKind::Sql {
+            dialect: countersign_core::credential::SqlDialect::Sqlite,
+            ..
+        }
+    )
 }

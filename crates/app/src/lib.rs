@@ -35,7 +35,7 @@ pub use agents::Agents;
 pub use audit::{
     Audit, DurableFile, KEYCHAIN_ENTRIES as AUDIT_KEYCHAIN_ENTRIES, ReportOutcome, write_durably,
 };
-pub use credentials::{Credentials, check as check_credential};
+pub use credentials::{Credentials, check as check_credential, needs_no_secret};
 pub use desk::{ATTESTATION, Desk, DeskOptions, MINIMUM_VIEW, WORDS, person};
 pub use error::AppError;
 pub use execute::{Executions, Outcome};

@@ -205,9 +205,17 @@ pub fn run(command: CredentialCommand) -> anyhow::Result<ExitCode> {
                 };
                 let meta = CredentialMeta { name, description, kind, requires_second_factor: second_factor, prescriber };
                 countersign_app::check_credential(&meta)?;
-                let secret = read_secret(&format!("Secret for {} (not shown): ", meta.name))?;
+                let secret = if countersign_app::needs_no_secret(&meta) {
+                    Secret::new(String::new())
+                } else {
+                    read_secret(&format!("Secret for {} (not shown): ", meta.name))?
+                };
                 credentials.add(&audit, &meta, &secret).await?;
-                println!("Added the credential “{}”. Its secret is in the system keychain.", meta.name);
+                if countersign_app::needs_no_secret(&meta) {
+                    println!("Added the credential “{}”. A SQLite file needs no secret.", meta.name);
+                } else {
+                    println!("Added the credential “{}”. Its secret is in the system keychain.", meta.name);
+                }
             }
             CredentialCommand::List => {
                 let list = credentials.list().await?;

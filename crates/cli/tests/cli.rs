@@ -864,3 +864,57 @@ fn two_desks_share_a_team_its_people_and_one_audit_log() {
     let local = countersign_app::DataHome::at(front.path().to_path_buf());
     assert!(local.audit_db().exists());
 }
+
+/// A SQLite file needs no secret: it is added without one, and proposals for it are explained,
+/// not refused as carrying a secret (an empty one would be "found" in every artifact).
+#[test]
+fn a_sqlite_database_is_added_without_a_secret() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("clinic.db");
+    let added = countersign(
+        home.path(),
+        &[
+            "credential",
+            "add",
+            "clinic-db",
+            "--kind",
+            "sql",
+            "--dialect",
+            "sqlite",
+            "--url",
+            &format!("sqlite://{}", file.display()),
+        ],
+        None,
+    );
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    assert!(String::from_utf8_lossy(&added.stdout).contains("needs no secret"));
+    let proposal = br#"{"summary":"List patients","purpose":"front desk","artifact":{"kind":"sql","database":"clinic-db","statement":"SELECT name FROM patients LIMIT 5"}}"#;
+    let explained = countersign(home.path(), &["explain", "-"], Some(proposal));
+    assert!(
+        explained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&explained.stdout)
+    );
+    // Every other kind still needs one.
+    let http = countersign(
+        home.path(),
+        &[
+            "credential",
+            "add",
+            "bank",
+            "--kind",
+            "http",
+            "--auth",
+            "bearer",
+            "--origin",
+            "https://api.bank.example",
+        ],
+        None,
+    );
+    assert!(!http.status.success());
+    assert!(String::from_utf8_lossy(&http.stderr).contains("the secret is empty"));
+}
