@@ -201,16 +201,16 @@ async fn add_credential<R: Runtime>(
 ) -> Answer<bool> {
     let desk = desk(&shared).await?;
     desk.check_credential(&form).map_err(words)?;
-    let what = match form.kind.as_str() {
-        "sql" => "the database password, or the full connection URL",
-        "smtp" => "the mail account's password",
-        _ if form.auth == "basic" => "user:password",
-        _ => "the API token or key",
+    let secret = match desk.secret_wanted(&form).map_err(words)? {
+        // A SQLite file: nothing to ask for.
+        None => Secret::new(String::new()),
+        Some(what) => {
+            let Some(text) = crate::native::ask_secret(&app, &form.name, what).await? else {
+                return Ok(false);
+            };
+            Secret::new(text)
+        }
     };
-    let Some(text) = crate::native::ask_secret(&app, &form.name, what).await? else {
-        return Ok(false);
-    };
-    let secret = Secret::new(text);
     desk.add_credential(&form, &secret).await.map_err(words)?;
     Ok(true)
 }

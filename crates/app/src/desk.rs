@@ -562,6 +562,32 @@ impl Desk {
         crate::credentials::check(&present::form_to_meta(form)?)
     }
 
+    /// What the native prompt should ask for to add this credential, in words; `None` when it
+    /// needs no secret (a SQLite file).
+    ///
+    /// # Errors
+    /// When locked or the form is not acceptable.
+    pub fn secret_wanted(&self, form: &CredentialForm) -> Result<Option<&'static str>, AppError> {
+        self.guard()?;
+        let meta = present::form_to_meta(form)?;
+        Ok(match &meta.kind {
+            _ if crate::credentials::needs_no_secret(&meta) => None,
+            countersign_core::credential::CredentialKind::Sql { .. } => {
+                Some("the database password, or the full connection URL")
+            }
+            countersign_core::credential::CredentialKind::Smtp { .. } => {
+                Some("the mail account's password")
+            }
+            countersign_core::credential::CredentialKind::Http {
+                auth: countersign_core::credential::HttpAuth::Basic,
+                ..
+            } => Some("user:password"),
+            countersign_core::credential::CredentialKind::Http { .. } => {
+                Some("the API token or key")
+            }
+        })
+    }
+
     /// Adds a credential with the secret the shell's native prompt read.
     ///
     /// # Errors
