@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use countersign_demo::script::{Decision, Release, Sandbox, steps};
 use expectrl::{ControlCode, Expect, Regex, Session};
 
-use crate::review::{countersign_binary, free_port};
+use crate::review::{countersign_binary, free_port, watchdog};
 
 /// Waits for the demo agent's report to settle and returns it.
 pub fn settled_report(home: &Path, within: Duration) -> Vec<countersign_demo::agent::Outcome> {
@@ -195,6 +195,7 @@ fn the_demo_in_the_terminal_reviewer() {
             format!("127.0.0.1:{}", free_port()),
         );
     let mut review = Session::spawn(command).unwrap();
+    watchdog(review.get_process().pid(), Duration::from_secs(600));
     review.set_expect_timeout(Some(Duration::from_secs(60)));
     review.expect("DEMO: sandbox").unwrap();
 

@@ -64,6 +64,16 @@ fn bank() -> (u16, Arc<AtomicUsize>) {
     (port, count)
 }
 
+/// Kills the process `pid` after `after`: a reviewer that stops answering makes its test fail
+/// with what it printed, instead of hanging the whole run until CI's limit.
+pub fn watchdog(pid: impl std::fmt::Display, after: Duration) {
+    let pid = pid.to_string();
+    std::thread::spawn(move || {
+        std::thread::sleep(after);
+        let _ = Command::new("kill").args(["-9", &pid]).status();
+    });
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -109,6 +119,7 @@ fn propose_review_in_a_terminal_execute_release_verify() {
         .env("COUNTERSIGN_HOME", &home)
         .env("COUNTERSIGN_CONNECTOR_ADDR", &connector);
     let mut review = Session::spawn(command).unwrap();
+    watchdog(review.get_process().pid(), Duration::from_secs(600));
     review.set_expect_timeout(Some(Duration::from_secs(30)));
     review.expect("listening for agents").unwrap();
 
@@ -481,6 +492,7 @@ fn a_team_desk_reviews_as_the_person_who_signed_in() {
             .env("COUNTERSIGN_HOME", &home)
             .env("COUNTERSIGN_CONNECTOR_ADDR", &connector);
         let mut review = Session::spawn(command).unwrap();
+        watchdog(review.get_process().pid(), Duration::from_secs(600));
         review.set_expect_timeout(Some(Duration::from_secs(30)));
         review
             .expect("Second factor code for Nora Nurse: ")
