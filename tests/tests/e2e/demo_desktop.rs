@@ -30,6 +30,7 @@ async fn the_demo_in_the_desktop_app() {
     let home = dir.path().join("home");
     let home_text = home.to_string_lossy().into_owned();
     let connector = format!("127.0.0.1:{}", free_port());
+    let _one_demo = crate::demo_review::ONE_DEMO_AT_A_TIME.lock().await;
     let desktop = Desktop::launch_with(
         &[
             ("COUNTERSIGN_HOME", &home_text),

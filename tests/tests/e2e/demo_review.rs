@@ -15,6 +15,10 @@ use expectrl::{ControlCode, Expect, Regex, Session};
 
 use crate::review::{countersign_binary, free_port, watchdog};
 
+/// The two demo tests fill the same keychain with a demo's credentials at once; one at a time,
+/// as a person runs one demo.
+pub static ONE_DEMO_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Waits for the demo agent's report to settle and returns it.
 pub fn settled_report(home: &Path, within: Duration) -> Vec<countersign_demo::agent::Outcome> {
     let report = home.join("demo").join("demo-agent.json");
@@ -194,10 +198,19 @@ fn the_demo_in_the_terminal_reviewer() {
             "COUNTERSIGN_CONNECTOR_ADDR",
             format!("127.0.0.1:{}", free_port()),
         );
+    let _one_demo = ONE_DEMO_AT_A_TIME.blocking_lock();
     let mut review = Session::spawn(command).unwrap();
     watchdog(review.get_process().pid(), Duration::from_secs(600));
     review.set_expect_timeout(Some(Duration::from_secs(60)));
-    review.expect("DEMO: sandbox").unwrap();
+    // The demo's start, or the reason it could not start.
+    let started = review
+        .expect(Regex(r"DEMO: sandbox|countersign: [^\r\n]*"))
+        .unwrap();
+    let said = String::from_utf8_lossy(started.get(0).unwrap()).into_owned();
+    assert!(
+        said.starts_with("DEMO: sandbox"),
+        "the demo did not start: {said}"
+    );
 
     let script = steps(&sandbox());
     let asked = script.iter().filter(|s| s.asks_the_person()).count();
