@@ -528,22 +528,35 @@ async fn the_app_locks_itself_after_inactivity_and_unlocks_with_the_code() {
     }
 }
 
-/// Waits for the native dialog titled `title` and gives it the keyboard (real X focus).
+/// Waits for the native dialog titled `title` and gives it the keyboard (real X focus). A busy
+/// machine can take a while to open GTK's file chooser the first time, and focusing a window
+/// that is not mapped yet fails, so the focus is tried again.
 fn focus_native_dialog(title: &str) {
     let found = Command::new("timeout")
-        .args([
-            "30",
-            "xdotool",
-            "search",
-            "--sync",
-            "--name",
-            title,
-            "windowfocus",
-            "--sync",
-        ])
-        .status()
+        .args(["90", "xdotool", "search", "--sync", "--name", title])
+        .output()
         .expect("xdotool is needed (apt-get install xdotool): run through scripts/test.sh");
-    assert!(found.success(), "the native dialog “{title}” opened");
+    let window = String::from_utf8_lossy(&found.stdout)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    assert!(
+        found.status.success() && !window.is_empty(),
+        "the native dialog “{title}” opened"
+    );
+    let focused = (0..10).any(|_| {
+        let done = Command::new("timeout")
+            .args(["5", "xdotool", "windowfocus", "--sync", &window])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !done {
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        done
+    });
+    assert!(focused, "the native dialog “{title}” took the keyboard");
     std::thread::sleep(Duration::from_millis(400));
 }
 
