@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use countersign_app::{Agents, Audit, DataHome};
+use countersign_app::{Agents, DataHome};
 
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {
@@ -28,7 +28,7 @@ pub fn run(command: AgentCommand) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async {
         let home = DataHome::locate()?;
-        let audit = std::sync::Arc::new(Audit::open(&home, crate::acting(&home).await?).await?);
+        let audit = crate::acting_audit(&home).await?;
         let agents = Agents::open(&home, audit).await?;
         match command {
             AgentCommand::Add { name } => {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Subcommand, ValueEnum};
-use countersign_app::{Audit, DataHome, ReportOutcome};
+use countersign_app::{DataHome, ReportOutcome};
 use countersign_audit::{ExportFormat, Filter};
 
 #[derive(Debug, Subcommand)]
@@ -66,7 +66,7 @@ pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async {
         let home = DataHome::locate()?;
-        let audit = Audit::open(&home, crate::acting(&home).await?).await?;
+        let audit = crate::acting_audit(&home).await?;
         audit.start_up().await?;
         match command {
             AuditCommand::Verify { checkpoint } => {

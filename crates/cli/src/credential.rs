@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Subcommand, ValueEnum};
-use countersign_app::{Audit, Credentials, DataHome};
+use countersign_app::{Credentials, DataHome};
 use countersign_core::credential::{
     CredentialKind, CredentialMeta, HttpAuth, HttpScope, SmtpTls, SqlDialect,
 };
@@ -156,7 +156,7 @@ pub fn run(command: CredentialCommand) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async {
         let home = DataHome::locate()?;
-        let audit = Audit::open(&home, crate::acting(&home).await?).await?;
+        let audit = crate::acting_audit(&home).await?;
         let credentials = Credentials::open(&home).await?;
         match command {
             CredentialCommand::Add {

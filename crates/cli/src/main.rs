@@ -105,15 +105,22 @@ fn acting_as() -> Option<&'static str> {
     ACTING_AS.get().and_then(Option::as_deref)
 }
 
-/// Who a command acts for: on a team desk, the person `--as` names, signed in with their code
-/// (no one else may act there); on a single person's desk, this computer's account.
+/// The audit log a command records in, for who it acts for: on a team desk, the person `--as`
+/// names, signed in with their code (no one else may act there), and the sign-in's own log is the
+/// one handed back (one connection to the team database, not two); on a single person's desk,
+/// this computer's account.
 ///
 /// # Errors
-/// When a team desk has no `--as`, the sign-in fails, or `--as` is given outside a team.
-async fn acting(home: &countersign_app::DataHome) -> anyhow::Result<Actor> {
+/// When a team desk has no `--as`, the sign-in fails, `--as` is given outside a team, or the log
+/// cannot be opened.
+async fn acting_audit(
+    home: &countersign_app::DataHome,
+) -> anyhow::Result<std::sync::Arc<countersign_app::Audit>> {
     let in_team = countersign_app::team::TeamConfig::read(home)?.is_some();
     match (in_team, acting_as()) {
-        (false, None) => Ok(countersign_app::person()),
+        (false, None) => Ok(std::sync::Arc::new(
+            countersign_app::Audit::open(home, countersign_app::person()).await?,
+        )),
         (false, Some(_)) => anyhow::bail!(
             "this data home is not in a team, so there is no one to sign in as: leave out --as"
         ),
@@ -121,9 +128,10 @@ async fn acting(home: &countersign_app::DataHome) -> anyhow::Result<Actor> {
         (true, Some(name)) => {
             let audit =
                 std::sync::Arc::new(countersign_app::Audit::open(home, Actor::person(name)).await?);
-            let team = countersign_app::team::Team::open(home, audit)?
+            let team = countersign_app::team::Team::open(home, std::sync::Arc::clone(&audit))?
                 .ok_or_else(|| anyhow::anyhow!("this desk's team could not be opened"))?;
-            Ok(team::sign_in(&team, name).await?.actor())
+            team::sign_in(&team, name).await?;
+            Ok(audit)
         }
     }
 }

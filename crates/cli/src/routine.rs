@@ -4,10 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::Subcommand;
-use countersign_app::{Audit, DataHome, Lifecycle, Requester, RoutineChange};
+use countersign_app::{DataHome, Lifecycle, Requester, RoutineChange};
 use countersign_core::json::Json;
 
 use crate::review::safe;
@@ -59,7 +58,7 @@ pub fn run(command: RoutineCommand) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async {
         let home = DataHome::locate()?;
-        let audit = Arc::new(Audit::open(&home, crate::acting(&home).await?).await?);
+        let audit = crate::acting_audit(&home).await?;
         let lifecycle = Lifecycle::open_standard(&home, audit).await?;
         let store = lifecycle.store();
         match command {

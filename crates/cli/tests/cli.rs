@@ -860,9 +860,29 @@ fn two_desks_share_a_team_its_people_and_one_audit_log() {
         "the database password is never in the log"
     );
     assert!(!exported.contains(&ana) && !exported.contains(&khan));
-    // The front desk's own file log ends with the join; the team's log holds the rest.
+    // The front desk's own file log is kept, intact, and ends with the join naming the team's
+    // log; everything after went to the team's log.
     let local = countersign_app::DataHome::at(front.path().to_path_buf());
-    assert!(local.audit_db().exists());
+    let (file_entries, file_verdict) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let log = countersign_audit::AuditLog::open(&local.audit_db())
+                .await
+                .unwrap();
+            (
+                log.entries(&countersign_audit::Filter::default())
+                    .await
+                    .unwrap(),
+                log.verify(None, None, None).await.unwrap(),
+            )
+        });
+    assert!(file_verdict.intact(), "{file_verdict:?}");
+    let last = file_entries.last().unwrap();
+    assert_eq!(last.event, "team.joined", "{file_entries:?}");
+    assert!(last.details.contains("team_log_id"));
+    assert!(!file_entries.iter().any(|e| e.event == "person.signed_in"));
 }
 
 /// A SQLite file needs no secret: it is added without one, and proposals for it are explained,
