@@ -88,9 +88,8 @@ impl Keychain {
     /// # Errors
     /// When the keychain is unavailable or refuses.
     pub fn store(&self, name: &str, secret: &Secret) -> Result<(), KeychainError> {
-        self.entry(name)?
-            .set_password(secret.expose())
-            .map_err(classify)?;
+        let entry = self.entry(name)?;
+        patiently(|| entry.set_password(secret.expose())).map_err(classify)?;
         tracing::debug!(service = %self.service, name, "stored a keychain entry");
         Ok(())
     }
@@ -100,7 +99,8 @@ impl Keychain {
     /// # Errors
     /// When the keychain is unavailable or refuses.
     pub fn read(&self, name: &str) -> Result<Option<Secret>, KeychainError> {
-        match self.entry(name)?.get_password() {
+        let entry = self.entry(name)?;
+        match patiently(|| entry.get_password()) {
             Ok(value) => Ok(Some(Secret::new(value))),
             Err(keyring::Error::NoEntry) => Ok(None),
             Err(error) => Err(classify(error)),
@@ -112,11 +112,66 @@ impl Keychain {
     /// # Errors
     /// When the keychain is unavailable or refuses.
     pub fn remove(&self, name: &str) -> Result<(), KeychainError> {
-        match self.entry(name)?.delete_credential() {
+        let entry = self.entry(name)?;
+        // A removal asked again after a lost reply may find the entry already gone: still done.
+        match patiently(|| entry.delete_credential()) {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
             Err(error) => Err(classify(error)),
         }
     }
+}
+
+/// How often a call is asked again when the keychain did not answer in time, and the pauses
+/// between. A Secret Service on a busy machine (gnome-keyring re-encrypting its file while other
+/// programs write) can miss the 2 s a D-Bus call is given; every call here is safe to repeat
+/// (a store replaces, a read reads, a removal of a missing entry is done), so asking again is
+/// better than telling the person their keychain is gone.
+const PAUSES: [std::time::Duration; 3] = [
+    std::time::Duration::from_millis(250),
+    std::time::Duration::from_secs(1),
+    std::time::Duration::from_secs(3),
+];
+
+fn patiently<T>(mut call: impl FnMut() -> keyring::Result<T>) -> keyring::Result<T> {
+    let mut pauses = PAUSES.iter();
+    loop {
+        match call() {
+            Err(error) if too_slow(&error) => match pauses.next() {
+                Some(pause) => {
+                    tracing::warn!(
+                        ?pause,
+                        "the system keychain did not answer in time; asking again"
+                    );
+                    std::thread::sleep(*pause);
+                }
+                None => return Err(error),
+            },
+            done => return done,
+        }
+    }
+}
+
+/// Whether the keychain was there but answered too late (D-Bus `NoReply`).
+#[cfg(target_os = "linux")]
+fn too_slow(error: &keyring::Error) -> bool {
+    let (keyring::Error::PlatformFailure(inner) | keyring::Error::NoStorageAccess(inner)) = error
+    else {
+        return false;
+    };
+    matches!(
+        inner.downcast_ref::<dbus_secret_service::Error>(),
+        Some(dbus_secret_service::Error::Dbus(dbus)) if is_no_reply(dbus)
+    )
+}
+
+#[cfg(target_os = "linux")]
+fn is_no_reply(error: &dbus::Error) -> bool {
+    error.name() == Some("org.freedesktop.DBus.Error.NoReply")
+}
+
+#[cfg(not(target_os = "linux"))]
+fn too_slow(_error: &keyring::Error) -> bool {
+    false
 }
 
 fn classify(error: keyring::Error) -> KeychainError {
@@ -138,6 +193,45 @@ mod tests {
         assert_eq!(format!("{secret:?}"), "<redacted>");
         assert_eq!(format!("{secret}"), "<redacted>");
         assert_eq!(secret.expose(), "hunter2-very-secret");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn only_a_late_answer_is_asked_again() {
+        let late = dbus::Error::new_custom(
+            "org.freedesktop.DBus.Error.NoReply",
+            "Did not receive a reply",
+        );
+        let late =
+            keyring::Error::PlatformFailure(Box::new(dbus_secret_service::Error::Dbus(late)));
+        assert!(too_slow(&late));
+        let absent =
+            dbus::Error::new_custom("org.freedesktop.DBus.Error.ServiceUnknown", "no such name");
+        let absent =
+            keyring::Error::PlatformFailure(Box::new(dbus_secret_service::Error::Dbus(absent)));
+        assert!(!too_slow(&absent));
+        assert!(!too_slow(&keyring::Error::NoEntry));
+
+        let mut calls = 0;
+        let answered = patiently(|| {
+            calls += 1;
+            if calls < 3 {
+                let late = dbus::Error::new_custom("org.freedesktop.DBus.Error.NoReply", "late");
+                Err(keyring::Error::PlatformFailure(Box::new(
+                    dbus_secret_service::Error::Dbus(late),
+                )))
+            } else {
+                Ok(calls)
+            }
+        });
+        assert_eq!(answered.unwrap(), 3);
+        let mut calls = 0;
+        let refused: keyring::Result<()> = patiently(|| {
+            calls += 1;
+            Err(keyring::Error::NoEntry)
+        });
+        assert!(refused.is_err());
+        assert_eq!(calls, 1, "a refusal is not asked again");
     }
 
     #[test]
