@@ -11,6 +11,7 @@ use sha2::{Digest as _, Sha256};
 use crate::audit::Audit;
 use crate::error::AppError;
 use crate::home::DataHome;
+use crate::queue::Statement;
 use crate::record::AgentInfo;
 use crate::store::{Store, now_text};
 
@@ -63,11 +64,12 @@ impl Agents {
         let mut random = [0u8; 24];
         crate::error::random_bytes(&mut random)?;
         let key = format!("csa_{}", data_encoding::HEXLOWER.encode(&random));
-        let insert =
-            sqlx::query("INSERT OR IGNORE INTO agents (name, key_hash, added_at) VALUES (?, ?, ?)")
-                .bind(name)
-                .bind(key_hash(&key))
-                .bind(now_text());
+        let insert = Statement::new(
+            "INSERT INTO agents (name, key_hash, added_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(name)
+        .bind(key_hash(&key))
+        .bind(now_text());
         let entry = NewEntry::new(self.audit.actor().clone(), Event::AgentAdded)
             .details(serde_json::json!({ "agent": name }));
         if !self
@@ -104,10 +106,11 @@ impl Agents {
         {
             return Err(none());
         }
-        let revoke =
-            sqlx::query("UPDATE agents SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL")
-                .bind(now_text())
-                .bind(name);
+        let revoke = Statement::new(
+            "UPDATE agents SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+        )
+        .bind(now_text())
+        .bind(name);
         let entry = NewEntry::new(self.audit.actor().clone(), Event::AgentRevoked)
             .details(serde_json::json!({ "agent": name }));
         if !self

@@ -18,6 +18,7 @@ mod home;
 mod lifecycle;
 pub mod openapi;
 pub mod present;
+mod queue;
 mod record;
 pub mod release;
 pub mod routines;

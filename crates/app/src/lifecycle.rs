@@ -61,6 +61,15 @@ pub struct Collaborators {
     pub second_factor: Arc<SecondFactor>,
 }
 
+/// ", by NAME" when the record names who decided it (on a team, possibly at another desk).
+fn decided_by(record: &Record) -> String {
+    record
+        .decided_by
+        .as_deref()
+        .map(|name| format!(", by {name}"))
+        .unwrap_or_default()
+}
+
 impl Lifecycle {
     /// Opens the data home's proposals with the collaborators every step uses.
     ///
@@ -218,8 +227,9 @@ impl Lifecycle {
         let record = self.store.existing(id).await?;
         if record.status != Status::Pending {
             return Err(AppError::NotPending(format!(
-                "proposal {id} is {}, not waiting for a decision",
-                record.status
+                "proposal {id} is {}{}, not waiting for a decision",
+                record.status,
+                decided_by(&record)
             )));
         }
         Ok(record)
@@ -372,8 +382,10 @@ impl Lifecycle {
             )
             .await?
         {
+            let now = self.store.existing(id).await?;
             return Err(AppError::NotPending(format!(
-                "proposal {id} was decided elsewhere; nothing was approved"
+                "proposal {id} was decided elsewhere{}; nothing was approved",
+                decided_by(&now)
             )));
         }
         let grant = self
@@ -419,10 +431,10 @@ impl Lifecycle {
         // Proposals left executing without an execution.started never sent anything.
         for record in self
             .store
-            .with_status(Status::Executing)
+            .with_status_here(Status::Executing)
             .await?
             .into_iter()
-            .chain(self.store.with_status(Status::Approved).await?)
+            .chain(self.store.with_status_here(Status::Approved).await?)
         {
             self.store
                 .move_status(&record.id, &interrupted, Status::OutcomeUnknown, None, None)

@@ -55,6 +55,8 @@ pub struct Record {
     pub released: Option<Json>,
     /// The routine whose held run this is, if it is one.
     pub routine_id: Option<String>,
+    /// Who approved or rejected it (on a team, other desks show it).
+    pub decided_by: Option<String>,
 }
 
 /// Where a proposal is in its life (design.md §3), stored as its wire spelling.

@@ -26,6 +26,7 @@ use time::OffsetDateTime;
 
 use crate::error::AppError;
 use crate::lifecycle::Lifecycle;
+use crate::queue::{Statement, stored};
 use crate::release::Release;
 use crate::store::{NewProposal, Store, now_seconds, now_text};
 
@@ -125,6 +126,8 @@ struct RoutineRow {
     vetted: Option<String>,
     last_scheduled: Option<i64>,
 }
+
+const RUN_COLUMNS: &str = "id, routine_id, requested_by, started_at, started_day, status, parameters, money, proposal_id, released, reason";
 
 const ROUTINE_COLUMNS: &str = "id, agent, received_at, status, summary, purpose, routine, routine_sha256, explanation, decided_at, reason, expires_at, vetted, last_scheduled";
 
@@ -291,22 +294,19 @@ impl Store {
     async fn insert_routine(&self, record: &RoutineRecord) -> Result<(), AppError> {
         let explanation =
             serde_json::to_string(&record.explanation).map_err(|e| not_allowed(e.to_string()))?;
-        {
-            let mut connection = self.connection.lock().await;
-            sqlx::query("INSERT INTO routines (id, agent, received_at, status, summary, purpose, routine, routine_sha256, explanation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        self.write(
+            Statement::new("INSERT INTO routines (id, agent, received_at, status, summary, purpose, routine, routine_sha256, explanation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
                 .bind(&record.id)
                 .bind(&record.agent)
                 .bind(&record.received_at)
-                .bind(record.status)
+                .bind(stored(&record.status))
                 .bind(&record.summary)
                 .bind(&record.purpose)
                 .bind(&record.routine_text)
                 .bind(&record.routine_sha256)
-                .bind(explanation)
-                .execute(&mut *connection)
-                .await
-                .map_err(|e| self.db(e))?;
-        }
+                .bind(explanation),
+        )
+        .await?;
         self.changed();
         Ok(())
     }
@@ -316,14 +316,14 @@ impl Store {
     /// # Errors
     /// When the store cannot be read.
     pub async fn routine(&self, id: &str) -> Result<Option<RoutineRecord>, AppError> {
-        let mut connection = self.connection.lock().await;
-        let row: Option<RoutineRow> = sqlx::query_as(&format!(
-            "SELECT {ROUTINE_COLUMNS} FROM routines WHERE id = ?"
-        ))
-        .bind(id)
-        .fetch_optional(&mut *connection)
-        .await
-        .map_err(|e| self.db(e))?;
+        let row: Option<RoutineRow> = self
+            .one(
+                Statement::new(format!(
+                    "SELECT {ROUTINE_COLUMNS} FROM routines WHERE id = ?"
+                ))
+                .bind(id),
+            )
+            .await?;
         row.map(RoutineRecord::from_row).transpose()
     }
 
@@ -332,13 +332,11 @@ impl Store {
     /// # Errors
     /// When the store cannot be read.
     pub async fn routines(&self) -> Result<Vec<RoutineRecord>, AppError> {
-        let mut connection = self.connection.lock().await;
-        let rows: Vec<RoutineRow> = sqlx::query_as(&format!(
-            "SELECT {ROUTINE_COLUMNS} FROM routines ORDER BY received_at DESC, id DESC LIMIT 500"
-        ))
-        .fetch_all(&mut *connection)
-        .await
-        .map_err(|e| self.db(e))?;
+        let rows: Vec<RoutineRow> = self
+            .all(Statement::new(format!(
+                "SELECT {ROUTINE_COLUMNS} FROM routines ORDER BY received_at DESC, id DESC LIMIT 500"
+            )))
+            .await?;
         rows.into_iter().map(RoutineRecord::from_row).collect()
     }
 
@@ -347,25 +345,24 @@ impl Store {
     /// # Errors
     /// When the store cannot be read.
     pub async fn pending_routines(&self) -> Result<i64, AppError> {
-        let mut connection = self.connection.lock().await;
-        sqlx::query_scalar("SELECT count(*) FROM routines WHERE status = 'pending'")
-            .fetch_one(&mut *connection)
-            .await
-            .map_err(|e| self.db(e))
+        self.count(Statement::new(
+            "SELECT count(*) FROM routines WHERE status = 'pending'",
+        ))
+        .await
     }
 
     async fn routines_with_status(
         &self,
         status: RoutineStatus,
     ) -> Result<Vec<RoutineRecord>, AppError> {
-        let mut connection = self.connection.lock().await;
-        let rows: Vec<RoutineRow> = sqlx::query_as(&format!(
-            "SELECT {ROUTINE_COLUMNS} FROM routines WHERE status = ? ORDER BY received_at"
-        ))
-        .bind(status)
-        .fetch_all(&mut *connection)
-        .await
-        .map_err(|e| self.db(e))?;
+        let rows: Vec<RoutineRow> = self
+            .all(
+                Statement::new(format!(
+                    "SELECT {ROUTINE_COLUMNS} FROM routines WHERE status = ? ORDER BY received_at"
+                ))
+                .bind(stored(&status)),
+            )
+            .await?;
         rows.into_iter().map(RoutineRecord::from_row).collect()
     }
 
@@ -374,41 +371,39 @@ impl Store {
     /// # Errors
     /// When the store cannot be read.
     pub async fn runs(&self, routine_id: &str) -> Result<Vec<RunRecord>, AppError> {
-        let mut connection = self.connection.lock().await;
-        sqlx::query_as("SELECT id, routine_id, requested_by, started_at, started_day, status, parameters, money, proposal_id, released, reason FROM routine_runs WHERE routine_id = ? ORDER BY started_at DESC, id DESC LIMIT 200")
-            .bind(routine_id)
-            .fetch_all(&mut *connection)
-            .await
-            .map_err(|e| self.db(e))
+        self.all(
+            Statement::new(format!("SELECT {RUN_COLUMNS} FROM routine_runs WHERE routine_id = ? ORDER BY started_at DESC, id DESC LIMIT 200"))
+                .bind(routine_id),
+        )
+        .await
     }
 
     /// Runs that executed (or may have): what counts against a routine's limits.
     async fn counted_runs(&self, routine_id: &str) -> Result<Vec<RunRecord>, AppError> {
-        let mut connection = self.connection.lock().await;
-        sqlx::query_as("SELECT id, routine_id, requested_by, started_at, started_day, status, parameters, money, proposal_id, released, reason FROM routine_runs WHERE routine_id = ? AND status IN ('running', 'succeeded', 'failed', 'outcome_unknown')")
-            .bind(routine_id)
-            .fetch_all(&mut *connection)
-            .await
-            .map_err(|e| self.db(e))
+        self.all(
+            Statement::new(format!("SELECT {RUN_COLUMNS} FROM routine_runs WHERE routine_id = ? AND status IN ('running', 'succeeded', 'failed', 'outcome_unknown')"))
+                .bind(routine_id),
+        )
+        .await
     }
 
     async fn insert_run(&self, run: &RunRecord) -> Result<(), AppError> {
-        let mut connection = self.connection.lock().await;
-        sqlx::query("INSERT INTO routine_runs (id, routine_id, requested_by, started_at, started_day, status, parameters, money, proposal_id, released, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-            .bind(&run.id)
-            .bind(&run.routine_id)
-            .bind(&run.requested_by)
-            .bind(&run.started_at)
-            .bind(&run.started_day)
-            .bind(run.status)
-            .bind(&run.parameters)
-            .bind(&run.money)
-            .bind(&run.proposal_id)
-            .bind(&run.released)
-            .bind(&run.reason)
-            .execute(&mut *connection)
-            .await
-            .map_err(|e| self.db(e))?;
+        self.write(
+            Statement::new("INSERT INTO routine_runs (id, routine_id, requested_by, started_at, started_day, status, parameters, money, proposal_id, released, reason, desk) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                .bind(&run.id)
+                .bind(&run.routine_id)
+                .bind(&run.requested_by)
+                .bind(&run.started_at)
+                .bind(&run.started_day)
+                .bind(stored(&run.status))
+                .bind(&run.parameters)
+                .bind(&run.money)
+                .bind(&run.proposal_id)
+                .bind(&run.released)
+                .bind(&run.reason)
+                .bind(self.desk()),
+        )
+        .await?;
         Ok(())
     }
 
@@ -420,42 +415,55 @@ impl Store {
         released: Option<&Json>,
         reason: Option<&str>,
     ) -> Result<(), AppError> {
-        {
-            let mut connection = self.connection.lock().await;
-            sqlx::query("UPDATE routine_runs SET status = ?, proposal_id = COALESCE(?, proposal_id), released = ?, reason = ? WHERE id = ?")
-                .bind(status)
+        self.write(
+            Statement::new("UPDATE routine_runs SET status = ?, proposal_id = COALESCE(?, proposal_id), released = ?, reason = ? WHERE id = ?")
+                .bind(stored(&status))
                 .bind(proposal_id)
                 .bind(released.map(Json::canonical))
                 .bind(reason)
-                .bind(id)
-                .execute(&mut *connection)
-                .await
-                .map_err(|e| self.db(e))?;
-        }
+                .bind(id),
+        )
+        .await?;
         self.changed();
         Ok(())
     }
 
     async fn set_last_scheduled(&self, id: &str, at: i64) -> Result<(), AppError> {
-        let mut connection = self.connection.lock().await;
-        sqlx::query("UPDATE routines SET last_scheduled = ? WHERE id = ?")
-            .bind(at)
-            .bind(id)
-            .execute(&mut *connection)
-            .await
-            .map_err(|e| self.db(e))?;
+        self.write(
+            Statement::new("UPDATE routines SET last_scheduled = ? WHERE id = ?")
+                .bind(at)
+                .bind(id),
+        )
+        .await?;
         Ok(())
+    }
+
+    /// Claims the scheduled time `slot` of a routine for this desk: true for exactly one of the
+    /// desks that ask (on a team every desk's schedule sees the same time come), so a scheduled
+    /// run happens once.
+    async fn claim_slot(&self, id: &str, slot: i64) -> Result<bool, AppError> {
+        Ok(self
+            .write(
+                Statement::new("UPDATE routines SET last_scheduled = ? WHERE id = ? AND (last_scheduled IS NULL OR last_scheduled < ?)")
+                    .bind(slot)
+                    .bind(id)
+                    .bind(slot),
+            )
+            .await?
+            == 1)
     }
 
     /// Marks runs that were executing when Countersign stopped as `outcome_unknown`.
     async fn interrupted_runs(&self) -> Result<Vec<String>, AppError> {
-        let ids: Vec<String> = {
-            let mut connection = self.connection.lock().await;
-            sqlx::query_scalar("SELECT id FROM routine_runs WHERE status = 'running'")
-                .fetch_all(&mut *connection)
-                .await
-                .map_err(|e| self.db(e))?
-        };
+        // On a team, another desk's running run is that desk's to finish.
+        let ids = self
+            .ids(
+                Statement::new(
+                    "SELECT id FROM routine_runs WHERE status = 'running' AND (desk IS NULL OR desk = ?)",
+                )
+                .bind(self.desk()),
+            )
+            .await?;
         for id in &ids {
             self.finish_run(
                 id,
@@ -481,16 +489,16 @@ impl Store {
         let sql = format!(
             "UPDATE routines SET status = ?, reason = COALESCE(?, reason), decided_at = COALESCE(decided_at, CASE WHEN ? IN ('active', 'rejected') THEN ? ELSE NULL END) WHERE id = ? AND status IN ({placeholders})"
         );
-        let mut query = sqlx::query(&sql)
-            .bind(to)
+        let statement = Statement::new(sql)
+            .bind(stored(&to))
             .bind(reason)
-            .bind(to)
+            .bind(stored(&to))
             .bind(now_text())
             .bind(id);
-        for status in from {
-            query = query.bind(*status);
-        }
-        let changed = self.audited_change(query, entry).await?;
+        let statement = from.iter().fold(statement, |statement, status| {
+            statement.bind(stored(status))
+        });
+        let changed = self.audited_change(statement, entry).await?;
         if changed {
             self.changed();
         }
@@ -831,7 +839,7 @@ impl Lifecycle {
         };
         let expires_at = now_seconds() + i64::from(routine.expires_in_days) * 24 * 60 * 60;
         let vetted_text = serde_json::to_string(&vetted).map_err(|e| not_allowed(e.to_string()))?;
-        let statement = sqlx::query("UPDATE routines SET status = 'active', decided_at = ?, expires_at = ?, vetted = ?, last_scheduled = ? WHERE id = ? AND status = 'pending'")
+        let statement = Statement::new("UPDATE routines SET status = 'active', decided_at = ?, expires_at = ?, vetted = ?, last_scheduled = ? WHERE id = ? AND status = 'pending'")
             .bind(now_text())
             .bind(expires_at)
             .bind(vetted_text)
@@ -1335,7 +1343,10 @@ impl Lifecycle {
             if record.last_scheduled.is_some_and(|last| slot <= last) {
                 continue;
             }
-            self.store.set_last_scheduled(&record.id, slot).await?;
+            if !self.store.claim_slot(&record.id, slot).await? {
+                // Another desk of the team took this time.
+                continue;
+            }
             if now_local.unix_timestamp() - slot > SCHEDULE_GRACE_SECONDS {
                 let mut random = [0u8; 12];
                 crate::error::random_bytes(&mut random)?;
@@ -1410,13 +1421,12 @@ impl RoutineChange {
 
 impl Store {
     async fn link_routine(&self, proposal_id: &str, routine_id: &str) -> Result<(), AppError> {
-        let mut connection = self.connection.lock().await;
-        sqlx::query("UPDATE proposals SET routine_id = ? WHERE id = ?")
-            .bind(routine_id)
-            .bind(proposal_id)
-            .execute(&mut *connection)
-            .await
-            .map_err(|e| self.db(e))?;
+        self.write(
+            Statement::new("UPDATE proposals SET routine_id = ? WHERE id = ?")
+                .bind(routine_id)
+                .bind(proposal_id),
+        )
+        .await?;
         Ok(())
     }
 }

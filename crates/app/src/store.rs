@@ -12,13 +12,15 @@ use countersign_audit::NewEntry;
 use countersign_core::json::Json;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Connection as _, SqliteConnection};
+use std::sync::Arc;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use tokio::sync::{Mutex, watch};
+use tokio::sync::watch;
 
 use crate::audit::Audit;
 use crate::error::AppError;
 use crate::home::DataHome;
+use crate::queue::{Queue, Statement, stored};
 use crate::record::{AgentInfo, Line, Record, Status};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -35,14 +37,6 @@ pub(crate) fn now_seconds() -> i64 {
 
 fn not_allowed(message: impl Into<String>) -> AppError {
     AppError::NotAllowed(message.into())
-}
-
-async fn rollback(connection: &mut SqliteConnection) {
-    // A failed rollback leaves the transaction to SQLite, which rolls it back when the next
-    // BEGIN fails or the connection closes; the caller reports the first error either way.
-    if let Err(e) = sqlx::query("ROLLBACK").execute(connection).await {
-        tracing::warn!("rolling back a proposal transition failed: {e}");
-    }
 }
 
 /// One row of `proposals`, as stored.
@@ -62,9 +56,10 @@ struct Row {
     result: Option<String>,
     released: Option<String>,
     routine_id: Option<String>,
+    decided_by: Option<String>,
 }
 
-const COLUMNS: &str = "id, agent, received_at, status, summary, purpose, artifact, artifact_sha256, explanation, decided_at, reason, result, released, routine_id";
+const COLUMNS: &str = "id, agent, received_at, status, summary, purpose, artifact, artifact_sha256, explanation, decided_at, reason, result, released, routine_id, decided_by";
 
 fn record(row: Row) -> Result<Record, AppError> {
     let json = |text: &str| Json::parse(text).map_err(|r| not_allowed(r.message));
@@ -84,6 +79,7 @@ fn record(row: Row) -> Result<Record, AppError> {
         decided_at: row.decided_at,
         reason: row.reason,
         routine_id: row.routine_id,
+        decided_by: row.decided_by,
     })
 }
 
@@ -100,20 +96,43 @@ pub(crate) struct NewProposal<'a> {
     pub explanation: &'a str,
 }
 
-/// `proposals.db`, with change notifications.
+/// The proposal store, with change notifications: `proposals.db`, or the team's shared queue.
 pub struct Store {
-    pub(crate) connection: Mutex<SqliteConnection>,
-    changes: watch::Sender<u64>,
+    queue: Queue,
+    changes: Arc<watch::Sender<u64>>,
     path: String,
+    /// This desk, by its data home's keychain namespace (unique per data home).
+    desk: String,
 }
 
 impl Store {
-    /// Opens (creating and migrating if needed) `proposals.db` in the data home.
+    /// Opens the data home's queue: the team's, once it joined a team (design.md §19), or its
+    /// own `proposals.db` (created and migrated if needed).
     ///
     /// # Errors
-    /// When it cannot be opened.
+    /// When it cannot be opened (for a team: the database cannot be reached).
     pub async fn open(home: &DataHome) -> Result<Self, AppError> {
         home.ensure()?;
+        let (changes, _) = watch::channel(0);
+        let changes = Arc::new(changes);
+        let desk = home.keychain().service().to_owned();
+        if let Some(team) = crate::team::TeamConfig::read(home)? {
+            let path = format!("the team's queue at {}", team.database);
+            let options = team.connect_options(home)?;
+            let place = path.clone();
+            let queue = Queue::team(options, Arc::clone(&changes), |e| AppError::File {
+                what: "opening",
+                path: place.clone(),
+                reason: e,
+            })
+            .await?;
+            return Ok(Store {
+                queue,
+                changes,
+                path,
+                desk,
+            });
+        }
         let path = home.root().join("proposals.db");
         let fail = |e: String| AppError::file("opening", &path, e);
         let options = SqliteConnectOptions::from_str("sqlite://")
@@ -130,12 +149,69 @@ impl Store {
             .run_direct(&mut connection)
             .await
             .map_err(|e| fail(e.to_string()))?;
-        let (changes, _) = watch::channel(0);
         Ok(Store {
-            connection: Mutex::new(connection),
+            queue: Queue::local(connection),
             changes,
             path: path.display().to_string(),
+            desk,
         })
+    }
+
+    /// Whether the queue is the team's, shared with other desks.
+    pub fn is_team(&self) -> bool {
+        self.queue.is_team()
+    }
+
+    /// Whether the queue's database answers now.
+    pub async fn reachable(&self) -> bool {
+        self.queue.reachable().await
+    }
+
+    pub(crate) fn desk(&self) -> &str {
+        &self.desk
+    }
+
+    pub(crate) async fn all<T>(&self, statement: Statement) -> Result<Vec<T>, AppError>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + Send
+            + Unpin,
+    {
+        self.queue
+            .fetch_all(&statement)
+            .await
+            .map_err(|e| self.db(e))
+    }
+
+    pub(crate) async fn one<T>(&self, statement: Statement) -> Result<Option<T>, AppError>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + Send
+            + Unpin,
+    {
+        self.queue
+            .fetch_optional(&statement)
+            .await
+            .map_err(|e| self.db(e))
+    }
+
+    pub(crate) async fn count(&self, statement: Statement) -> Result<i64, AppError> {
+        Ok(self.one::<(i64,)>(statement).await?.map_or(0, |(n,)| n))
+    }
+
+    pub(crate) async fn ids(&self, statement: Statement) -> Result<Vec<String>, AppError> {
+        Ok(self
+            .all::<(String,)>(statement)
+            .await?
+            .into_iter()
+            .map(|(id,)| id)
+            .collect())
+    }
+
+    pub(crate) async fn write(&self, statement: Statement) -> Result<u64, AppError> {
+        self.queue.execute(&statement).await.map_err(|e| self.db(e))
     }
 
     pub(crate) fn db(&self, error: impl std::fmt::Display) -> AppError {
@@ -168,13 +244,9 @@ impl Store {
     /// # Errors
     /// When the store cannot be read.
     pub async fn get(&self, id: &str) -> Result<Option<Record>, AppError> {
-        let mut connection = self.connection.lock().await;
-        let row: Option<Row> =
-            sqlx::query_as(&format!("SELECT {COLUMNS} FROM proposals WHERE id = ?"))
-                .bind(id)
-                .fetch_optional(&mut *connection)
-                .await
-                .map_err(|e| self.db(e))?;
+        let row: Option<Row> = self
+            .one(Statement::new(format!("SELECT {COLUMNS} FROM proposals WHERE id = ?")).bind(id))
+            .await?;
         row.map(record).transpose()
     }
 
@@ -244,21 +316,36 @@ impl Store {
     /// # Errors
     /// When the store cannot be read.
     pub async fn with_status(&self, status: Status) -> Result<Vec<Record>, AppError> {
-        let mut connection = self.connection.lock().await;
-        let rows: Vec<Row> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM proposals WHERE status = ? ORDER BY received_at DESC, id"
-        ))
-        .bind(status)
-        .fetch_all(&mut *connection)
-        .await
-        .map_err(|e| self.db(e))?;
+        let rows: Vec<Row> = self
+            .all(
+                Statement::new(format!(
+                    "SELECT {COLUMNS} FROM proposals WHERE status = ? ORDER BY received_at DESC, id"
+                ))
+                .bind(stored(&status)),
+            )
+            .await?;
+        rows.into_iter().map(record).collect()
+    }
+
+    /// Proposals with `status` that this desk approved (or that no desk claimed): on a team,
+    /// another desk's approved or executing proposal is that desk's to finish.
+    pub(crate) async fn with_status_here(&self, status: Status) -> Result<Vec<Record>, AppError> {
+        let rows: Vec<Row> = self
+            .all(
+                Statement::new(format!(
+                    "SELECT {COLUMNS} FROM proposals WHERE status = ? AND (desk IS NULL OR desk = ?) ORDER BY received_at DESC, id"
+                ))
+                .bind(stored(&status))
+                .bind(self.desk.as_str()),
+            )
+            .await?;
         rows.into_iter().map(record).collect()
     }
 
     /// Inbox lines of pending proposals (`pending = true`, newest first) or of decided ones
-    /// (newest first), at most `limit`. Only what a line shows is read: SQLite takes the headline,
-    /// action and risk counts out of the stored explanation, so a page costs the same with 10 or
-    /// 10,000 waiting.
+    /// (newest first), at most `limit`. Only what a line shows is read: the database takes the
+    /// headline, action and risk counts out of the stored explanation, so a page costs the same
+    /// with 10 or 10,000 waiting.
     ///
     /// # Errors
     /// When the store cannot be read.
@@ -268,21 +355,29 @@ impl Store {
         } else {
             "status <> 'pending'"
         };
-        let mut connection = self.connection.lock().await;
-        sqlx::query_as(&format!(
-            "SELECT id, agent, received_at, status, routine_id,
-                    json_extract(explanation, '$.headline') AS headline,
-                    json_extract(explanation, '$.action') AS action,
-                    (SELECT count(*) FROM json_each(explanation, '$.risks')
-                      WHERE json_extract(value, '$.severity') = 'danger') AS danger,
-                    (SELECT count(*) FROM json_each(explanation, '$.risks')
-                      WHERE json_extract(value, '$.severity') = 'caution') AS caution
-             FROM proposals WHERE {which} ORDER BY received_at DESC, id DESC LIMIT ?"
-        ))
-        .bind(limit)
-        .fetch_all(&mut *connection)
+        let shown = if self.queue.is_team() {
+            "explanation::jsonb ->> 'headline' AS headline,
+             explanation::jsonb ->> 'action' AS action,
+             (SELECT count(*) FROM jsonb_array_elements(explanation::jsonb -> 'risks') r
+               WHERE r ->> 'severity' = 'danger') AS danger,
+             (SELECT count(*) FROM jsonb_array_elements(explanation::jsonb -> 'risks') r
+               WHERE r ->> 'severity' = 'caution') AS caution"
+        } else {
+            "json_extract(explanation, '$.headline') AS headline,
+             json_extract(explanation, '$.action') AS action,
+             (SELECT count(*) FROM json_each(explanation, '$.risks')
+               WHERE json_extract(value, '$.severity') = 'danger') AS danger,
+             (SELECT count(*) FROM json_each(explanation, '$.risks')
+               WHERE json_extract(value, '$.severity') = 'caution') AS caution"
+        };
+        self.all(
+            Statement::new(format!(
+                "SELECT id, agent, received_at, status, routine_id, {shown}
+                 FROM proposals WHERE {which} ORDER BY received_at DESC, id DESC LIMIT ?"
+            ))
+            .bind(limit),
+        )
         .await
-        .map_err(|e| self.db(e))
     }
 
     /// The oldest pending proposal not in `skipped` (`countersign review` walks them in the
@@ -291,25 +386,20 @@ impl Store {
     /// # Errors
     /// When the store cannot be read.
     pub async fn oldest_pending(&self, skipped: &[String]) -> Result<Option<Record>, AppError> {
-        let mut connection = self.connection.lock().await;
-        let placeholders = vec!["?"; skipped.len()].join(", ");
         let sql = if skipped.is_empty() {
             format!(
                 "SELECT {COLUMNS} FROM proposals WHERE status = 'pending' ORDER BY received_at, id LIMIT 1"
             )
         } else {
+            let placeholders = vec!["?"; skipped.len()].join(", ");
             format!(
                 "SELECT {COLUMNS} FROM proposals WHERE status = 'pending' AND id NOT IN ({placeholders}) ORDER BY received_at, id LIMIT 1"
             )
         };
-        let mut query = sqlx::query_as::<_, Row>(&sql);
-        for id in skipped {
-            query = query.bind(id);
-        }
-        let row = query
-            .fetch_optional(&mut *connection)
-            .await
-            .map_err(|e| self.db(e))?;
+        let statement = skipped
+            .iter()
+            .fold(Statement::new(sql), |statement, id| statement.bind(id));
+        let row: Option<Row> = self.one(statement).await?;
         row.map(record).transpose()
     }
 
@@ -318,11 +408,10 @@ impl Store {
     /// # Errors
     /// When the store cannot be read.
     pub async fn pending_total(&self) -> Result<i64, AppError> {
-        let mut connection = self.connection.lock().await;
-        sqlx::query_scalar("SELECT count(*) FROM proposals WHERE status = 'pending'")
-            .fetch_one(&mut *connection)
-            .await
-            .map_err(|e| self.db(e))
+        self.count(Statement::new(
+            "SELECT count(*) FROM proposals WHERE status = 'pending'",
+        ))
+        .await
     }
 
     /// How many proposals of an agent are pending.
@@ -330,31 +419,28 @@ impl Store {
     /// # Errors
     /// When the store cannot be read.
     pub async fn pending_count(&self, agent: &str) -> Result<i64, AppError> {
-        let mut connection = self.connection.lock().await;
-        sqlx::query_scalar("SELECT count(*) FROM proposals WHERE agent = ? AND status = 'pending'")
-            .bind(agent)
-            .fetch_one(&mut *connection)
-            .await
-            .map_err(|e| self.db(e))
+        self.count(
+            Statement::new("SELECT count(*) FROM proposals WHERE agent = ? AND status = 'pending'")
+                .bind(agent),
+        )
+        .await
     }
 
     /// Pending proposals whose time ran out by `now` (unix seconds).
     pub(crate) async fn due(&self, now: i64) -> Result<Vec<String>, AppError> {
-        let mut connection = self.connection.lock().await;
-        sqlx::query_scalar("SELECT id FROM proposals WHERE status = 'pending' AND expires_at <= ?")
-            .bind(now)
-            .fetch_all(&mut *connection)
-            .await
-            .map_err(|e| self.db(e))
+        self.ids(
+            Statement::new("SELECT id FROM proposals WHERE status = 'pending' AND expires_at <= ?")
+                .bind(now),
+        )
+        .await
     }
 
     // ----- writing proposals -----
 
     /// Stores a proposal as pending (its `proposal.received` entry is already durable).
     pub(crate) async fn insert(&self, new: &NewProposal<'_>) -> Result<(), AppError> {
-        {
-            let mut connection = self.connection.lock().await;
-            sqlx::query("INSERT INTO proposals (id, agent, received_at, expires_at, summary, purpose, artifact, artifact_sha256, explanation, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        self.write(
+            Statement::new("INSERT INTO proposals (id, agent, received_at, expires_at, summary, purpose, artifact, artifact_sha256, explanation, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
                 .bind(new.id)
                 .bind(new.agent)
                 .bind(now_text())
@@ -364,45 +450,41 @@ impl Store {
                 .bind(new.artifact)
                 .bind(new.artifact_sha256)
                 .bind(new.explanation)
-                .bind(Status::Pending)
-                .execute(&mut *connection)
-                .await
-                .map_err(|e| self.db(e))?;
-        }
+                .bind(stored(&Status::Pending)),
+        )
+        .await?;
         self.changed();
         Ok(())
     }
 
     /// Keeps an execution's full result (the secret already redacted).
     pub(crate) async fn set_result(&self, id: &str, result: &Json) -> Result<(), AppError> {
-        let mut connection = self.connection.lock().await;
-        sqlx::query("UPDATE proposals SET result = ? WHERE id = ?")
-            .bind(result.canonical())
-            .bind(id)
-            .execute(&mut *connection)
-            .await
-            .map_err(|e| self.db(e))?;
+        self.write(
+            Statement::new("UPDATE proposals SET result = ? WHERE id = ?")
+                .bind(result.canonical())
+                .bind(id),
+        )
+        .await?;
         Ok(())
     }
 
     /// Keeps what the agent may read (its `result.released` entry is already durable).
     pub(crate) async fn set_released(&self, id: &str, released: &Json) -> Result<(), AppError> {
-        {
-            let mut connection = self.connection.lock().await;
-            sqlx::query("UPDATE proposals SET released = ? WHERE id = ?")
+        self.write(
+            Statement::new("UPDATE proposals SET released = ? WHERE id = ?")
                 .bind(released.canonical())
-                .bind(id)
-                .execute(&mut *connection)
-                .await
-                .map_err(|e| self.db(e))?;
-        }
+                .bind(id),
+        )
+        .await?;
         self.changed();
         Ok(())
     }
 
     /// Moves a proposal from one of `from` to `to`, and records `entry` in the same step (see
     /// [`Store::audited_change`]). Returns whether it moved: a proposal decided elsewhere in
-    /// the meantime does not, and then no entry is written.
+    /// the meantime does not, and then no entry is written. A move to `approved` or `rejected`
+    /// names who decided (the entry's actor); a move to `approved` or `executing` claims the
+    /// proposal for this desk.
     pub(crate) async fn move_status(
         &self,
         id: &str,
@@ -412,19 +494,23 @@ impl Store {
         entry: Option<(&Audit, NewEntry)>,
     ) -> Result<bool, AppError> {
         let placeholders = vec!["?"; from.len()].join(", ");
+        let decided = matches!(to, Status::Approved | Status::Rejected);
+        let claimed = matches!(to, Status::Approved | Status::Executing);
+        let by = entry.as_ref().map(|(_, e)| e.actor.name.clone());
         let sql = format!(
-            "UPDATE proposals SET status = ?, decided_at = COALESCE(decided_at, CASE WHEN ? IN ('approved', 'rejected') THEN ? ELSE decided_at END), reason = COALESCE(?, reason) WHERE id = ? AND status IN ({placeholders})"
+            "UPDATE proposals SET status = ?, decided_at = COALESCE(decided_at, ?), decided_by = COALESCE(decided_by, ?), desk = COALESCE(?, desk), reason = COALESCE(?, reason) WHERE id = ? AND status IN ({placeholders})"
         );
-        let mut query = sqlx::query(&sql)
-            .bind(to)
-            .bind(to)
-            .bind(now_text())
+        let statement = Statement::new(sql)
+            .bind(stored(&to))
+            .bind(decided.then(now_text))
+            .bind(if decided { by } else { None })
+            .bind(claimed.then(|| self.desk.clone()))
             .bind(reason)
             .bind(id);
-        for status in from {
-            query = query.bind(*status);
-        }
-        let changed = self.audited_change(query, entry).await?;
+        let statement = from.iter().fold(statement, |statement, status| {
+            statement.bind(stored(status))
+        });
+        let changed = self.audited_change(statement, entry).await?;
         if changed {
             self.changed();
         }
@@ -432,41 +518,27 @@ impl Store {
     }
 
     /// Runs one change to exactly one row and records `entry` in the same step: the statement
-    /// runs inside a `BEGIN IMMEDIATE` transaction, the entry is appended (durably) only when it
-    /// changed a row, and the transaction commits only after the entry is in the log. A change
-    /// that did not happen writes no entry; an entry that cannot be written undoes the change.
-    pub(crate) async fn audited_change<'q>(
+    /// runs inside a transaction (`BEGIN IMMEDIATE` on SQLite), the entry is appended (durably)
+    /// only when it changed a row, and the transaction commits only after the entry is in the
+    /// log. A change that did not happen writes no entry; an entry that cannot be written undoes
+    /// the change.
+    pub(crate) async fn audited_change(
         &self,
-        statement: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+        statement: Statement,
         entry: Option<(&Audit, NewEntry)>,
     ) -> Result<bool, AppError> {
-        let mut connection = self.connection.lock().await;
-        sqlx::query("BEGIN IMMEDIATE")
-            .execute(&mut *connection)
+        self.queue
+            .change_then(
+                &statement,
+                |e| self.db(e),
+                || async move {
+                    match entry {
+                        Some((audit, entry)) => audit.record(entry).await,
+                        None => Ok(()),
+                    }
+                },
+            )
             .await
-            .map_err(|e| self.db(e))?;
-        let changed = match statement.execute(&mut *connection).await {
-            Ok(done) => done.rows_affected() == 1,
-            Err(e) => {
-                rollback(&mut connection).await;
-                return Err(self.db(e));
-            }
-        };
-        if !changed {
-            rollback(&mut connection).await;
-            return Ok(false);
-        }
-        if let Some((audit, entry)) = entry
-            && let Err(e) = audit.record(entry).await
-        {
-            rollback(&mut connection).await;
-            return Err(e);
-        }
-        sqlx::query("COMMIT")
-            .execute(&mut *connection)
-            .await
-            .map_err(|e| self.db(e))?;
-        Ok(true)
     }
 
     // ----- agents -----
@@ -476,11 +548,10 @@ impl Store {
     /// # Errors
     /// When the store cannot be read.
     pub async fn agents(&self) -> Result<Vec<AgentInfo>, AppError> {
-        let mut connection = self.connection.lock().await;
-        sqlx::query_as("SELECT name, added_at, revoked_at FROM agents ORDER BY name")
-            .fetch_all(&mut *connection)
-            .await
-            .map_err(|e| self.db(e))
+        self.all(Statement::new(
+            "SELECT name, added_at, revoked_at FROM agents ORDER BY name",
+        ))
+        .await
     }
 
     /// The unrevoked agent whose key hashes to `key_hash`.
@@ -488,11 +559,12 @@ impl Store {
         &self,
         key_hash: &str,
     ) -> Result<Option<String>, AppError> {
-        let mut connection = self.connection.lock().await;
-        sqlx::query_scalar("SELECT name FROM agents WHERE key_hash = ? AND revoked_at IS NULL")
-            .bind(key_hash)
-            .fetch_optional(&mut *connection)
-            .await
-            .map_err(|e| self.db(e))
+        Ok(self
+            .one::<(String,)>(
+                Statement::new("SELECT name FROM agents WHERE key_hash = ? AND revoked_at IS NULL")
+                    .bind(key_hash),
+            )
+            .await?
+            .map(|(name,)| name))
     }
 }

@@ -447,12 +447,9 @@ struct Loop {
     recorded: Recorded,
 }
 
-async fn serving(second_factor: bool, body: &'static str, token: &str) -> Loop {
-    let (dir, home) = home();
-    let (port, count, recorded) = recording_server(body);
-    let audit = Audit::open(&home, Actor::person("alice")).await.unwrap();
-    let credentials = countersign_app::Credentials::open(&home).await.unwrap();
-    let meta = countersign_core::credential::CredentialMeta {
+/// The `bank` credential: a bearer token for the local server on `port`.
+fn bank(port: u16, second_factor: bool) -> countersign_core::credential::CredentialMeta {
+    countersign_core::credential::CredentialMeta {
         name: "bank".into(),
         description: "Test bank".into(),
         kind: countersign_core::credential::CredentialKind::Http {
@@ -465,7 +462,15 @@ async fn serving(second_factor: bool, body: &'static str, token: &str) -> Loop {
         },
         requires_second_factor: second_factor,
         prescriber: None,
-    };
+    }
+}
+
+async fn serving(second_factor: bool, body: &'static str, token: &str) -> Loop {
+    let (dir, home) = home();
+    let (port, count, recorded) = recording_server(body);
+    let audit = Audit::open(&home, Actor::person("alice")).await.unwrap();
+    let credentials = countersign_app::Credentials::open(&home).await.unwrap();
+    let meta = bank(port, second_factor);
     credentials
         .add(&audit, &meta, &countersign_vault::Secret::new(token.into()))
         .await
@@ -1961,4 +1966,252 @@ async fn a_routine_warns_a_week_ahead_and_stops_at_its_expiry() {
         .unwrap();
     assert!(json.contains("routine.expired"));
     assert!(audit.verify(None).await.unwrap().intact());
+}
+
+/// A fresh database on the test command's PostgreSQL: its address without the password, the
+/// password, and the administrator's address of it (for the test's own changes).
+async fn team_database(prefix: &str) -> (String, countersign_vault::Secret, String) {
+    let admin = env("COUNTERSIGN_TEST_POSTGRES");
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    let name = format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    );
+    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    let (user_and_password, host) = base
+        .strip_prefix("postgres://")
+        .unwrap()
+        .split_once('@')
+        .unwrap();
+    let (user, password) = user_and_password.split_once(':').unwrap();
+    (
+        format!("postgres://{user}@{host}/{name}"),
+        countersign_vault::Secret::new(password.to_owned()),
+        format!("{base}/{name}"),
+    )
+}
+
+/// One desk of a team: its data home (own keychain namespace), its own `bank` credential (its
+/// own token) and its lifecycle on the team's queue.
+struct TeamDesk {
+    _dir: tempfile::TempDir,
+    home: DataHome,
+    audit: std::sync::Arc<Audit>,
+    lifecycle: countersign_app::Lifecycle,
+}
+
+async fn team_desk(
+    home: DataHome,
+    dir: tempfile::TempDir,
+    person: &str,
+    port: u16,
+    token: &str,
+) -> TeamDesk {
+    let audit = Audit::open(&home, Actor::person(person)).await.unwrap();
+    assert!(
+        audit.log().path().is_none(),
+        "a team desk writes the team's log"
+    );
+    let credentials = countersign_app::Credentials::open(&home).await.unwrap();
+    let meta = bank(port, false);
+    credentials
+        .add(&audit, &meta, &countersign_vault::Secret::new(token.into()))
+        .await
+        .unwrap();
+    let audit = std::sync::Arc::new(audit);
+    let lifecycle = countersign_app::Lifecycle::open_standard(&home, std::sync::Arc::clone(&audit))
+        .await
+        .unwrap();
+    assert!(lifecycle.store().is_team());
+    TeamDesk {
+        _dir: dir,
+        home,
+        audit,
+        lifecycle,
+    }
+}
+
+/// Two desks on one team database (design.md §19): an agent added at one desk is the team's and
+/// is accepted at the other; a proposal sent to one desk waits, and is announced, at both; when
+/// both approve it at once exactly one decision counts and exactly one execution happens, with
+/// the winning desk's own credential; the other desk is told who decided. With the database
+/// gone nothing is approved or executed; when it is back the work goes on; the team's one chain
+/// verifies and names both people.
+#[tokio::test]
+async fn two_desks_share_one_queue_and_exactly_one_executes() {
+    let (address, password, admin_db) = team_database("queue").await;
+    let (front_dir, front_home) = home();
+    let (back_dir, back_home) = home();
+    countersign_app::team::Team::init(&front_home, &address, &password, "Ana Admin")
+        .await
+        .unwrap();
+    countersign_app::team::Team::join(&back_home, &address, &password)
+        .await
+        .unwrap();
+    let (port, count, recorded) = recording_server(r#"{"balance":1200}"#);
+    let front = team_desk(
+        front_home,
+        front_dir,
+        "Ana Admin",
+        port,
+        "front-desk-token-0001",
+    )
+    .await;
+    let back = team_desk(
+        back_home,
+        back_dir,
+        "Ben Billing",
+        port,
+        "back-desk-token-0002",
+    )
+    .await;
+
+    let key = front.lifecycle.agents().add("scribe").await.unwrap();
+    assert_eq!(
+        back.lifecycle
+            .agents()
+            .authenticate(key.expose())
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("scribe"),
+        "an agent belongs to the team"
+    );
+
+    let mut heard = back.lifecycle.store().subscribe();
+    heard.borrow_and_update();
+    let first = front
+        .lifecycle
+        .submit("scribe", &balance_proposal(port))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), heard.changed())
+        .await
+        .expect("the other desk is told of a new proposal")
+        .unwrap();
+    let waiting = back.lifecycle.store().pending().await.unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].id, first.id);
+    assert_eq!(
+        back.lifecycle.store().lines(true, 10).await.unwrap()[0].headline,
+        first.explanation.headline
+    );
+
+    let mut ids = vec![first.id.clone()];
+    for _ in 0..7 {
+        ids.push(
+            back.lifecycle
+                .submit("scribe", &balance_proposal(port))
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+        );
+    }
+    let mut front_won = 0;
+    for (n, id) in ids.iter().enumerate() {
+        let (a, b) = tokio::join!(
+            front.lifecycle.approve(id, None),
+            back.lifecycle.approve(id, None)
+        );
+        assert!(
+            a.is_ok() != b.is_ok(),
+            "exactly one decision counts: {a:?} {b:?}"
+        );
+        assert_eq!(
+            count.load(std::sync::atomic::Ordering::SeqCst),
+            n + 1,
+            "exactly one execution"
+        );
+        let request = String::from_utf8_lossy(&recorded.lock().unwrap()).to_lowercase();
+        let (winner, loser, token) = if a.is_ok() {
+            front_won += 1;
+            (a, b, "front-desk-token-0001")
+        } else {
+            (b, a, "back-desk-token-0002")
+        };
+        assert!(
+            request.contains(&format!("authorization: bearer {token}")),
+            "the deciding desk's own credential"
+        );
+        let winner = winner.unwrap();
+        assert_eq!(winner.status, countersign_app::Status::Succeeded);
+        let loser = loser.unwrap_err().to_string();
+        assert!(
+            loser.contains("Ana Admin") || loser.contains("Ben Billing"),
+            "the other desk is told who decided: {loser}"
+        );
+        let seen = front.lifecycle.store().existing(id).await.unwrap();
+        assert!(seen.decided_by.is_some());
+    }
+    println!("the front desk won {front_won} of {} races", ids.len());
+
+    // The database refuses everyone: nothing is approved or executed, and nothing is lost.
+    let pending = front
+        .lifecycle
+        .submit("scribe", &balance_proposal(port))
+        .await
+        .unwrap()
+        .unwrap();
+    let before = count.load(std::sync::atomic::Ordering::SeqCst);
+    let admin = env("COUNTERSIGN_TEST_POSTGRES");
+    let mut superuser = sqlx::PgConnection::connect(&admin).await.unwrap();
+    let database = admin_db.rsplit('/').next().unwrap().to_owned();
+    sqlx::raw_sql(&format!(
+        "ALTER DATABASE {database} ALLOW_CONNECTIONS false"
+    ))
+    .execute(&mut superuser)
+    .await
+    .unwrap();
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()")
+        .bind(&database)
+        .execute(&mut superuser)
+        .await
+        .unwrap();
+    let refused = back.lifecycle.approve(&pending.id, None).await;
+    assert!(
+        refused.is_err(),
+        "nothing is approved without the team's records"
+    );
+    assert!(!back.lifecycle.store().reachable().await);
+    assert_eq!(
+        count.load(std::sync::atomic::Ordering::SeqCst),
+        before,
+        "nothing executed"
+    );
+    sqlx::raw_sql(&format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true"))
+        .execute(&mut superuser)
+        .await
+        .unwrap();
+    let approved = back.lifecycle.approve(&pending.id, None).await.unwrap();
+    assert_eq!(approved.status, countersign_app::Status::Succeeded);
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), before + 1);
+
+    // One chain, verified from either desk, naming each person who decided.
+    for desk in [&front, &back] {
+        assert!(desk.audit.verify(None).await.unwrap().intact());
+    }
+    let log = back
+        .audit
+        .export(ExportFormat::Json, &Filter::default())
+        .await
+        .unwrap();
+    assert!(log.contains("Ben Billing"));
+    assert_eq!(
+        log.matches("\"decision.approved\"").count(),
+        ids.len() + 1,
+        "one decision a proposal"
+    );
+    assert!(!log.contains("front-desk-token-0001") && !log.contains("back-desk-token-0002"));
+    drop(front.home);
+    drop(back.home);
 }
