@@ -258,6 +258,15 @@ confirmation_word: string | null,
  */
 decided_at: string | null, 
 /**
+ * Who decided it (on a team, possibly at another desk).
+ */
+decided_by: string | null, 
+/**
+ * On a team, the first of two people a rule asks for, once they approved: it waits for a
+ * second, different person.
+ */
+first_approved_by: string | null, 
+/**
  * Why it was rejected.
  */
 reason: string | null, 

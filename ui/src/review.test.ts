@@ -30,6 +30,20 @@ describe("the review screen", () => {
     expect(calls.approve).toEqual([{ id: "prop_1", confirmation: null, code: null }]);
   });
 
+  it("says, as text, who approved first when a team's rule needs a second person", () => {
+    const { page } = mount(proposal({ first_approved_by: "Nora <b>Nurse</b>" }));
+    const first = page.querySelector("#first-approval")!;
+    expect(first.textContent).toContain("Nora <b>Nurse</b> approved this first");
+    expect(first.querySelector("b")).toBeNull();
+    expect(approveButton(page)).not.toBeNull();
+  });
+
+  it("names who decided a proposal at another desk", () => {
+    const { page } = mount(proposal({ decided_by: "Dr Khan", line: { ...proposal().line, status: "succeeded" } }));
+    expect(page.querySelector("#decided-by")!.textContent).toBe("Decided by Dr Khan");
+    expect(approveButton(page)).toBeNull();
+  });
+
   it("re-arms when the window comes back", () => {
     const { page } = mount(proposal());
     vi.advanceTimersByTime(ARM_MS + 10);

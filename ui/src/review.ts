@@ -133,12 +133,22 @@ export function reviewPage(
   if (riskList !== null) page.append(riskList);
   page.append(artifact(view));
 
+  if (view.decided_by !== null) page.append(el("p", { id: "decided-by" }, `Decided by ${view.decided_by}`));
   if (view.line.status !== "pending") {
     if (view.reason !== null) page.append(el("p", { id: "reject-reason-shown" }, `Reason: ${view.reason}`));
     if (view.result !== null) page.append(resultSection(view, api, done));
     return page;
   }
 
+  if (view.first_approved_by !== null) {
+    page.append(
+      el(
+        "p",
+        { class: "first-approval", id: "first-approval" },
+        `${view.first_approved_by} approved this first. The team's rule needs a second person: it runs only when someone else approves it.`,
+      ),
+    );
+  }
   const decision = el("section", { class: "decision", "aria-labelledby": "decision-title" });
   decision.append(el("h2", { id: "decision-title" }, view.signing === null ? "Your decision" : "Sign this prescription"));
   const error = el("p", { class: "error", role: "alert", id: "decision-error" });

@@ -42,6 +42,8 @@ export function proposal(overrides: Partial<ProposalView> = {}): ProposalView {
     signing: null,
     confirmation_word: null,
     decided_at: null,
+    decided_by: null,
+    first_approved_by: null,
     reason: null,
     result: null,
     released: null,

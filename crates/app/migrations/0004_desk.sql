@@ -4,3 +4,7 @@
 ALTER TABLE proposals ADD COLUMN desk TEXT;
 ALTER TABLE proposals ADD COLUMN decided_by TEXT;
 ALTER TABLE routine_runs ADD COLUMN desk TEXT;
+-- The money a proposal's artifact moves (`[["250.00","USD"]]`), for rules that count amounts,
+-- and on a team the first of two people a rule asks for.
+ALTER TABLE proposals ADD COLUMN amounts TEXT;
+ALTER TABLE proposals ADD COLUMN first_approved_by TEXT;

@@ -24,11 +24,13 @@ use crate::credentials::Credentials;
 use crate::error::AppError;
 use crate::execute::Executions;
 use crate::home::DataHome;
+use crate::lifecycle::Approval;
 use crate::lifecycle::{Collaborators, Lifecycle};
 use crate::present::{self, confirmation_word};
 use crate::record::{Record, Status};
 use crate::release::Release;
 use crate::settings::Settings;
+use crate::team::{Rule, SignedIn, Team};
 use crate::totp::{self, SecondFactor};
 use crate::views::{
     AgentView, AlertView, AuditLine, AuditQuery, ConnectedAgent, CredentialForm, CredentialView,
@@ -61,6 +63,9 @@ pub struct DeskOptions {
     /// Whether the desk locks itself after the person's inactivity (the desktop); a terminal
     /// reviewer that cannot unlock does not.
     pub auto_lock: bool,
+    /// On a team desk, the person who signed in: their roles and the team's rules decide what
+    /// they may approve, and their own second factor is the one checked.
+    pub signed_in: Option<SignedIn>,
 }
 
 impl Default for DeskOptions {
@@ -69,8 +74,26 @@ impl Default for DeskOptions {
             plain_loopback_origins: Vec::new(),
             demo: false,
             auto_lock: true,
+            signed_in: None,
         }
     }
+}
+
+/// A team desk's person and their team.
+struct Seat {
+    team: Team,
+    person: SignedIn,
+}
+
+/// How a team's rules let the signed-in person approve a proposal.
+enum TeamApproval {
+    /// Their approval is enough.
+    Alone,
+    /// A two-person rule applies and no one approved yet: theirs is the first (the rule in
+    /// words).
+    First(String),
+    /// A two-person rule applies and another person approved first.
+    Second(String),
 }
 
 struct Lock {
@@ -93,6 +116,8 @@ pub struct Desk {
     enrolment: StdMutex<Option<String>>,
     settings: StdMutex<Settings>,
     connector: StdMutex<Option<String>>,
+    /// On a team desk, who signed in.
+    seat: Option<Seat>,
     /// Held while the desk is open: one reviewer per data home.
     _review_lock: std::fs::File,
 }
@@ -130,8 +155,18 @@ impl Desk {
                 home.root().display()
             )));
         }
+        let person = options.signed_in.as_ref().map_or(person, SignedIn::actor);
         let audit = Arc::new(Audit::open(&home, person).await?);
         audit.start_up().await?;
+        let seat = match options.signed_in {
+            Some(person) => {
+                let team = Team::open(&home, Arc::clone(&audit))?.ok_or_else(|| {
+                    not_allowed("this data home is not in a team, so no one signs in to it")
+                })?;
+                Some(Seat { team, person })
+            }
+            None => None,
+        };
         let executions = Executions::open(
             &home,
             HttpExecutor::new().with_plain_loopback_origins(options.plain_loopback_origins),
@@ -139,7 +174,10 @@ impl Desk {
             EmailExecutor::new(),
         )
         .await?;
-        let second_factor = Arc::new(SecondFactor::new(home.keychain()));
+        let second_factor = Arc::new(match &seat {
+            Some(seat) => SecondFactor::of_person(&seat.person),
+            None => SecondFactor::new(home.keychain()),
+        });
         let lifecycle = Arc::new(
             Lifecycle::open(
                 &home,
@@ -172,6 +210,7 @@ impl Desk {
             enrolment: StdMutex::new(None),
             settings: StdMutex::new(settings),
             connector: StdMutex::new(None),
+            seat,
             _review_lock: review_lock,
         };
         Ok((desk, unknown))
@@ -476,7 +515,15 @@ impl Desk {
                 )));
             }
         }
-        let done = self.lifecycle.approve(id, code).await?;
+        let approval = match self.team_approval(&record).await? {
+            TeamApproval::Alone => Approval::Alone,
+            TeamApproval::First(rule) => {
+                let first = self.lifecycle.first_approve(id, code, &rule).await?;
+                return self.view(&first).await;
+            }
+            TeamApproval::Second(first) => Approval::SecondTo(first),
+        };
+        let done = self.lifecycle.approve_as(id, code, approval).await?;
         let view = self.view(&done).await?;
         if done.result.is_some() {
             let automatic = match view.release_default {
@@ -492,12 +539,113 @@ impl Desk {
         Ok(view)
     }
 
+    /// On a team desk, checks the signed-in person may decide `record` at all (still in the
+    /// team; a role the team's rules ask for its credential) and returns their roles and the
+    /// rules. Anywhere else, nothing to check.
+    async fn team_standing(
+        &self,
+        record: &Record,
+    ) -> Result<Option<(Vec<String>, Vec<crate::team::RuleInfo>)>, AppError> {
+        let Some(seat) = &self.seat else {
+            return Ok(None);
+        };
+        let name = seat.person.name();
+        let Some(roles) = seat.team.standing(&seat.person).await? else {
+            return Err(not_allowed(format!(
+                "{name} can no longer act for the team; nothing was decided"
+            )));
+        };
+        let rules = seat.team.rules().await?;
+        let credential = record
+            .typed_artifact()?
+            .credential_name()
+            .map(str::to_owned);
+        let deciders: Vec<&str> = rules
+            .iter()
+            .filter_map(|info| match &info.rule {
+                Rule::Decide {
+                    credential: c,
+                    role,
+                } if Some(c) == credential.as_ref() => Some(role.as_str()),
+                _ => None,
+            })
+            .collect();
+        if !deciders.is_empty() && !deciders.iter().any(|d| roles.iter().any(|r| r == d)) {
+            return Err(not_allowed(format!(
+                "The team's rules let only a {} decide what uses {}; {name} is not one. Nothing was decided.",
+                deciders.join(" or a "),
+                credential.unwrap_or_default()
+            )));
+        }
+        Ok(Some((roles, rules)))
+    }
+
+    /// How the team's rules let the signed-in person approve `record` (design.md §19): only a
+    /// prescriber signs a controlled-substance prescription; a role a rule names for the
+    /// credential; two different people for money over a two-person rule's amount.
+    async fn team_approval(&self, record: &Record) -> Result<TeamApproval, AppError> {
+        let (Some(seat), Some((roles, rules))) = (&self.seat, self.team_standing(record).await?)
+        else {
+            return Ok(TeamApproval::Alone);
+        };
+        let name = seat.person.name();
+        let controlled = record
+            .explanation
+            .risks
+            .iter()
+            .any(|r| r.code == countersign_core::RiskCode::ControlledSubstance);
+        if controlled && !roles.iter().any(|r| r == crate::team::PRESCRIBER) {
+            return Err(not_allowed(format!(
+                "Only a prescriber signs a prescription for a controlled substance. {name} may draft it; a prescriber signs it at their desk. Nothing was approved."
+            )));
+        }
+        let credential = record
+            .typed_artifact()?
+            .credential_name()
+            .map(str::to_owned);
+        let two_people = rules.iter().find_map(|info| match &info.rule {
+            Rule::TwoPeople {
+                amount,
+                currency,
+                credential: only,
+            } if only.is_none() || only.as_ref() == credential.as_ref() => {
+                let limit = countersign_core::money::Decimal::parse(amount)?;
+                record
+                    .amounts
+                    .iter()
+                    .any(|(moved, moved_currency)| {
+                        // Another currency cannot be compared without rates: it counts as over.
+                        !moved_currency.eq_ignore_ascii_case(currency)
+                            || moved
+                                .compare(limit)
+                                .is_none_or(|o| o == std::cmp::Ordering::Greater)
+                    })
+                    .then(|| info.rule.words())
+            }
+            _ => None,
+        });
+        let Some(rule) = two_people else {
+            return Ok(TeamApproval::Alone);
+        };
+        match &record.first_approved_by {
+            None => Ok(TeamApproval::First(rule)),
+            Some(first) if first == name => Err(not_allowed(format!(
+                "You approved this first; the team's rule ({rule}) needs a second person to approve it."
+            ))),
+            Some(first) => Ok(TeamApproval::Second(first.clone())),
+        }
+    }
+
     /// Rejects with an optional reason.
     ///
     /// # Errors
     /// When locked, not pending, or the entry cannot be written.
     pub async fn reject(&self, id: &str, reason: &str) -> Result<ProposalView, AppError> {
         self.guard()?;
+        if self.seat.is_some() {
+            let record = self.record(id).await?;
+            self.team_standing(&record).await?;
+        }
         let record = self.lifecycle.reject(id, reason.trim()).await?;
         self.view(&record).await
     }

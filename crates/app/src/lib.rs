@@ -42,7 +42,7 @@ pub use error::AppError;
 pub use execute::{Executions, Outcome};
 pub use explain::explain;
 pub use home::DataHome;
-pub use lifecycle::{Collaborators, Lifecycle, PENDING_TTL};
+pub use lifecycle::{Approval, Collaborators, Lifecycle, PENDING_TTL};
 pub use present::{agent_configs, confirmation_word};
 pub use record::{AgentInfo, Line, Record, Status};
 pub use release::Release;

@@ -18,6 +18,7 @@ use crate::audit::Audit;
 use crate::error::AppError;
 use crate::execute::{Executions, Outcome};
 use crate::home::DataHome;
+use crate::queue::Statement;
 use crate::record::{Record, Status};
 use crate::release::Release;
 use crate::store::{NewProposal, Store, now_seconds};
@@ -68,6 +69,16 @@ fn decided_by(record: &Record) -> String {
         .as_deref()
         .map(|name| format!(", by {name}"))
         .unwrap_or_default()
+}
+
+/// How a person's approval counts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Approval {
+    /// Their approval is enough.
+    Alone,
+    /// A team rule asks for two people, and this person (a different one) is the second to
+    /// the named first approver.
+    SecondTo(String),
 }
 
 impl Lifecycle {
@@ -218,6 +229,7 @@ impl Lifecycle {
                 artifact: &artifact,
                 artifact_sha256: &sha256,
                 explanation: &explanation,
+                amounts: crate::store::amounts_text(&explained.amounts),
             })
             .await?;
         Ok(Ok(self.store.existing(&id).await?))
@@ -344,41 +356,124 @@ impl Lifecycle {
     /// recorded, or the execution cannot start. An execution that fails is a `failed` proposal,
     /// not an error.
     pub async fn approve(&self, id: &str, second_factor: Option<&str>) -> Result<Record, AppError> {
-        let record = self.pending_record(id).await?;
-        let mut method = "confirmation";
-        if record.explanation.requires_second_factor {
-            let Some(right) = self.second_factor.check(second_factor)? else {
-                return Err(not_allowed(
-                    "this needs your second factor, and none is set up yet: enroll one first",
-                ));
-            };
-            let mut entry = NewEntry::new(self.audit.actor().clone(), Event::SecondFactorFailed)
-                .details(serde_json::json!({ "method": "totp" }));
-            entry.proposal_id = Some(id.to_owned());
-            if !right {
-                self.audit.record(entry).await?;
-                return Err(not_allowed(
-                    "the second-factor code is not right; nothing was approved",
-                ));
-            }
-            entry.event = Event::SecondFactorSucceeded;
-            self.audit.record(entry).await?;
-            method = "totp";
+        self.approve_as(id, second_factor, Approval::Alone).await
+    }
+
+    /// Checks the second factor when the proposal needs it, recording the attempt; returns the
+    /// method approval used.
+    async fn second_factor_for(
+        &self,
+        record: &Record,
+        second_factor: Option<&str>,
+    ) -> Result<&'static str, AppError> {
+        if !record.explanation.requires_second_factor {
+            return Ok("confirmation");
         }
+        let Some(right) = self.second_factor.check(second_factor)? else {
+            return Err(not_allowed(
+                "this needs your second factor, and none is set up yet: enroll one first",
+            ));
+        };
+        let mut entry = NewEntry::new(self.audit.actor().clone(), Event::SecondFactorFailed)
+            .details(serde_json::json!({ "method": "totp" }));
+        entry.proposal_id = Some(record.id.clone());
+        if !right {
+            self.audit.record(entry).await?;
+            return Err(not_allowed(
+                "the second-factor code is not right; nothing was approved",
+            ));
+        }
+        entry.event = Event::SecondFactorSucceeded;
+        self.audit.record(entry).await?;
+        Ok("totp")
+    }
+
+    /// The first of two people a team rule asks for approves: recorded as
+    /// `decision.first_approved`; the proposal stays pending, nothing runs, and only another
+    /// person's approval ([`Approval::SecondTo`]) executes it.
+    ///
+    /// # Errors
+    /// When it is not pending, someone approved first already, the second factor is missing or
+    /// wrong, or the entry cannot be recorded.
+    pub async fn first_approve(
+        &self,
+        id: &str,
+        second_factor: Option<&str>,
+        rule: &str,
+    ) -> Result<Record, AppError> {
+        let record = self.pending_record(id).await?;
+        if let Some(first) = &record.first_approved_by {
+            return Err(AppError::NotPending(format!(
+                "{first} already approved proposal {id} first; it waits for a second person"
+            )));
+        }
+        let method = self.second_factor_for(&record, second_factor).await?;
+        let mut entry = NewEntry::new(self.audit.actor().clone(), Event::DecisionFirstApproved)
+            .details(serde_json::json!({ "purpose": record.purpose, "auth_method": method, "headline": record.explanation.headline, "rule": rule }));
+        entry.proposal_id = Some(id.to_owned());
+        entry.artifact_sha256 = Some(record.artifact_sha256.clone());
+        entry.credential = record
+            .typed_artifact()?
+            .credential_name()
+            .map(str::to_owned);
+        let first = Statement::new(
+            "UPDATE proposals SET first_approved_by = ? WHERE id = ? AND status = 'pending' AND first_approved_by IS NULL",
+        )
+        .bind(entry.actor.name.clone())
+        .bind(id);
+        if !self
+            .store
+            .audited_change(first, Some((&self.audit, entry)))
+            .await?
+        {
+            let now = self.store.existing(id).await?;
+            return Err(AppError::NotPending(format!(
+                "proposal {id} was approved first{} a moment ago, or decided; look at it again",
+                now.first_approved_by
+                    .map(|name| format!(" by {name}"))
+                    .unwrap_or_default()
+            )));
+        }
+        self.store.changed();
+        self.store.existing(id).await
+    }
+
+    /// Approves and executes, alone or as the second of two people (`approval`).
+    ///
+    /// # Errors
+    /// As [`Lifecycle::approve`]; as the second person, when the first approval is not the one
+    /// named.
+    pub async fn approve_as(
+        &self,
+        id: &str,
+        second_factor: Option<&str>,
+        approval: Approval,
+    ) -> Result<Record, AppError> {
+        let record = self.pending_record(id).await?;
+        let method = self.second_factor_for(&record, second_factor).await?;
         let artifact = record.typed_artifact()?;
-        let mut entry = NewEntry::new(self.audit.actor().clone(), Event::DecisionApproved)
-            .details(serde_json::json!({ "purpose": record.purpose, "auth_method": method, "headline": record.explanation.headline }));
+        let mut details = serde_json::json!({ "purpose": record.purpose, "auth_method": method, "headline": record.explanation.headline });
+        if let Approval::SecondTo(first) = &approval {
+            details["second_to"] = serde_json::Value::String(first.clone());
+        }
+        let mut entry =
+            NewEntry::new(self.audit.actor().clone(), Event::DecisionApproved).details(details);
         entry.proposal_id = Some(id.to_owned());
         entry.artifact_sha256 = Some(record.artifact_sha256.clone());
         entry.credential = artifact.credential_name().map(str::to_owned);
+        let first = match &approval {
+            Approval::Alone => None,
+            Approval::SecondTo(first) => Some(first.as_str()),
+        };
         if !self
             .store
-            .move_status(
+            .move_status_after(
                 id,
                 &[Status::Pending],
                 Status::Approved,
                 None,
                 Some((&self.audit, entry)),
+                first,
             )
             .await?
         {

@@ -139,6 +139,8 @@ pub fn proposal_view(
         }),
         confirmation_word: has_danger(record).then(|| confirmation_word(&record.artifact_sha256)),
         decided_at: record.decided_at.clone(),
+        decided_by: record.decided_by.clone(),
+        first_approved_by: record.first_approved_by.clone(),
         reason: record.reason.clone(),
         result: record
             .result

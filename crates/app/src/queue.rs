@@ -108,6 +108,20 @@ impl Statement {
         self
     }
 
+    /// Refuses a statement whose `?`s and values differ in number (SQLite would bind NULL to a
+    /// missing value, quietly matching nothing).
+    fn checked(&self) -> Result<&Self, sqlx::Error> {
+        let wanted = self.sql.matches('?').count();
+        if wanted == self.values.len() {
+            Ok(self)
+        } else {
+            Err(sqlx::Error::Protocol(format!(
+                "a statement has {wanted} places for values but {} values",
+                self.values.len()
+            )))
+        }
+    }
+
     /// The text for PostgreSQL: each `?` numbered in order.
     fn numbered(&self) -> String {
         let mut out = String::with_capacity(self.sql.len() + 16);
@@ -222,6 +236,7 @@ impl Queue {
     where
         T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
+        let statement = statement.checked()?;
         match self {
             Queue::Local(connection) => {
                 let mut connection = connection.lock().await;
@@ -245,6 +260,7 @@ impl Queue {
     where
         T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
+        let statement = statement.checked()?;
         match self {
             Queue::Local(connection) => {
                 let mut connection = connection.lock().await;
@@ -263,6 +279,7 @@ impl Queue {
 
     /// Runs a write outside any transaction; returns how many rows it changed.
     pub(crate) async fn execute(&self, statement: &Statement) -> Result<u64, sqlx::Error> {
+        let statement = statement.checked()?;
         match self {
             Queue::Local(connection) => {
                 let mut connection = connection.lock().await;
@@ -297,6 +314,7 @@ impl Queue {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<(), AppError>>,
     {
+        let statement = statement.checked().map_err(&db)?;
         match self {
             Queue::Local(connection) => {
                 let mut connection = connection.lock().await;
@@ -413,6 +431,13 @@ mod tests {
             "UPDATE t SET a = $1, b = COALESCE($2, b) WHERE id = $3 AND s IN ($4, $5)"
         );
         assert_eq!(statement.values.len(), 5);
+        assert!(statement.checked().is_ok());
+        assert!(
+            Statement::new("SELECT ? , ?")
+                .bind(1_i64)
+                .checked()
+                .is_err()
+        );
     }
 
     #[test]

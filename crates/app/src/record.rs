@@ -57,6 +57,10 @@ pub struct Record {
     pub routine_id: Option<String>,
     /// Who approved or rejected it (on a team, other desks show it).
     pub decided_by: Option<String>,
+    /// The money its artifact moves (amount, ISO currency), read from the artifact.
+    pub amounts: Vec<(countersign_core::money::Decimal, String)>,
+    /// On a team, the first of two people a rule asks for, once they approved.
+    pub first_approved_by: Option<String>,
 }
 
 /// Where a proposal is in its life (design.md §3), stored as its wire spelling.

@@ -1261,6 +1261,7 @@ impl Lifecycle {
                 artifact: &artifact,
                 artifact_sha256: &sha256,
                 explanation: &explanation,
+                amounts: crate::store::amounts_text(&explained.amounts),
             })
             .await?;
         self.store.link_routine(&proposal_id, &record.id).await?;

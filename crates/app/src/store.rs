@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use countersign_audit::NewEntry;
 use countersign_core::json::Json;
+use countersign_core::money::Decimal;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Connection as _, SqliteConnection};
 use std::sync::Arc;
@@ -57,9 +58,11 @@ struct Row {
     released: Option<String>,
     routine_id: Option<String>,
     decided_by: Option<String>,
+    amounts: Option<String>,
+    first_approved_by: Option<String>,
 }
 
-const COLUMNS: &str = "id, agent, received_at, status, summary, purpose, artifact, artifact_sha256, explanation, decided_at, reason, result, released, routine_id, decided_by";
+const COLUMNS: &str = "id, agent, received_at, status, summary, purpose, artifact, artifact_sha256, explanation, decided_at, reason, result, released, routine_id, decided_by, amounts, first_approved_by";
 
 fn record(row: Row) -> Result<Record, AppError> {
     let json = |text: &str| Json::parse(text).map_err(|r| not_allowed(r.message));
@@ -80,6 +83,8 @@ fn record(row: Row) -> Result<Record, AppError> {
         reason: row.reason,
         routine_id: row.routine_id,
         decided_by: row.decided_by,
+        amounts: amounts_of(row.amounts.as_deref()),
+        first_approved_by: row.first_approved_by,
     })
 }
 
@@ -94,6 +99,27 @@ pub(crate) struct NewProposal<'a> {
     pub artifact: &'a str,
     pub artifact_sha256: &'a str,
     pub explanation: &'a str,
+    /// The money it moves ([`amounts_text`]).
+    pub amounts: String,
+}
+
+/// The money an artifact moves, as stored: `[["250.00","USD"],…]`.
+pub(crate) fn amounts_text(amounts: &[(Decimal, String)]) -> String {
+    serde_json::to_string(
+        &amounts
+            .iter()
+            .map(|(amount, currency)| (amount.plain(), currency.as_str()))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap_or_else(|_| "[]".to_owned())
+}
+
+fn amounts_of(text: Option<&str>) -> Vec<(Decimal, String)> {
+    text.and_then(|t| serde_json::from_str::<Vec<(String, String)>>(t).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(amount, currency)| Some((Decimal::parse(&amount)?, currency)))
+        .collect()
 }
 
 /// The proposal store, with change notifications: `proposals.db`, or the team's shared queue.
@@ -440,7 +466,7 @@ impl Store {
     /// Stores a proposal as pending (its `proposal.received` entry is already durable).
     pub(crate) async fn insert(&self, new: &NewProposal<'_>) -> Result<(), AppError> {
         self.write(
-            Statement::new("INSERT INTO proposals (id, agent, received_at, expires_at, summary, purpose, artifact, artifact_sha256, explanation, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            Statement::new("INSERT INTO proposals (id, agent, received_at, expires_at, summary, purpose, artifact, artifact_sha256, explanation, status, amounts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
                 .bind(new.id)
                 .bind(new.agent)
                 .bind(now_text())
@@ -450,7 +476,8 @@ impl Store {
                 .bind(new.artifact)
                 .bind(new.artifact_sha256)
                 .bind(new.explanation)
-                .bind(stored(&Status::Pending)),
+                .bind(stored(&Status::Pending))
+                .bind(&new.amounts),
         )
         .await?;
         self.changed();
@@ -493,12 +520,32 @@ impl Store {
         reason: Option<&str>,
         entry: Option<(&Audit, NewEntry)>,
     ) -> Result<bool, AppError> {
+        self.move_status_after(id, from, to, reason, entry, None)
+            .await
+    }
+
+    /// [`Store::move_status`], and when `first` is given only if `first` approved it first
+    /// (the second of two people).
+    pub(crate) async fn move_status_after(
+        &self,
+        id: &str,
+        from: &[Status],
+        to: Status,
+        reason: Option<&str>,
+        entry: Option<(&Audit, NewEntry)>,
+        first: Option<&str>,
+    ) -> Result<bool, AppError> {
         let placeholders = vec!["?"; from.len()].join(", ");
         let decided = matches!(to, Status::Approved | Status::Rejected);
         let claimed = matches!(to, Status::Approved | Status::Executing);
         let by = entry.as_ref().map(|(_, e)| e.actor.name.clone());
         let sql = format!(
-            "UPDATE proposals SET status = ?, decided_at = COALESCE(decided_at, ?), decided_by = COALESCE(decided_by, ?), desk = COALESCE(?, desk), reason = COALESCE(?, reason) WHERE id = ? AND status IN ({placeholders})"
+            "UPDATE proposals SET status = ?, decided_at = COALESCE(decided_at, ?), decided_by = COALESCE(decided_by, ?), desk = COALESCE(?, desk), reason = COALESCE(?, reason) WHERE id = ? AND status IN ({placeholders}){}",
+            if first.is_some() {
+                " AND first_approved_by = ?"
+            } else {
+                ""
+            }
         );
         let statement = Statement::new(sql)
             .bind(stored(&to))
@@ -507,9 +554,12 @@ impl Store {
             .bind(claimed.then(|| self.desk.clone()))
             .bind(reason)
             .bind(id);
-        let statement = from.iter().fold(statement, |statement, status| {
+        let mut statement = from.iter().fold(statement, |statement, status| {
             statement.bind(stored(status))
         });
+        if let Some(first) = first {
+            statement = statement.bind(first);
+        }
         let changed = self.audited_change(statement, entry).await?;
         if changed {
             self.changed();

@@ -57,6 +57,18 @@ CREATE TABLE IF NOT EXISTS team_role_requests (
     requested_at TEXT NOT NULL,
     PRIMARY KEY (person, role)
 );
+CREATE TABLE IF NOT EXISTS team_rules (
+    id BIGSERIAL PRIMARY KEY,
+    -- 'decide': only people with `role` decide proposals that use `credential`;
+    -- 'two_people': money over `amount` `currency` (on `credential`, or any) needs two people.
+    kind TEXT NOT NULL CHECK (kind IN ('decide', 'two_people')),
+    credential TEXT,
+    role TEXT,
+    amount TEXT,
+    currency TEXT,
+    added_by TEXT NOT NULL,
+    added_at TEXT NOT NULL
+);
 ";
 
 /// "CSTM": serialises schema set-up between desks.
@@ -160,6 +172,9 @@ pub struct PersonInfo {
 pub struct SignedIn {
     name: String,
     roles: Vec<String>,
+    /// Their second factor's seed, so the desk they signed in at checks their codes (not the
+    /// desk's own enrolment) when they approve or unlock.
+    seed: Arc<Secret>,
 }
 
 impl SignedIn {
@@ -176,6 +191,124 @@ impl SignedIn {
     /// The actor their entries name.
     pub fn actor(&self) -> Actor {
         Actor::person(&self.name)
+    }
+
+    /// Their second factor's seed (base32).
+    pub(crate) fn seed(&self) -> &Secret {
+        &self.seed
+    }
+}
+
+/// A team rule (design.md §19), as an admin states it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Rule {
+    /// Only people with `role` decide proposals that use `credential` (several rules for one
+    /// credential: any of their roles).
+    Decide {
+        /// The credential's name.
+        credential: String,
+        /// The role that decides.
+        role: String,
+    },
+    /// Money over `over` (on `credential`, or on any) needs two different people to approve.
+    TwoPeople {
+        /// The amount, in major units as typed (`500`, `1250.50`).
+        amount: String,
+        /// Its ISO 4217 currency; another currency cannot be compared, so it counts as over.
+        currency: String,
+        /// Only proposals using this credential; every payment when `None`.
+        credential: Option<String>,
+    },
+}
+
+impl Rule {
+    /// The rule in words.
+    pub fn words(&self) -> String {
+        match self {
+            Rule::Decide { credential, role } => {
+                format!("only a {role} decides what uses {credential}")
+            }
+            Rule::TwoPeople {
+                amount,
+                currency,
+                credential,
+            } => format!(
+                "two people approve payments over {amount} {currency}{}",
+                credential
+                    .as_ref()
+                    .map(|c| format!(" made with {c}"))
+                    .unwrap_or_default()
+            ),
+        }
+    }
+
+    fn check(&self) -> Result<(), AppError> {
+        match self {
+            Rule::Decide { credential, role } => {
+                check_role(role)?;
+                if credential.trim().is_empty() {
+                    return Err(AppError::NotAllowed("a rule names its credential".into()));
+                }
+            }
+            Rule::TwoPeople {
+                amount, currency, ..
+            } => {
+                crate::settings::Settings {
+                    auto_lock_seconds: 0,
+                    threshold: Some(crate::settings::MoneyThreshold {
+                        amount: amount.clone(),
+                        currency: currency.clone(),
+                    }),
+                }
+                .check()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A rule and who added it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RuleInfo {
+    /// Its number, for `team rule remove`.
+    pub id: i64,
+    /// The rule.
+    pub rule: Rule,
+    /// Who added it.
+    pub added_by: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct RuleRow {
+    id: i64,
+    kind: String,
+    credential: Option<String>,
+    role: Option<String>,
+    amount: Option<String>,
+    currency: Option<String>,
+    added_by: String,
+}
+
+impl RuleRow {
+    fn info(self) -> Option<RuleInfo> {
+        let rule = match self.kind.as_str() {
+            "decide" => Rule::Decide {
+                credential: self.credential?,
+                role: self.role?,
+            },
+            "two_people" => Rule::TwoPeople {
+                amount: self.amount?,
+                currency: self.currency?,
+                credential: self.credential,
+            },
+            _ => return None,
+        };
+        Some(RuleInfo {
+            id: self.id,
+            rule,
+            added_by: self.added_by,
+        })
     }
 }
 
@@ -335,6 +468,8 @@ impl Team {
                 "that database holds no team yet: make one with countersign team init".into(),
             ));
         }
+        // A desk of a newer version adds what its version needs (every statement may run again).
+        make_schema(&mut connection).await?;
         Self::join_with(home, address, password, Actor::app()).await
     }
 
@@ -419,7 +554,7 @@ impl Team {
         });
         let actor = Actor::person(name);
         match row {
-            Some((roles, _, _)) if right => {
+            Some((roles, seed, _)) if right => {
                 self.audit
                     .record(
                         NewEntry::new(actor, Event::PersonSignedIn)
@@ -429,6 +564,7 @@ impl Team {
                 Ok(SignedIn {
                     name: name.to_owned(),
                     roles: split_roles(&roles),
+                    seed: Arc::new(Secret::new(seed)),
                 })
             }
             _ => {
@@ -648,6 +784,135 @@ impl Team {
                 NewEntry::new(by.actor(), Event::PersonDisabled)
                     .details(serde_json::json!({ "person": name })),
             )
+            .await?;
+        tx.commit()
+            .await
+            .map_err(|e| team_error("cannot be written", e))
+    }
+
+    /// Where `person` stands now: their roles, or `None` once disabled. A desk asks before each
+    /// decision, so a role taken away or a person disabled counts at once, not at next sign-in.
+    ///
+    /// # Errors
+    /// When the database cannot be reached (nothing is decided then).
+    pub async fn standing(&self, person: &SignedIn) -> Result<Option<Vec<String>>, AppError> {
+        let mut connection = self.connection().await?;
+        let row: Option<(String, Option<String>)> =
+            sqlx::query_as("SELECT roles, disabled_at FROM team_people WHERE name = $1")
+                .bind(&person.name)
+                .fetch_optional(&mut connection)
+                .await
+                .map_err(|e| team_error("cannot be read, so nothing is decided", e))?;
+        Ok(row.and_then(|(roles, disabled)| disabled.is_none().then(|| split_roles(&roles))))
+    }
+
+    /// The team's rules, oldest first.
+    ///
+    /// # Errors
+    /// When the database cannot be reached.
+    pub async fn rules(&self) -> Result<Vec<RuleInfo>, AppError> {
+        let mut connection = self.connection().await?;
+        let rows: Vec<RuleRow> = sqlx::query_as(
+            "SELECT id, kind, credential, role, amount, currency, added_by FROM team_rules ORDER BY id",
+        )
+        .fetch_all(&mut connection)
+        .await
+        .map_err(|e| team_error("cannot be read, so nothing is decided", e))?;
+        Ok(rows.into_iter().filter_map(RuleRow::info).collect())
+    }
+
+    /// Adds a rule (an admin does this); recorded as `rule.added`. Returns its number.
+    ///
+    /// # Errors
+    /// When `by` is not an admin, the rule is not valid, or the database cannot be reached.
+    pub async fn add_rule(&self, by: &SignedIn, rule: &Rule) -> Result<i64, AppError> {
+        if !by.has(ADMIN) {
+            return Err(AppError::NotAllowed(format!(
+                "{} is not an admin of the team, so cannot change its rules",
+                by.name
+            )));
+        }
+        rule.check()?;
+        let (kind, credential, role, amount, currency) = match rule {
+            Rule::Decide { credential, role } => (
+                "decide",
+                Some(credential.clone()),
+                Some(role.clone()),
+                None,
+                None,
+            ),
+            Rule::TwoPeople {
+                amount,
+                currency,
+                credential,
+            } => (
+                "two_people",
+                credential.clone(),
+                None,
+                Some(amount.trim().to_owned()),
+                Some(currency.trim().to_owned()),
+            ),
+        };
+        let mut connection = self.connection().await?;
+        let mut tx = connection
+            .begin()
+            .await
+            .map_err(|e| team_error("cannot be written", e))?;
+        let id: i64 = sqlx::query_scalar("INSERT INTO team_rules (kind, credential, role, amount, currency, added_by, added_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
+            .bind(kind)
+            .bind(credential)
+            .bind(role)
+            .bind(amount)
+            .bind(currency)
+            .bind(&by.name)
+            .bind(now_text())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| team_error("cannot be written", e))?;
+        self.audit
+            .record(
+                NewEntry::new(by.actor(), Event::RuleAdded).details(
+                    serde_json::json!({ "rule": id, "what": rule, "words": rule.words() }),
+                ),
+            )
+            .await?;
+        tx.commit()
+            .await
+            .map_err(|e| team_error("cannot be written", e))?;
+        Ok(id)
+    }
+
+    /// Removes rule `id` (an admin does this); recorded as `rule.removed`.
+    ///
+    /// # Errors
+    /// When `by` is not an admin, there is no such rule, or the database cannot be reached.
+    pub async fn remove_rule(&self, by: &SignedIn, id: i64) -> Result<(), AppError> {
+        if !by.has(ADMIN) {
+            return Err(AppError::NotAllowed(format!(
+                "{} is not an admin of the team, so cannot change its rules",
+                by.name
+            )));
+        }
+        let Some(info) = self.rules().await?.into_iter().find(|r| r.id == id) else {
+            return Err(AppError::NotAllowed(format!("the team has no rule {id}")));
+        };
+        let mut connection = self.connection().await?;
+        let mut tx = connection
+            .begin()
+            .await
+            .map_err(|e| team_error("cannot be written", e))?;
+        let removed = sqlx::query("DELETE FROM team_rules WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| team_error("cannot be written", e))?;
+        if removed.rows_affected() == 0 {
+            return Err(AppError::NotAllowed(format!("the team has no rule {id}")));
+        }
+        self.audit
+            .record(NewEntry::new(by.actor(), Event::RuleRemoved).details(
+                serde_json::json!({ "rule": id, "what": info.rule, "words": info.rule.words() }),
+            ))
             .await?;
         tx.commit()
             .await

@@ -60,16 +60,34 @@ pub fn uri(secret: &str, account: &str) -> String {
 /// The person's enrolled second factor, read from the keychain once and kept for the session
 /// (read again after enrolling): the one place a code is checked, for approvals and unlocking.
 pub struct SecondFactor {
-    keychain: countersign_vault::Keychain,
+    source: Source,
     /// `None`: not read yet; `Some(None)`: none enrolled.
     enrolled: std::sync::Mutex<Option<Option<countersign_vault::Secret>>>,
+}
+
+/// Whose second factor a desk checks.
+enum Source {
+    /// The person at this computer's, enrolled on this desk (kept in its keychain).
+    Keychain(countersign_vault::Keychain),
+    /// On a team desk, the signed-in person's (enrolled when they were added to the team).
+    Person(countersign_vault::Secret),
 }
 
 impl SecondFactor {
     /// The second factor kept in `keychain`.
     pub fn new(keychain: countersign_vault::Keychain) -> Self {
         SecondFactor {
-            keychain,
+            source: Source::Keychain(keychain),
+            enrolled: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The second factor of a person signed in to a team desk: their codes, not the desk's.
+    pub fn of_person(person: &crate::team::SignedIn) -> Self {
+        SecondFactor {
+            source: Source::Person(countersign_vault::Secret::new(
+                person.seed().expose().to_owned(),
+            )),
             enrolled: std::sync::Mutex::new(None),
         }
     }
@@ -84,7 +102,12 @@ impl SecondFactor {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if cached.is_none() {
-            *cached = Some(self.keychain.read(KEYCHAIN_ENTRY)?);
+            *cached = Some(match &self.source {
+                Source::Keychain(keychain) => keychain.read(KEYCHAIN_ENTRY)?,
+                Source::Person(seed) => {
+                    Some(countersign_vault::Secret::new(seed.expose().to_owned()))
+                }
+            });
         }
         Ok(cached
             .as_ref()
@@ -117,7 +140,12 @@ impl SecondFactor {
     /// # Errors
     /// When the keychain cannot be written.
     pub fn enroll(&self, seed: &str) -> Result<(), crate::AppError> {
-        self.keychain.store(
+        let Source::Keychain(keychain) = &self.source else {
+            return Err(crate::AppError::NotAllowed(
+                "on a team desk, each person's second factor is set up when they are added to the team (countersign person add)".into(),
+            ));
+        };
+        keychain.store(
             KEYCHAIN_ENTRY,
             &countersign_vault::Secret::new(seed.to_owned()),
         )?;

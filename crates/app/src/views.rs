@@ -231,6 +231,11 @@ pub struct ProposalView {
     pub confirmation_word: Option<String>,
     /// When it was decided.
     pub decided_at: Option<String>,
+    /// Who decided it (on a team, possibly at another desk).
+    pub decided_by: Option<String>,
+    /// On a team, the first of two people a rule asks for, once they approved: it waits for a
+    /// second, different person.
+    pub first_approved_by: Option<String>,
     /// Why it was rejected.
     pub reason: Option<String>,
     /// The full result, once executed (the secret redacted).

@@ -30,7 +30,11 @@ CREATE TABLE IF NOT EXISTS proposals (
     -- it `outcome_unknown` when it starts again after being cut off.
     desk            TEXT,
     -- Who decided it, for the other desks ("decided by …").
-    decided_by      TEXT
+    decided_by      TEXT,
+    -- The money its artifact moves (`[["250.00","USD"]]`), for the two-person rule.
+    amounts         TEXT,
+    -- The first of two people a rule asks for, once they approved.
+    first_approved_by TEXT
 );
 CREATE INDEX IF NOT EXISTS proposals_status ON proposals (status);
 CREATE INDEX IF NOT EXISTS proposals_agent ON proposals (agent);

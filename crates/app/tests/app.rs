@@ -2215,3 +2215,329 @@ async fn two_desks_share_one_queue_and_exactly_one_executes() {
     drop(front.home);
     drop(back.home);
 }
+
+fn code_for(enrolment: &countersign_app::team::Enrolment) -> String {
+    totp_now(enrolment.secret.expose())
+}
+
+/// An HTTP credential `name` for the local server on `port`, with a prescriber block when given.
+async fn add_http_credential(
+    home: &DataHome,
+    audit: &Audit,
+    name: &str,
+    port: u16,
+    token: &str,
+    prescriber: Option<countersign_core::credential::Prescriber>,
+) {
+    let mut meta = bank(port, false);
+    meta.name = name.into();
+    meta.prescriber = prescriber;
+    countersign_app::Credentials::open(home)
+        .await
+        .unwrap()
+        .add(audit, &meta, &countersign_vault::Secret::new(token.into()))
+        .await
+        .unwrap();
+}
+
+/// The team's rules at two desks (design.md §19, 21 CFR 1311.135(a)): a nurse's agent drafts a
+/// controlled-substance prescription, the nurse cannot sign it, the prescriber signs it with his
+/// own second factor at the other desk and it executes once; a rule the admin added makes a
+/// payment over $500 need two people: the first approval runs nothing, the same person cannot be
+/// the second, a second person's approval executes it once; a role rule keeps a credential to
+/// its role. Every decision is in the team's chain under the person who made it.
+#[tokio::test]
+async fn team_rules_decide_who_signs_and_who_pays() {
+    use countersign_app::team::{Rule, Team};
+    use countersign_app::{Desk, DeskOptions};
+    let (address, password, _) = team_database("rules").await;
+    let (front_dir, front_home) = home();
+    let (back_dir, back_home) = home();
+    let ana = Team::init(&front_home, &address, &password, "Ana Admin")
+        .await
+        .unwrap();
+    Team::join(&back_home, &address, &password).await.unwrap();
+    let (fhir_port, fhir_count, _) =
+        recording_server(r#"{"resourceType":"MedicationRequest","id":"mr-1","status":"active"}"#);
+    let (bank_port, bank_count, _) = recording_server(r#"{"id":"pay_1","status":"completed"}"#);
+    let khan_block = countersign_core::credential::Prescriber {
+        name: "Dr Khan".into(),
+        address: "1 Main St, Springfield".into(),
+        dea_number: "AB1234563".into(),
+    };
+
+    // The admin adds a nurse and a prescriber (confirmed by the registrant) and the rules.
+    let (nora, khan) = {
+        let audit = std::sync::Arc::new(
+            Audit::open(&front_home, Actor::person("Ana Admin"))
+                .await
+                .unwrap(),
+        );
+        let team = Team::open(&front_home, std::sync::Arc::clone(&audit))
+            .unwrap()
+            .unwrap();
+        let admin = team.sign_in("Ana Admin", &code_for(&ana)).await.unwrap();
+        let nora = team
+            .add_person(&admin, "Nora Nurse", &["nurse".into()], None, None)
+            .await
+            .unwrap();
+        let khan = team
+            .add_person(
+                &admin,
+                "Dr Khan",
+                &["prescriber".into()],
+                Some("AB1234563"),
+                Some("1 Main St, Springfield"),
+            )
+            .await
+            .unwrap();
+        let registrant = team.sign_in("Dr Khan", &code_for(&khan)).await.unwrap();
+        team.confirm_role(&registrant, "Dr Khan", "prescriber")
+            .await
+            .unwrap();
+        let by_nurse = team.sign_in("Nora Nurse", &code_for(&nora)).await.unwrap();
+        assert!(
+            team.add_rule(
+                &by_nurse,
+                &Rule::Decide {
+                    credential: "bank".into(),
+                    role: "billing".into()
+                }
+            )
+            .await
+            .is_err(),
+            "only an admin changes the rules"
+        );
+        team.add_rule(
+            &admin,
+            &Rule::TwoPeople {
+                amount: "500".into(),
+                currency: "USD".into(),
+                credential: None,
+            },
+        )
+        .await
+        .unwrap();
+        assert!(
+            team.add_rule(
+                &admin,
+                &Rule::TwoPeople {
+                    amount: "lots".into(),
+                    currency: "USD".into(),
+                    credential: None
+                }
+            )
+            .await
+            .is_err()
+        );
+        add_http_credential(
+            &front_home,
+            &audit,
+            "clinic-fhir",
+            fhir_port,
+            "front-fhir-token",
+            None,
+        )
+        .await;
+        add_http_credential(
+            &front_home,
+            &audit,
+            "bank",
+            bank_port,
+            "front-bank-token",
+            None,
+        )
+        .await;
+        (nora, khan)
+    };
+    {
+        let audit = Audit::open(&back_home, Actor::person("Dr Khan"))
+            .await
+            .unwrap();
+        add_http_credential(
+            &back_home,
+            &audit,
+            "clinic-fhir",
+            fhir_port,
+            "back-fhir-token",
+            Some(khan_block.clone()),
+        )
+        .await;
+        add_http_credential(
+            &back_home,
+            &audit,
+            "bank",
+            bank_port,
+            "back-bank-token",
+            None,
+        )
+        .await;
+    }
+
+    let open_desk = |home: DataHome, person: countersign_app::team::SignedIn| async move {
+        Desk::open(
+            home,
+            Actor::person("unused"),
+            DeskOptions {
+                auto_lock: false,
+                signed_in: Some(person),
+                ..DeskOptions::default()
+            },
+        )
+        .await
+        .unwrap()
+        .0
+    };
+    let sign_in = |home: DataHome,
+                   name: &'static str,
+                   enrolment: &countersign_app::team::Enrolment| {
+        let code = code_for(enrolment);
+        async move {
+            let audit = std::sync::Arc::new(Audit::open(&home, Actor::person(name)).await.unwrap());
+            Team::open(&home, audit)
+                .unwrap()
+                .unwrap()
+                .sign_in(name, &code)
+                .await
+                .unwrap()
+        }
+    };
+    let front = open_desk(
+        front_home.clone(),
+        sign_in(front_home.clone(), "Nora Nurse", &nora).await,
+    )
+    .await;
+    let back = open_desk(
+        back_home.clone(),
+        sign_in(back_home.clone(), "Dr Khan", &khan).await,
+    )
+    .await;
+
+    // The nurse's agent drafts a controlled-substance prescription.
+    front.lifecycle().agents().add("scribe").await.unwrap();
+    let prescription = format!(
+        r#"{{"summary":"Prescribe pain relief after surgery","purpose":"post-op","artifact":{{"kind":"http","credential":"clinic-fhir","method":"POST","url":"http://127.0.0.1:{fhir_port}/r4/MedicationRequest","headers":{{"Content-Type":"application/json"}},"body":{{"resourceType":"MedicationRequest","status":"draft","intent":"order","medicationCodeableConcept":{{"coding":[{{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"1049621","display":"Oxycodone Hydrochloride 5 MG Oral Tablet"}}]}},"subject":{{"reference":"Patient/pat-456","display":"Sam Rivera"}},"requester":{{"reference":"Practitioner/dr-7","display":"Dr Khan"}},"dosageInstruction":[{{"text":"1 tablet every 6 hours as needed for pain"}}],"dispenseRequest":{{"quantity":{{"value":12}},"numberOfRepeatsAllowed":0}}}}}}}}"#
+    );
+    let drafted = front
+        .lifecycle()
+        .submit("scribe", &prescription)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        drafted
+            .explanation
+            .risks
+            .iter()
+            .any(|r| r.code == countersign_core::RiskCode::ControlledSubstance)
+    );
+    let word = countersign_app::confirmation_word(&drafted.artifact_sha256);
+    front.proposal(&drafted.id).await.unwrap();
+    back.proposal(&drafted.id).await.unwrap();
+    tokio::time::sleep(countersign_app::MINIMUM_VIEW + std::time::Duration::from_millis(100)).await;
+    let refused = front
+        .approve(&drafted.id, Some(&word), Some(&code_for(&nora)))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("Only a prescriber signs"), "{refused}");
+    assert_eq!(fhir_count.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // The prescriber's own code signs, not the nurse's.
+    assert!(
+        back.approve(&drafted.id, Some(&word), Some(&code_for(&nora)))
+            .await
+            .is_err()
+    );
+    let signed = back
+        .approve(&drafted.id, Some(&word), Some(&code_for(&khan)))
+        .await
+        .unwrap();
+    assert_eq!(
+        signed.line.status,
+        countersign_app::Status::Succeeded,
+        "{signed:?}"
+    );
+    assert_eq!(
+        fhir_count.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "signed and sent once"
+    );
+    assert!(
+        front
+            .approve(&drafted.id, Some(&word), Some(&code_for(&nora)))
+            .await
+            .is_err()
+    );
+    assert_eq!(fhir_count.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    // A payment over $500 needs two people.
+    let payment = format!(
+        r#"{{"summary":"Pay the lab","purpose":"invoice 7","artifact":{{"kind":"http","credential":"bank","method":"POST","url":"http://127.0.0.1:{bank_port}/v2/payments","headers":{{"Content-Type":"application/json"}},"body":{{"payee":"Acme Lab","amount":{{"currency_code":"USD","value":"750.00"}}}}}}}}"#
+    );
+    let bill = front
+        .lifecycle()
+        .submit("scribe", &payment)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !bill.amounts.is_empty(),
+        "the payment's amount is read from the artifact"
+    );
+    let word = countersign_app::confirmation_word(&bill.artifact_sha256);
+    front.proposal(&bill.id).await.unwrap();
+    back.proposal(&bill.id).await.unwrap();
+    tokio::time::sleep(countersign_app::MINIMUM_VIEW + std::time::Duration::from_millis(100)).await;
+    let first = front
+        .approve(&bill.id, Some(&word), Some(&code_for(&nora)))
+        .await
+        .unwrap();
+    assert_eq!(
+        first.line.status,
+        countersign_app::Status::Pending,
+        "the first approval runs nothing"
+    );
+    assert_eq!(bank_count.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let again = front
+        .approve(&bill.id, Some(&word), Some(&code_for(&nora)))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(again.contains("second person"), "{again}");
+    assert_eq!(bank_count.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let paid = back
+        .approve(&bill.id, Some(&word), Some(&code_for(&khan)))
+        .await
+        .unwrap();
+    assert_eq!(paid.line.status, countersign_app::Status::Succeeded);
+    assert_eq!(
+        bank_count.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "paid once"
+    );
+
+    let log = back
+        .audit()
+        .export(ExportFormat::Json, &Filter::default())
+        .await
+        .unwrap();
+    for expected in [
+        "\"rule.added\"",
+        "\"decision.first_approved\"",
+        "second_to",
+        "Dr Khan",
+        "Nora Nurse",
+    ] {
+        assert!(log.contains(expected), "no {expected} in the team's log");
+    }
+    assert!(back.audit().verify(None).await.unwrap().intact());
+    for token in [
+        "front-fhir-token",
+        "back-fhir-token",
+        "front-bank-token",
+        "back-bank-token",
+    ] {
+        assert!(!log.contains(token));
+    }
+    drop((front, back, front_dir, back_dir));
+}

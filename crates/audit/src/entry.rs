@@ -213,11 +213,20 @@ pub enum Event {
     /// A role took effect.
     #[serde(rename = "role.granted")]
     RoleGranted,
+    /// A team rule (who may decide what; what needs two people) was added.
+    #[serde(rename = "rule.added")]
+    RuleAdded,
+    /// A team rule was removed.
+    #[serde(rename = "rule.removed")]
+    RuleRemoved,
+    /// The first of two people a rule asks for approved; the proposal waits for a second.
+    #[serde(rename = "decision.first_approved")]
+    DecisionFirstApproved,
 }
 
 impl Event {
     /// Every event.
-    pub const ALL: [Event; 45] = [
+    pub const ALL: [Event; 48] = [
         Event::ProposalReceived,
         Event::ProposalRefused,
         Event::ProposalWithdrawn,
@@ -263,6 +272,9 @@ impl Event {
         Event::PersonSignInFailed,
         Event::RoleRequested,
         Event::RoleGranted,
+        Event::RuleAdded,
+        Event::RuleRemoved,
+        Event::DecisionFirstApproved,
     ];
 
     /// The stored spelling, e.g. `decision.approved`.
@@ -313,6 +325,9 @@ impl Event {
             Event::PersonSignInFailed => "person.sign_in_failed",
             Event::RoleRequested => "role.requested",
             Event::RoleGranted => "role.granted",
+            Event::RuleAdded => "rule.added",
+            Event::RuleRemoved => "rule.removed",
+            Event::DecisionFirstApproved => "decision.first_approved",
         }
     }
 

@@ -17,6 +17,7 @@ pub fn security_events(entry: &Entry) -> Option<&'static str> {
         Event::PersonAdded => Some("A person was added to the team"),
         Event::PersonDisabled => Some("A person was disabled"),
         Event::RoleGranted => Some("A role took effect for a person"),
+        Event::RuleRemoved => Some("A team rule was removed"),
         Event::ExecutionOutcomeUnknown => {
             Some("An execution's outcome is unknown (Countersign stopped during it)")
         }

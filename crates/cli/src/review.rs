@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use countersign_app::views::{ProposalView, ReleaseChoice, ReleaseKind, RiskSeverity};
-use countersign_app::{MINIMUM_VIEW, RoutineChange, RoutineStatus, WORDS};
+use countersign_app::{MINIMUM_VIEW, RoutineChange, RoutineStatus, Status, WORDS};
 use countersign_launch::DemoChoice;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 
@@ -81,6 +81,12 @@ fn show(view: &ProposalView) {
             };
             println!("  [{mark}] {}", safe(&risk.message));
         }
+    }
+    if let Some(first) = &view.first_approved_by {
+        println!(
+            "{} approved this first. The team's rule needs a second person: approving it makes you the second, and it runs.",
+            safe(first)
+        );
     }
     if view.mismatch {
         println!("WARNING: what the agent says does not match what this would do.");
@@ -192,6 +198,11 @@ pub fn run(demo: bool, person: Option<String>) -> anyhow::Result<ExitCode> {
                 // still applies.
                 tokio::time::sleep_until((shown + MINIMUM_VIEW).into()).await;
                 match desk.approve(&view.line.id, view.confirmation_word.as_deref(), factor.as_deref()).await {
+                    Ok(done) if done.line.status == Status::Pending => {
+                        // A team's two-person rule: this approval was the first.
+                        println!("You approved first. The team's rule needs a second person: nothing runs until someone else approves it.");
+                        skipped.insert(done.line.id.clone());
+                    }
                     Ok(done) => {
                         println!("Result: {}", done.line.status);
                         if let Some(result) = &done.result {

@@ -1,4 +1,4 @@
-//! `countersign team init|join|status` and `countersign person add|list|disable|confirm`
+//! `countersign team init|join|status|rule` and `countersign person add|list|disable|confirm`
 //! (design.md §19). The team's rules live in `countersign_app::team`; this adapter reads the
 //! arguments, the database password (never from the command line) and the signed-in person's
 //! code, and prints.
@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Subcommand;
-use countersign_app::team::{Enrolment, SignedIn, Team, TeamConfig};
+use countersign_app::team::{Enrolment, Rule, SignedIn, Team, TeamConfig};
 use countersign_app::{Audit, DataHome};
 
 use crate::credential::read_secret;
@@ -33,6 +33,34 @@ pub enum TeamCommand {
     },
     /// Say which team this data home is in.
     Status,
+    /// The team's rules: who may decide what, and what needs two people.
+    #[command(subcommand)]
+    Rule(RuleCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RuleCommand {
+    /// Add a rule (an admin does this, with --as NAME): either only a ROLE decides what uses a
+    /// credential (`--credential NAME --role ROLE`), or payments over an amount need two
+    /// different people (`--two-people-over "500 USD"`, on one credential with --credential).
+    Add {
+        /// The credential the rule is about (required with --role).
+        #[arg(long)]
+        credential: Option<String>,
+        /// The role that decides what uses the credential.
+        #[arg(long, conflicts_with = "two_people_over")]
+        role: Option<String>,
+        /// An amount and its currency, like "500 USD": payments over it need two people.
+        #[arg(long)]
+        two_people_over: Option<String>,
+    },
+    /// List the team's rules, with their numbers.
+    List,
+    /// Remove a rule by its number (an admin does this, with --as NAME).
+    Remove {
+        /// The rule's number, from `team rule list`.
+        id: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,9 +139,82 @@ pub fn run_team(command: TeamCommand) -> anyhow::Result<ExitCode> {
                 Some(config) => println!("In the team on {}.", config.database),
                 None => println!("Not in a team: this data home is one person's, with its own audit log."),
             },
+            TeamCommand::Rule(command) => run_rule(&home, command).await?,
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+fn parse_rule(
+    credential: Option<String>,
+    role: Option<String>,
+    two_people_over: Option<String>,
+) -> anyhow::Result<Rule> {
+    match (role, two_people_over) {
+        (Some(role), None) => Ok(Rule::Decide {
+            credential: credential.ok_or_else(|| {
+                anyhow::anyhow!("say which credential the role decides with --credential NAME")
+            })?,
+            role,
+        }),
+        (None, Some(over)) => {
+            let mut words = over.split_whitespace();
+            match (words.next(), words.next(), words.next()) {
+                (Some(amount), Some(currency), None) => Ok(Rule::TwoPeople {
+                    amount: amount.to_owned(),
+                    currency: currency.to_owned(),
+                    credential,
+                }),
+                _ => anyhow::bail!(
+                    "write the amount and its currency, like --two-people-over \"500 USD\""
+                ),
+            }
+        }
+        _ => anyhow::bail!(
+            "give either --credential NAME --role ROLE, or --two-people-over \"AMOUNT CURRENCY\""
+        ),
+    }
+}
+
+async fn run_rule(home: &DataHome, command: RuleCommand) -> anyhow::Result<()> {
+    let audit = Arc::new(Audit::open(home, countersign_app::person()).await?);
+    let team = Team::open(home, audit)?.ok_or_else(|| {
+        anyhow::anyhow!("this data home is not in a team: countersign team init or team join first")
+    })?;
+    match command {
+        RuleCommand::Add {
+            credential,
+            role,
+            two_people_over,
+        } => {
+            let rule = parse_rule(credential, role, two_people_over)?;
+            let by = sign_in(&team, signer()?).await?;
+            let id = team.add_rule(&by, &rule).await?;
+            println!("Rule {id} added: {}.", rule.words());
+        }
+        RuleCommand::List => {
+            let rules = team.rules().await?;
+            if rules.is_empty() {
+                println!(
+                    "The team has no rules beyond the built-in one: only a prescriber signs a controlled-substance prescription."
+                );
+            }
+            for info in rules {
+                println!(
+                    "{}\t{}\tadded by {}",
+                    info.id,
+                    info.rule.words(),
+                    info.added_by
+                );
+            }
+        }
+        RuleCommand::Remove { id } => {
+            let by = sign_in(&team, signer()?).await?;
+            team.remove_rule(&by, id).await?;
+            println!("Rule {id} removed.");
+        }
+    }
+    Ok(())
 }
 
 /// Reads the code of `name`'s second factor (from the terminal, or a line of standard input)

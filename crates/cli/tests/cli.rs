@@ -796,6 +796,93 @@ fn two_desks_share_a_team_its_people_and_one_audit_log() {
     let list = countersign(front.path(), &["person", "list"], None);
     assert!(String::from_utf8_lossy(&list.stdout).contains("Dr Khan\tprescriber\tDEA AB1234563"));
 
+    // The team's rules: an admin adds and removes them; a nurse cannot.
+    let rule = signed(
+        front.path(),
+        &[
+            "team",
+            "rule",
+            "add",
+            "--two-people-over",
+            "500 USD",
+            "--as",
+            "Ana Admin",
+        ],
+        &ana,
+    );
+    assert!(
+        rule.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rule.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&rule.stdout).contains("two people approve payments over 500 USD")
+    );
+    let role_rule = signed(
+        back.path(),
+        &[
+            "team",
+            "rule",
+            "add",
+            "--credential",
+            "bank",
+            "--role",
+            "billing",
+            "--as",
+            "Ana Admin",
+        ],
+        &ana,
+    );
+    assert!(
+        role_rule.status.success(),
+        "{}",
+        String::from_utf8_lossy(&role_rule.stderr)
+    );
+    let by_nurse = signed(
+        back.path(),
+        &["team", "rule", "remove", "1", "--as", "Nora Nurse"],
+        &nora,
+    );
+    assert!(!by_nurse.status.success());
+    assert!(String::from_utf8_lossy(&by_nurse.stderr).contains("not an admin"));
+    let bad = countersign(
+        front.path(),
+        &[
+            "team",
+            "rule",
+            "add",
+            "--two-people-over",
+            "500",
+            "--as",
+            "Ana Admin",
+        ],
+        None,
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("500 USD"));
+    let rules = countersign(back.path(), &["team", "rule", "list"], None);
+    let rules = String::from_utf8_lossy(&rules.stdout).into_owned();
+    assert!(
+        rules.contains("1\ttwo people approve payments over 500 USD\tadded by Ana Admin"),
+        "{rules}"
+    );
+    assert!(
+        rules.contains("2\tonly a billing decides what uses bank"),
+        "{rules}"
+    );
+    let removed = signed(
+        front.path(),
+        &["team", "rule", "remove", "2", "--as", "Ana Admin"],
+        &ana,
+    );
+    assert!(
+        removed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&removed.stderr)
+    );
+    let rules = countersign(back.path(), &["team", "rule", "list"], None);
+    assert!(!String::from_utf8_lossy(&rules.stdout).contains("billing"));
+
     // A wrong code, and a disabled person, sign no one in.
     let wrong = countersign(
         front.path(),
@@ -846,6 +933,8 @@ fn two_desks_share_a_team_its_people_and_one_audit_log() {
         "person.added",
         "role.requested",
         "role.granted",
+        "rule.added",
+        "rule.removed",
         "person.signed_in",
         "person.sign_in_failed",
         "person.disabled",

@@ -115,13 +115,14 @@ pub async fn start(launch: Launch) -> Result<Running, LaunchError> {
         None
     };
     let home = demo.as_ref().map_or(data_home, |d| d.home().clone());
+    let signed_in = who(&home, launch.sign_in.as_ref()).await?;
     let options = DeskOptions {
         plain_loopback_origins: plain_loopback_origins(),
         demo: demo.is_some(),
         auto_lock: launch.auto_lock,
+        signed_in,
     };
-    let person = who(&home, launch.sign_in.as_ref()).await?;
-    let (desk, unknown) = Desk::open(home, person, options).await?;
+    let (desk, unknown) = Desk::open(home, countersign_app::person(), options).await?;
     if !unknown.is_empty() {
         tracing::warn!(
             ?unknown,
@@ -163,14 +164,14 @@ pub async fn start(launch: Launch) -> Result<Running, LaunchError> {
 }
 
 /// Who the desk acts for: on a team desk, the person who signs in with their second factor
-/// (nobody else may start it); on a single person's desk, this computer's account.
+/// (nobody else may start it); on a single person's desk (`None`), this computer's account.
 async fn who(
     home: &DataHome,
     sign_in: Option<&SignIn>,
-) -> Result<countersign_audit::Actor, LaunchError> {
+) -> Result<Option<countersign_app::team::SignedIn>, LaunchError> {
     let in_team = countersign_app::team::TeamConfig::read(home)?.is_some();
     match (in_team, sign_in) {
-        (false, None) => Ok(countersign_app::person()),
+        (false, None) => Ok(None),
         (false, Some(_)) => Err(AppError::NotAllowed(
             "this data home is not in a team, so there is no one to sign in as".into(),
         )
@@ -188,8 +189,9 @@ async fn who(
             let team = countersign_app::team::Team::open(home, audit)?.ok_or_else(|| {
                 AppError::NotAllowed("this desk's team could not be opened".into())
             })?;
-            let signed = team.sign_in(&sign_in.name, sign_in.code.expose()).await?;
-            Ok(signed.actor())
+            Ok(Some(
+                team.sign_in(&sign_in.name, sign_in.code.expose()).await?,
+            ))
         }
     }
 }

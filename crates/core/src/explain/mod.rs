@@ -81,6 +81,9 @@ pub struct Explained {
     pub artifact_sha256: ArtifactSha256,
     /// What the person reads.
     pub explanation: Explanation,
+    /// The money the artifact moves, amount and ISO currency, as read from the artifact (for
+    /// rules that count amounts, such as a team's two-person rule).
+    pub amounts: Vec<(Decimal, String)>,
 }
 
 /// What explaining one artifact found, before the agent's claim is compared with it.
@@ -164,6 +167,7 @@ pub fn explain(proposal: &Proposal, context: &Context<'_>) -> Result<Explained, 
     }
     flag_hidden_characters(proposal, &mut draft);
     summary::compare(&proposal.summary, &mut draft);
+    let amounts = draft.amounts.clone();
     let explanation = Explanation {
         headline: text::reveal(&draft.headline),
         action: draft.action.unwrap_or(Action::Other),
@@ -183,6 +187,7 @@ pub fn explain(proposal: &Proposal, context: &Context<'_>) -> Result<Explained, 
     Ok(Explained {
         artifact_sha256: proposal.artifact.sha256(),
         explanation,
+        amounts,
     })
 }
 
