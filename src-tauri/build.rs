@@ -3,6 +3,8 @@
 
 /// Every command the UI may call; the main window's capability allows each one by name.
 const COMMANDS: &[&str] = &[
+    "sign_in_wanted",
+    "sign_in",
     "status",
     "wait_for_change",
     "touch",

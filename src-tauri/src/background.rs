@@ -5,16 +5,37 @@
 use std::sync::Arc;
 
 use countersign_app::Desk;
+use countersign_app::views::SignInView;
 use countersign_launch::DemoChoice;
 use tauri::{AppHandle, Manager, Runtime};
 use tokio::sync::watch;
 
 use crate::{Launch, MAIN_WINDOW, Opened, TRAY};
 
-/// Opens the desk in the background and starts everything that needs it.
-pub(crate) fn start<R: Runtime>(app: AppHandle<R>, launch: Launch, opened: watch::Sender<Opened>) {
+/// Opens the desk in the background and starts everything that needs it; a team desk waits
+/// for its person to sign in on the window's sign-in screen ([`sign_in`]).
+pub(crate) fn start<R: Runtime>(
+    app: AppHandle<R>,
+    launch: Launch,
+    opened: Arc<watch::Sender<Opened>>,
+    waiting: Arc<std::sync::Mutex<Option<SignInView>>>,
+) {
+    match countersign_launch::sign_in_wanted(demo_choice(launch)) {
+        Ok(Some(team)) => {
+            if let Ok(mut waiting) = waiting.lock() {
+                *waiting = Some(team);
+            }
+            tracing::info!("a team desk: waiting for a person to sign in");
+            return;
+        }
+        Ok(None) => {}
+        Err(error) => {
+            let _ = opened.send(Some(Err(error.to_string())));
+            return;
+        }
+    }
     tauri::async_runtime::spawn(async move {
-        match open(&app, launch).await {
+        match open(&app, launch, None).await {
             Ok(desk) => {
                 let _ = opened.send(Some(Ok(desk)));
             }
@@ -26,19 +47,38 @@ pub(crate) fn start<R: Runtime>(app: AppHandle<R>, launch: Launch, opened: watch
     });
 }
 
-async fn open<R: Runtime>(app: &AppHandle<R>, launch: Launch) -> anyhow::Result<Arc<Desk>> {
-    let demo = if launch.demo {
+/// A team desk's person signs in with their name and code: the desk opens as theirs. A wrong
+/// code leaves the sign-in screen up, to try again.
+pub(crate) async fn sign_in<R: Runtime>(
+    app: &AppHandle<R>,
+    launch: Launch,
+    opened: &watch::Sender<Opened>,
+    sign_in: countersign_launch::SignIn,
+) -> anyhow::Result<()> {
+    let desk = open(app, launch, Some(sign_in)).await?;
+    let _ = opened.send(Some(Ok(desk)));
+    Ok(())
+}
+
+fn demo_choice(launch: Launch) -> DemoChoice {
+    if launch.demo {
         DemoChoice::Always
     } else if launch.no_demo {
         DemoChoice::Never
     } else {
         DemoChoice::OnFirstRun
-    };
+    }
+}
+
+async fn open<R: Runtime>(
+    app: &AppHandle<R>,
+    launch: Launch,
+    sign_in: Option<countersign_launch::SignIn>,
+) -> anyhow::Result<Arc<Desk>> {
     let running = countersign_launch::start(countersign_launch::Launch {
-        demo,
+        demo: demo_choice(launch),
         auto_lock: true,
-        // The window's sign-in screen for team desks is not built yet: a team desk says so.
-        sign_in: None,
+        sign_in,
     })
     .await?;
     if let Some(demo) = running.demo {

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use countersign_app::views::{
     AgentView, AuditLine, AuditQuery, ConnectedAgent, CredentialForm, CredentialView, DeskError,
-    EnrolmentView, InboxView, ProposalView, ReleaseChoice, SettingsView, StatusView, VerifyView,
+    EnrolmentView, InboxView, ProposalView, ReleaseChoice, SettingsView, SignInView, StatusView,
+    VerifyView,
 };
 use countersign_app::{Desk, Settings};
 use countersign_vault::Secret;
@@ -21,6 +22,8 @@ type Answer<T> = Result<T, DeskError>;
 pub(crate) fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static
 {
     tauri::generate_handler![
+        sign_in_wanted,
+        sign_in,
         status,
         wait_for_change,
         touch,
@@ -91,6 +94,45 @@ impl Coded for std::io::Error {
 
 fn words(error: impl Coded) -> DeskError {
     error.coded()
+}
+
+/// On a team desk nobody signed in to yet: the team, for the sign-in screen; otherwise none.
+#[tauri::command(rename_all = "snake_case")]
+async fn sign_in_wanted(shared: State<'_, Shared>) -> Answer<Option<SignInView>> {
+    Ok(shared.waiting.lock().ok().and_then(|w| w.clone()))
+}
+
+/// Signs a person in to a team desk with their name and their authenticator's code.
+#[tauri::command(rename_all = "snake_case")]
+async fn sign_in<R: Runtime>(
+    app: AppHandle<R>,
+    shared: State<'_, Shared>,
+    name: String,
+    code: String,
+) -> Answer<()> {
+    let _one = shared.signing_in.lock().await;
+    if shared.waiting.lock().ok().is_none_or(|w| w.is_none()) {
+        return Err(DeskError::unavailable(
+            "Nobody needs to sign in: the desk is open.",
+        ));
+    }
+    let sign_in = countersign_launch::SignIn {
+        name,
+        code: Secret::new(code),
+    };
+    match crate::background::sign_in(&app, shared.launch, &shared.opened, sign_in).await {
+        Ok(()) => {
+            if let Ok(mut waiting) = shared.waiting.lock() {
+                *waiting = None;
+            }
+            Ok(())
+        }
+        Err(error) => Err(match error.downcast::<countersign_launch::LaunchError>() {
+            Ok(countersign_launch::LaunchError::App(app_error)) => app_error.coded(),
+            Ok(other) => DeskError::unavailable(other.to_string()),
+            Err(other) => DeskError::unavailable(other.to_string()),
+        }),
+    }
 }
 
 #[tauri::command(rename_all = "snake_case")]

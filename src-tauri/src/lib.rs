@@ -26,9 +26,15 @@ const TRAY: &str = "countersign";
 /// The opened desk, or why it could not be opened (shown on screen in words).
 pub(crate) type Opened = Option<Result<Arc<Desk>, String>>;
 
-/// What the commands share: the desk once it is open.
+/// What the commands share: the desk once it is open; on a team desk, until someone signs in,
+/// the team waiting for them.
 pub(crate) struct Shared {
     desk: watch::Receiver<Opened>,
+    opened: Arc<watch::Sender<Opened>>,
+    launch: Launch,
+    waiting: Arc<std::sync::Mutex<Option<countersign_app::views::SignInView>>>,
+    /// One sign-in at a time: a second press of "Sign in" waits for the first.
+    signing_in: tokio::sync::Mutex<()>,
 }
 
 /// How the app was launched.
@@ -51,6 +57,8 @@ pub fn run() -> tauri::Result<()> {
         no_demo: args.iter().any(|a| a == "--no-demo"),
     };
     let (opened, desk) = watch::channel::<Opened>(None);
+    let opened = Arc::new(opened);
+    let waiting = Arc::new(std::sync::Mutex::new(None));
     tauri::Builder::default()
         // Registered first: a second launch must hand over to the running app before the second
         // copy opens a window or touches the data home.
@@ -58,11 +66,17 @@ pub fn run() -> tauri::Result<()> {
             tracing::info!("a second launch asked for the window; focusing the running app");
             show_main_window(app);
         }))
-        .manage(Shared { desk })
+        .manage(Shared {
+            desk,
+            opened: Arc::clone(&opened),
+            launch,
+            waiting: Arc::clone(&waiting),
+            signing_in: tokio::sync::Mutex::new(()),
+        })
         .invoke_handler(commands::handler())
         .setup(move |app| {
             install_tray(app.handle())?;
-            background::start(app.handle().clone(), launch, opened);
+            background::start(app.handle().clone(), launch, opened, waiting);
             Ok(())
         })
         .run(tauri::generate_context!())

@@ -22,11 +22,15 @@ import type {
   RunView,
   Settings,
   SettingsView,
+  SignInView,
   StatusView,
   VerifyView,
 } from "./bindings";
 
 export interface Api {
+  /** On a team desk nobody signed in to yet: the team; otherwise null. */
+  signInWanted(): Promise<SignInView | null>;
+  signIn(name: string, code: string): Promise<void>;
   status(): Promise<StatusView>;
   waitForChange(seen: string): Promise<StatusView>;
   touch(): Promise<void>;
@@ -81,6 +85,8 @@ export function tauriApi(): Api {
     });
   };
   return {
+    signInWanted: () => call("sign_in_wanted"),
+    signIn: (name, code) => call("sign_in", { name, code }),
     status: () => call("status"),
     waitForChange: (seen) => call("wait_for_change", { seen }),
     touch: () => call("touch"),

@@ -23,6 +23,44 @@ describe("the app shell", () => {
     expect(root.textContent).toContain("Connect an agent to get started.");
   });
 
+  it("on a team desk, asks who is signing in and opens as them", async () => {
+    const root = document.createElement("div");
+    document.body.append(root);
+    const { api } = fakeApi({ pending: [], pending_total: 0, recent: [], alerts: [], pending_routines: 0 }, proposal(), status({ signed_in: "Nora Nurse" }));
+    let waiting = true;
+    const tried: { name: string; code: string }[] = [];
+    api.signInWanted = async () => (waiting ? { team: "postgres://clinic@db.example/team" } : null);
+    api.signIn = async (name, code) => {
+      tried.push({ name, code });
+      if (code !== "123456") throw { code: "not_allowed", message: "that name and code do not sign anyone in" };
+      waiting = false;
+    };
+    mountApp(root, api).stop();
+    await settle();
+    expect(root.querySelector("#sign-in-title")?.textContent).toBe("Sign in to this desk");
+    expect(root.querySelector<HTMLElement>("nav")?.hidden).toBe(true);
+    expect(document.activeElement?.id).toBe("sign-in-name");
+    expect(root.querySelector("label[for='sign-in-code']")?.textContent).toContain("Code from your authenticator app");
+    root.querySelector<HTMLInputElement>("#sign-in-name")!.value = "Nora Nurse";
+    root.querySelector<HTMLInputElement>("#sign-in-code")!.value = "000000";
+    root.querySelector<HTMLButtonElement>("#sign-in")!.click();
+    await settle();
+    expect(root.querySelector("#sign-in-error")?.textContent).toBe("that name and code do not sign anyone in");
+    expect(root.querySelector<HTMLInputElement>("#sign-in-code")!.value).toBe("");
+    root.querySelector<HTMLInputElement>("#sign-in-code")!.value = "123456";
+    root.querySelector<HTMLButtonElement>("#sign-in")!.click();
+    await settle();
+    await settle();
+    expect(tried).toEqual([
+      { name: "Nora Nurse", code: "000000" },
+      { name: "Nora Nurse", code: "123456" },
+    ]);
+    expect(root.querySelector("#sign-in-screen")).toBeNull();
+    expect(root.querySelector("#signed-in")?.textContent).toBe("Signed in: Nora Nurse");
+    expect(root.querySelector<HTMLElement>("nav")?.hidden).toBe(false);
+    root.remove();
+  });
+
   it("has one main landmark, one h1 and a labelled navigation", async () => {
     const root = document.createElement("div");
     const { api } = fakeApi({ pending: [], pending_total: 0, recent: [], alerts: [], pending_routines: 0 }, proposal());

@@ -9,6 +9,7 @@ import { inboxPage } from "./inbox";
 import { reviewPage } from "./review";
 import { routinePage, routinesPage } from "./routines";
 import { lockScreen, settingsPage } from "./settings";
+import { signInPage } from "./signin";
 
 const SECTIONS: [string, string][] = [
   ["inbox", "Inbox"],
@@ -30,6 +31,8 @@ export class App {
   private readonly banner: HTMLElement;
   private readonly nav: HTMLElement;
   private lastTouch = 0;
+  /** A team desk nobody signed in to yet: only the sign-in screen is shown. */
+  private signingIn = false;
   private stopped = false;
   /** Set once the first inbox is on screen (the start-up benchmark waits for it). */
   private announcedReady = false;
@@ -72,6 +75,16 @@ export class App {
 
   /** Starts following the app's status and shows the first page. */
   async start(): Promise<void> {
+    // A team desk opens only once its person signed in.
+    const team = await this.api.signInWanted().catch(() => null);
+    this.signingIn = team !== null;
+    // Nothing but the sign-in screen until someone signs in: no section can open yet.
+    this.nav.hidden = this.signingIn;
+    if (team !== null) {
+      this.show(signInPage(team, this.api, () => void this.start()));
+      this.main.querySelector<HTMLInputElement>("#sign-in-name")?.focus();
+      return;
+    }
     try {
       this.status = await this.api.status();
     } catch (e) {
@@ -135,6 +148,7 @@ export class App {
             s.demo_code === null ? null : el("span", { class: "demo-code" }, " Demo authenticator code: ", el("strong", { id: "demo-code" }, s.demo_code)),
           )
         : null,
+      s.signed_in === null ? null : el("span", { class: "signed-in", id: "signed-in" }, `Signed in: ${s.signed_in}`),
       el("span", { class: "pending-count", id: "pending-count", "aria-live": "polite" }, s.pending === 0 ? "Nothing waiting" : `${s.pending} waiting`),
       s.locked
         ? null
@@ -163,6 +177,7 @@ export class App {
   }
 
   private async follow(notice = ""): Promise<void> {
+    if (this.signingIn) return;
     this.route = decodeURIComponent(location.hash.replace(/^#/, "")) || "inbox";
     this.renderNav();
     if (this.status?.locked === true) {

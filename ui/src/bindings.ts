@@ -156,7 +156,17 @@ demo_code: string | null,
 /**
  * Where agents connect (`127.0.0.1:7717`), once listening.
  */
-connector: string | null, };
+connector: string | null, 
+/**
+ * On a team desk, the person signed in (every decision here is theirs).
+ */
+signed_in: string | null, };
+
+export type SignInView = { 
+/**
+ * The team's database, as this desk reaches it (never its password).
+ */
+team: string, };
 
 export type SigningView = { 
 /**

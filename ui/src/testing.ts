@@ -54,7 +54,7 @@ export function proposal(overrides: Partial<ProposalView> = {}): ProposalView {
 }
 
 export function status(overrides: Partial<StatusView> = {}): StatusView {
-  return { version: "1.0", locked: false, pending: 0, demo: false, second_factor_enrolled: false, demo_code: null, connector: "127.0.0.1:7717", ...overrides };
+  return { version: "1.0", locked: false, pending: 0, demo: false, second_factor_enrolled: false, demo_code: null, connector: "127.0.0.1:7717", signed_in: null, ...overrides };
 }
 
 export interface Calls {
@@ -73,6 +73,8 @@ export function fakeApi(inbox: InboxView, view: ProposalView, state: StatusView 
   const vetted = routine();
   const never = new Promise<never>(() => undefined);
   const api: Api = {
+    signInWanted: async () => null,
+    signIn: async () => undefined,
     status: async () => state,
     waitForChange: () => never,
     touch: async () => {

@@ -287,6 +287,7 @@ impl Desk {
             second_factor_enrolled: enrolled.is_some(),
             demo_code,
             connector: self.connector.lock().ok().and_then(|c| c.clone()),
+            signed_in: self.seat.as_ref().map(|s| s.person.name().to_owned()),
         })
     }
 

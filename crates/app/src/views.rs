@@ -189,6 +189,15 @@ pub struct StatusView {
     pub demo_code: Option<String>,
     /// Where agents connect (`127.0.0.1:7717`), once listening.
     pub connector: Option<String>,
+    /// On a team desk, the person signed in (every decision here is theirs).
+    pub signed_in: Option<String>,
+}
+
+/// A team desk waiting for its person to sign in (design.md §19).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct SignInView {
+    /// The team's database, as this desk reaches it (never its password).
+    pub team: String,
 }
 
 /// The EPCS signing statement (21 CFR 1311.140) shown while the code is entered.
@@ -600,6 +609,7 @@ pub(crate) fn typescript() -> String {
         AlertView::decl(&config),
         InboxView::decl(&config),
         StatusView::decl(&config),
+        SignInView::decl(&config),
         SigningView::decl(&config),
         FactView::decl(&config),
         ResultWordsView::decl(&config),

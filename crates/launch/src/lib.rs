@@ -107,7 +107,11 @@ pub async fn start(launch: Launch) -> Result<Running, LaunchError> {
     let wanted = match launch.demo {
         DemoChoice::Always => true,
         DemoChoice::Never => false,
-        DemoChoice::OnFirstRun => countersign_demo::wanted(&data_home, false, false).await?,
+        // A desk that joined a team is never replaced by the demo, however empty it is.
+        DemoChoice::OnFirstRun => {
+            countersign_app::team::TeamConfig::read(&data_home)?.is_none()
+                && countersign_demo::wanted(&data_home, false, false).await?
+        }
     };
     let demo = if wanted {
         Some(Demo::start(&data_home).await?)
@@ -161,6 +165,27 @@ pub async fn start(launch: Launch) -> Result<Running, LaunchError> {
         unknown,
         demo,
     })
+}
+
+/// Whether starting needs a person to sign in first: the data home joined a team (and the demo
+/// was not asked for). Returns the team's database as the sign-in screen names it.
+///
+/// # Errors
+/// When the data home cannot be found or its `team.json` cannot be read.
+pub fn sign_in_wanted(
+    demo: DemoChoice,
+) -> Result<Option<countersign_app::views::SignInView>, LaunchError> {
+    if matches!(demo, DemoChoice::Always) {
+        return Ok(None);
+    }
+    let home = DataHome::locate()?;
+    Ok(
+        countersign_app::team::TeamConfig::read(&home)?.map(|config| {
+            countersign_app::views::SignInView {
+                team: config.database,
+            }
+        }),
+    )
 }
 
 /// Who the desk acts for: on a team desk, the person who signs in with their second factor

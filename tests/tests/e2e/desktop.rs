@@ -830,3 +830,264 @@ async fn a_routine_is_vetted_in_the_window_then_runs_within_its_bounds_without_a
         .unwrap();
     desktop.close().await.unwrap();
 }
+
+/// A clinic's two desks on one team database (design.md §19, 21 CFR 1311.135(a)): the nurse
+/// reviews in a terminal (`countersign review --as`), the prescriber at the desktop, signed in on
+/// its sign-in screen with his own second factor. The nurse's agent drafts a controlled-substance
+/// prescription at her desk; she cannot sign it; it waits at the prescriber's desk too, he signs
+/// it there and it is sent once, with his desk's own credential. The team's log names both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nurse_drafts_and_the_prescriber_signs_at_another_desk() {
+    use crate::review::{TeamDatabase, enrolled, team_code, team_database, watchdog};
+    use expectrl::{ControlCode, Expect as _, Regex, Session};
+    let TeamDatabase {
+        address, password, ..
+    } = team_database("team_desktop");
+    let dir = tempfile::tempdir().unwrap();
+    let front = dir.path().join("front");
+    let back = dir.path().join("back");
+    let made = crate::review::run(
+        &front,
+        &["team", "init", "--database", &address, "--as", "Ana Admin"],
+        &format!("{password}\n"),
+    );
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let ana = enrolled(&made);
+    let add = |args: &[&str]| {
+        let out = crate::review::run(&front, args, &format!("{}\n", team_code(&ana)));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        enrolled(&out)
+    };
+    let nora = add(&[
+        "person",
+        "add",
+        "Nora Nurse",
+        "--role",
+        "nurse",
+        "--as",
+        "Ana Admin",
+    ]);
+    let khan = add(&[
+        "person",
+        "add",
+        "Dr Khan",
+        "--role",
+        "prescriber",
+        "--dea-number",
+        "AB1234563",
+        "--address",
+        "1 Main St, Springfield",
+        "--as",
+        "Ana Admin",
+    ]);
+    cli(
+        &front,
+        &[
+            "person",
+            "confirm",
+            "Dr Khan",
+            "--role",
+            "prescriber",
+            "--as",
+            "Dr Khan",
+        ],
+        &format!("{}\n", team_code(&khan)),
+    );
+    cli(
+        &back,
+        &["team", "join", "--database", &address],
+        &format!("{password}\n"),
+    );
+
+    let (fhir, requests) = bank();
+    cli(
+        &front,
+        &[
+            "credential",
+            "add",
+            "clinic-fhir",
+            "--kind",
+            "http",
+            "--auth",
+            "bearer",
+            "--origin",
+            &fhir,
+            "--as",
+            "Nora Nurse",
+        ],
+        &format!("{}\nfront-desk-fhir-token\n", team_code(&nora)),
+    );
+    cli(
+        &back,
+        &[
+            "credential",
+            "add",
+            "clinic-fhir",
+            "--kind",
+            "http",
+            "--auth",
+            "bearer",
+            "--origin",
+            &fhir,
+            "--prescriber-name",
+            "Dr Khan",
+            "--prescriber-address",
+            "1 Main St, Springfield",
+            "--dea-number",
+            "AB1234563",
+            "--as",
+            "Dr Khan",
+        ],
+        &format!("{}\nback-desk-fhir-token\n", team_code(&khan)),
+    );
+    let key = cli(
+        &front,
+        &["agent", "add", "scribe", "--as", "Ana Admin"],
+        &format!("{}\n", team_code(&ana)),
+    );
+
+    // The nurse's desk, in a terminal; her agent drafts the prescription there.
+    let nurse_connector = format!("127.0.0.1:{}", free_port());
+    let mut command = Command::new(countersign_binary());
+    command
+        .args(["review", "--as", "Nora Nurse"])
+        .env("COUNTERSIGN_HOME", &front)
+        .env("COUNTERSIGN_CONNECTOR_ADDR", &nurse_connector);
+    let mut terminal = Session::spawn(command).unwrap();
+    watchdog(terminal.get_process().pid(), Duration::from_secs(600));
+    terminal.set_expect_timeout(Some(Duration::from_secs(60)));
+    terminal
+        .expect("Second factor code for Nora Nurse: ")
+        .unwrap();
+    terminal.send_line(team_code(&nora)).unwrap();
+    terminal.expect("listening for agents").unwrap();
+    let body = serde_json::json!({
+        "summary": "Prescribe pain relief after surgery", "purpose": "post-op",
+        "artifact": { "kind": "http", "credential": "clinic-fhir", "method": "POST", "url": format!("{fhir}/r4/MedicationRequest"),
+            "headers": { "Content-Type": "application/json" },
+            "body": { "resourceType": "MedicationRequest", "status": "draft", "intent": "order",
+                "medicationCodeableConcept": { "coding": [ { "system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1049621", "display": "Oxycodone Hydrochloride 5 MG Oral Tablet" } ] },
+                "subject": { "reference": "Patient/pat-456", "display": "Sam Rivera" },
+                "requester": { "reference": "Practitioner/dr-7", "display": "Dr Khan" },
+                "dosageInstruction": [ { "text": "1 tablet every 6 hours as needed for pain" } ],
+                "dispenseRequest": { "quantity": { "value": 12 }, "numberOfRepeatsAllowed": 0 } } }
+    });
+    let drafted: serde_json::Value = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(format!("http://{nurse_connector}/v1/proposals"))
+        .bearer_auth(&key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(drafted["status"], "pending", "{drafted}");
+    let sha = drafted["artifact_sha256"].as_str().unwrap().to_owned();
+    let prompt = terminal.expect(Regex(r"Type (\w+) to approve")).unwrap();
+    let word = String::from_utf8_lossy(prompt.get(1).unwrap()).into_owned();
+    terminal.send_line(&word).unwrap();
+    terminal.expect("Second factor code: ").unwrap();
+    terminal.send_line(team_code(&nora)).unwrap();
+    terminal.expect("Only a prescriber signs").unwrap();
+    assert!(
+        requests.lock().unwrap().is_empty(),
+        "the nurse signed nothing"
+    );
+
+    // The prescriber's desk: the desktop asks who signs in.
+    let desktop = launch(&back, &format!("127.0.0.1:{}", free_port())).await;
+    desktop
+        .find("#sign-in-name", Duration::from_secs(30))
+        .await
+        .unwrap();
+    desktop.screenshot("team-sign-in").await.unwrap();
+    type_into(&desktop, "#sign-in-name", "Dr Khan").await;
+    type_into(&desktop, "#sign-in-code", "000000").await;
+    desktop.click("#sign-in").await.unwrap();
+    desktop
+        .wait_for_text(
+            "#sign-in-error",
+            "do not sign anyone in",
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+    type_into(&desktop, "#sign-in-code", &team_code(&khan)).await;
+    desktop.click("#sign-in").await.unwrap();
+    desktop
+        .wait_for_text("#signed-in", "Signed in: Dr Khan", Duration::from_secs(60))
+        .await
+        .unwrap();
+    desktop
+        .wait_for_text("#pending-count", "1 waiting", Duration::from_secs(30))
+        .await
+        .unwrap();
+    if desktop
+        .find("#review-headline", Duration::from_secs(5))
+        .await
+        .is_err()
+    {
+        open_newest(&desktop).await;
+    }
+    desktop
+        .find("#signing", Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(
+        desktop
+            .text_of("#review-headline")
+            .await
+            .unwrap()
+            .contains("Oxycodone")
+    );
+    type_into(
+        &desktop,
+        "#confirm-word",
+        &countersign_app::confirmation_word(&sha),
+    )
+    .await;
+    type_into(&desktop, "#second-factor", &team_code(&khan)).await;
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    desktop.click("#approve").await.unwrap();
+    desktop
+        .wait_for_text("#result-status", "ran once", Duration::from_secs(30))
+        .await
+        .unwrap();
+    {
+        let seen = requests.lock().unwrap();
+        assert_eq!(seen.len(), 1, "signed and sent once");
+        assert!(
+            seen[0].contains("Bearer back-desk-fhir-token"),
+            "the prescriber's desk's own credential"
+        );
+    }
+    desktop.close().await.unwrap();
+    terminal.send(ControlCode::EndOfTransmission).unwrap();
+
+    let log = cli(
+        &back,
+        &["audit", "export", "--format", "json", "--as", "Dr Khan"],
+        &format!("{}\n", team_code(&khan)),
+    );
+    let entries: serde_json::Value = serde_json::from_str(&log).unwrap();
+    let approved = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == "decision.approved")
+        .unwrap_or_else(|| panic!("no approval in {entries}"));
+    assert_eq!(approved["actor"]["name"], "Dr Khan");
+    assert!(log.contains("Nora Nurse") && !log.contains("desk-fhir-token"));
+}

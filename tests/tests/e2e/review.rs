@@ -364,7 +364,59 @@ fn propose_review_in_a_terminal_execute_release_verify() {
     );
 }
 
-fn team_code(secret: &str) -> String {
+/// A fresh database on the test command's PostgreSQL for a team.
+pub struct TeamDatabase {
+    /// The administrator's address (for the test's own changes).
+    pub admin: String,
+    /// The database's name.
+    pub name: String,
+    /// Its address without the password, as `team init` and `team join` take it.
+    pub address: String,
+    /// The password, typed where the CLI asks for it.
+    pub password: String,
+}
+
+pub fn team_database(prefix: &str) -> TeamDatabase {
+    let admin = std::env::var("COUNTERSIGN_TEST_POSTGRES").expect(
+        "COUNTERSIGN_TEST_POSTGRES is not set: run through scripts/test.sh, which starts PostgreSQL",
+    );
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    let (credentials, host) = base
+        .strip_prefix("postgres://")
+        .unwrap()
+        .split_once('@')
+        .unwrap();
+    let (user, password) = credentials.split_once(':').unwrap();
+    let name = format!("{prefix}_{}", std::process::id());
+    // On a thread of its own: callers may be inside a runtime already.
+    let (to_admin, to_name) = (admin.clone(), name.clone());
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                use sqlx::Connection as _;
+                let mut conn = sqlx::PgConnection::connect(&to_admin).await.unwrap();
+                for statement in [
+                    format!("DROP DATABASE IF EXISTS {to_name}"),
+                    format!("CREATE DATABASE {to_name}"),
+                ] {
+                    sqlx::raw_sql(&statement).execute(&mut conn).await.unwrap();
+                }
+            });
+    })
+    .join()
+    .unwrap();
+    TeamDatabase {
+        address: format!("postgres://{user}@{host}/{name}"),
+        password: password.to_owned(),
+        admin: admin.clone(),
+        name,
+    }
+}
+
+pub fn team_code(secret: &str) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -372,7 +424,7 @@ fn team_code(secret: &str) -> String {
     countersign_app::totp::code(&countersign_app::totp::decode(secret).unwrap(), now)
 }
 
-fn enrolled(output: &std::process::Output) -> String {
+pub fn enrolled(output: &std::process::Output) -> String {
     let text = String::from_utf8_lossy(&output.stdout);
     text.split("type this secret into the authenticator: ")
         .nth(1)
@@ -386,34 +438,19 @@ fn enrolled(output: &std::process::Output) -> String {
 /// the team's log under her name.
 #[test]
 fn a_team_desk_reviews_as_the_person_who_signed_in() {
-    let admin = std::env::var("COUNTERSIGN_TEST_POSTGRES").expect(
-        "COUNTERSIGN_TEST_POSTGRES is not set: run through scripts/test.sh, which starts PostgreSQL",
-    );
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    let (credentials, host) = base
-        .strip_prefix("postgres://")
-        .unwrap()
-        .split_once('@')
-        .unwrap();
-    let (user, password) = credentials.split_once(':').unwrap();
-    let name = format!("team_review_{}", std::process::id());
+    let TeamDatabase {
+        admin,
+        name,
+        address: database,
+        password,
+    } = team_database("team_review");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(async {
-        use sqlx::Connection as _;
-        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-        for statement in [
-            format!("DROP DATABASE IF EXISTS {name}"),
-            format!("CREATE DATABASE {name}"),
-        ] {
-            sqlx::raw_sql(&statement).execute(&mut conn).await.unwrap();
-        }
-    });
+    let password = password.as_str();
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("desk");
-    let database = format!("postgres://{user}@{host}/{name}");
     let made = run(
         &home,
         &["team", "init", "--database", &database, "--as", "Ana Admin"],
