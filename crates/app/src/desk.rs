@@ -322,6 +322,15 @@ impl Desk {
     /// When the log cannot be written (the desk then locks anyway).
     pub async fn tick(&self) -> Result<bool, AppError> {
         self.lifecycle.expire_due().await?;
+        // On a team: executions a lost connection cut off become outcome_unknown once the
+        // database answers again.
+        let cut_off = self.lifecycle.recover_cut_off().await?;
+        if !cut_off.is_empty() {
+            tracing::warn!(
+                ?cut_off,
+                "executions cut off by a lost connection are outcome_unknown"
+            );
+        }
         if let Err(error) = self
             .lifecycle
             .routines_due(crate::routines::local_now())

@@ -177,33 +177,47 @@ impl Executions {
         Ok(result?)
     }
 
-    /// Marks every execution that started but has no recorded outcome as `outcome_unknown`, and
-    /// returns their proposal ids. Nothing is retried: whether it ran is for the person to check.
+    /// Marks each execution of `candidates` (proposal or run ids) that started but has no
+    /// recorded outcome as `outcome_unknown`, and returns those ids. Nothing is retried: whether
+    /// it ran is for the person to check. Only the candidates' own entries are read (the log may
+    /// hold a million, and on a team other desks' executions are theirs to finish).
     ///
     /// # Errors
     /// When the log cannot be read or written.
-    pub async fn recover(&self, audit: &Audit) -> Result<Vec<String>, AppError> {
-        let entries = audit.log().entries(&Filter::default()).await?;
+    pub async fn recover(
+        &self,
+        audit: &Audit,
+        candidates: &[String],
+    ) -> Result<Vec<String>, AppError> {
         let mut open: BTreeMap<String, (Option<String>, Option<String>)> = BTreeMap::new();
-        for entry in &entries {
-            let Some(proposal) = &entry.proposal_id else {
-                continue;
-            };
-            match Event::parse(&entry.event) {
-                Some(Event::ExecutionStarted) => {
-                    open.insert(
-                        proposal.clone(),
-                        (entry.artifact_sha256.clone(), entry.credential.clone()),
-                    );
+        for candidate in candidates {
+            let entries = audit
+                .log()
+                .entries(&Filter {
+                    proposal: Some(candidate.clone()),
+                    ..Filter::default()
+                })
+                .await?;
+            for entry in &entries {
+                if entry.proposal_id.as_deref() != Some(candidate.as_str()) {
+                    continue;
                 }
-                Some(
-                    Event::ExecutionSucceeded
-                    | Event::ExecutionFailed
-                    | Event::ExecutionOutcomeUnknown,
-                ) => {
-                    open.remove(proposal);
+                match Event::parse(&entry.event) {
+                    Some(Event::ExecutionStarted) => {
+                        open.insert(
+                            candidate.clone(),
+                            (entry.artifact_sha256.clone(), entry.credential.clone()),
+                        );
+                    }
+                    Some(
+                        Event::ExecutionSucceeded
+                        | Event::ExecutionFailed
+                        | Event::ExecutionOutcomeUnknown,
+                    ) => {
+                        open.remove(candidate);
+                    }
+                    _ => {}
                 }
-                _ => {}
             }
         }
         for (proposal, (sha256, credential)) in &open {

@@ -50,6 +50,36 @@ pub struct Lifecycle {
     pub(crate) settings: crate::settings::SettingsCache,
     /// Credential metadata and secrets for this session (see `explain::Session`).
     pub(crate) credentials: crate::explain::Session,
+    /// Proposals this desk is executing now: on a team, [`Lifecycle::recover_cut_off`] leaves
+    /// them alone.
+    in_flight: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+/// Marks a proposal as executing in this process until dropped.
+struct InFlight<'a> {
+    set: &'a std::sync::Mutex<std::collections::HashSet<String>>,
+    id: String,
+}
+
+impl<'a> InFlight<'a> {
+    fn start(set: &'a std::sync::Mutex<std::collections::HashSet<String>>, id: &str) -> Self {
+        set.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id.to_owned());
+        InFlight {
+            set,
+            id: id.to_owned(),
+        }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.id);
+    }
 }
 
 /// What a lifecycle is opened with.
@@ -96,6 +126,7 @@ impl Lifecycle {
             descriptors: crate::explain::load_descriptors(home)?,
             settings: crate::settings::SettingsCache::default(),
             credentials: crate::explain::Session::default(),
+            in_flight: std::sync::Mutex::new(std::collections::HashSet::new()),
         })
     }
 
@@ -465,6 +496,7 @@ impl Lifecycle {
             Approval::Alone => None,
             Approval::SecondTo(first) => Some(first.as_str()),
         };
+        let _running = InFlight::start(&self.in_flight, id);
         if !self
             .store
             .move_status_after(
@@ -516,27 +548,54 @@ impl Lifecycle {
     /// # Errors
     /// When the store or the log fail.
     pub async fn recover(&self) -> Result<Vec<String>, AppError> {
-        let interrupted = [Status::Approved, Status::Executing];
-        let unknown = self.executions.recover(&self.audit).await?;
-        for id in &unknown {
-            self.store
-                .move_status(id, &interrupted, Status::OutcomeUnknown, None, None)
-                .await?;
+        let mut unknown = self.recover_proposals(false).await?;
+        // Routine runs that were executing: their executions are logged by run id.
+        let runs = self.store.running_runs_here().await?;
+        unknown.extend(self.executions.recover(&self.audit, &runs).await?);
+        self.recover_runs().await?;
+        Ok(unknown)
+    }
+
+    /// On a team, after the database came back: this desk's proposals left approved or
+    /// executing by an execution the lost connection cut off (not one running now) become
+    /// `outcome_unknown`, never retried. Returns their ids.
+    ///
+    /// # Errors
+    /// When the store or the log fail.
+    pub async fn recover_cut_off(&self) -> Result<Vec<String>, AppError> {
+        if !self.store.is_team() {
+            return Ok(Vec::new());
         }
-        // Proposals left executing without an execution.started never sent anything.
-        for record in self
+        self.recover_proposals(true).await
+    }
+
+    async fn recover_proposals(&self, skip_running: bool) -> Result<Vec<String>, AppError> {
+        let interrupted = [Status::Approved, Status::Executing];
+        let mut left: Vec<String> = self
             .store
             .with_status_here(Status::Executing)
             .await?
             .into_iter()
             .chain(self.store.with_status_here(Status::Approved).await?)
-        {
+            .map(|record| record.id)
+            .collect();
+        if skip_running {
+            // Read after the list: a proposal approved since is in the set already (it is
+            // marked before it is approved), and one finished since moves no more.
+            let running = self
+                .in_flight
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            left.retain(|id| !running.contains(id));
+        }
+        let unknown = self.executions.recover(&self.audit, &left).await?;
+        // Those without an execution.started never sent anything; they are not run later either.
+        for id in &left {
             self.store
-                .move_status(&record.id, &interrupted, Status::OutcomeUnknown, None, None)
+                .move_status(id, &interrupted, Status::OutcomeUnknown, None, None)
                 .await?;
         }
-        // Routine runs that were executing: their executions are in `unknown` (by run id).
-        self.recover_runs().await?;
         Ok(unknown)
     }
 

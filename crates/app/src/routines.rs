@@ -453,17 +453,21 @@ impl Store {
             == 1)
     }
 
+    /// This desk's runs still marked running (on a team, another desk's running run is that
+    /// desk's to finish).
+    pub(crate) async fn running_runs_here(&self) -> Result<Vec<String>, AppError> {
+        self.ids(
+            Statement::new(
+                "SELECT id FROM routine_runs WHERE status = 'running' AND (desk IS NULL OR desk = ?)",
+            )
+            .bind(self.desk()),
+        )
+        .await
+    }
+
     /// Marks runs that were executing when Countersign stopped as `outcome_unknown`.
     async fn interrupted_runs(&self) -> Result<Vec<String>, AppError> {
-        // On a team, another desk's running run is that desk's to finish.
-        let ids = self
-            .ids(
-                Statement::new(
-                    "SELECT id FROM routine_runs WHERE status = 'running' AND (desk IS NULL OR desk = ?)",
-                )
-                .bind(self.desk()),
-            )
-            .await?;
+        let ids = self.running_runs_here().await?;
         for id in &ids {
             self.finish_run(
                 id,

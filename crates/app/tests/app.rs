@@ -336,9 +336,17 @@ async fn kill_9_during_an_execution_is_outcome_unknown_and_never_retried() {
     )
     .await
     .unwrap();
-    assert_eq!(executions.recover(&audit).await.unwrap(), ["prop-crash"]);
+    let candidates = ["prop-crash".to_owned(), "prop-never-started".to_owned()];
+    assert_eq!(
+        executions.recover(&audit, &candidates).await.unwrap(),
+        ["prop-crash"]
+    );
     assert!(
-        executions.recover(&audit).await.unwrap().is_empty(),
+        executions
+            .recover(&audit, &candidates)
+            .await
+            .unwrap()
+            .is_empty(),
         "marked once"
     );
     let events: Vec<String> = serde_json::from_str::<Vec<serde_json::Value>>(
@@ -2540,4 +2548,120 @@ async fn team_rules_decide_who_signs_and_who_pays() {
         assert!(!log.contains(token));
     }
     drop((front, back, front_dir, back_dir));
+}
+
+/// A local HTTP server that answers only once the test lets it (dropping the sender), counting
+/// requests.
+fn held_server() -> (
+    u16,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    std::sync::mpsc::Sender<()>,
+) {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&count);
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buffer = [0u8; 8192];
+            let _ = stream.read(&mut buffer);
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            // Waits until the test drops the sender (or sends).
+            let _ = held.recv();
+            let body = r#"{"balance":1200}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, count, release)
+}
+
+/// A team desk loses the database while an execution runs (design.md §19): the request was sent,
+/// but its end cannot be recorded, so the approval reports a failure; once the database answers
+/// again the proposal is `outcome_unknown`, with its entry, and nothing is sent again.
+#[tokio::test]
+async fn an_execution_cut_off_by_a_lost_connection_is_outcome_unknown() {
+    let (address, password, admin_db) = team_database("cutoff").await;
+    let (dir, home_dir) = home();
+    countersign_app::team::Team::init(&home_dir, &address, &password, "Ana Admin")
+        .await
+        .unwrap();
+    let (port, count, release) = held_server();
+    let desk = team_desk(home_dir, dir, "Ana Admin", port, "cutoff-token-0001").await;
+    desk.lifecycle.agents().add("scribe").await.unwrap();
+    let record = desk
+        .lifecycle
+        .submit("scribe", &balance_proposal(port))
+        .await
+        .unwrap()
+        .unwrap();
+    let database = admin_db.rsplit('/').next().unwrap().to_owned();
+    let admin = env("COUNTERSIGN_TEST_POSTGRES");
+    let approve = desk.lifecycle.approve(&record.id, None);
+    let cut = async {
+        while count.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let mut superuser = sqlx::PgConnection::connect(&admin).await.unwrap();
+        sqlx::raw_sql(&format!(
+            "ALTER DATABASE {database} ALLOW_CONNECTIONS false"
+        ))
+        .execute(&mut superuser)
+        .await
+        .unwrap();
+        sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()")
+            .bind(&database)
+            .execute(&mut superuser)
+            .await
+            .unwrap();
+        drop(release);
+        superuser
+    };
+    let (approved, mut superuser) = tokio::join!(approve, cut);
+    assert!(
+        approved.is_err(),
+        "its end could not be recorded: {approved:?}"
+    );
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert!(
+        desk.lifecycle.recover_cut_off().await.is_err(),
+        "nothing is decided while the database is away"
+    );
+    sqlx::raw_sql(&format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true"))
+        .execute(&mut superuser)
+        .await
+        .unwrap();
+    assert_eq!(
+        desk.lifecycle.recover_cut_off().await.unwrap(),
+        [record.id.clone()]
+    );
+    let now = desk.lifecycle.store().existing(&record.id).await.unwrap();
+    assert_eq!(now.status, countersign_app::Status::OutcomeUnknown);
+    assert!(
+        desk.lifecycle.recover_cut_off().await.unwrap().is_empty(),
+        "marked once"
+    );
+    assert_eq!(
+        count.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "never retried"
+    );
+    let log = desk
+        .audit
+        .export(
+            ExportFormat::Json,
+            &Filter {
+                proposal: Some(record.id.clone()),
+                ..Filter::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(log.contains("execution.outcome_unknown"), "{log}");
+    assert!(desk.audit.verify(None).await.unwrap().intact());
 }
