@@ -2638,7 +2638,7 @@ async fn an_execution_cut_off_by_a_lost_connection_is_outcome_unknown() {
         .unwrap();
     assert_eq!(
         desk.lifecycle.recover_cut_off().await.unwrap(),
-        [record.id.clone()]
+        vec![record.id.clone()]
     );
     let now = desk.lifecycle.store().existing(&record.id).await.unwrap();
     assert_eq!(now.status, countersign_app::Status::OutcomeUnknown);
