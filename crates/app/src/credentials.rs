@@ -197,15 +197,45 @@ impl Credentials {
         Ok(self.store.list().await?)
     }
 
+    /// The credentials whose secret is not in this computer's keychain (a data home moved or
+    /// restored here): each needs its secret typed again before it can run.
+    ///
+    /// # Errors
+    /// When the store or the keychain cannot be read.
+    pub async fn missing_secrets(&self) -> Result<Vec<String>, AppError> {
+        let mut missing = Vec::new();
+        for meta in self.store.list().await? {
+            if needs_no_secret(&meta) {
+                continue;
+            }
+            match self.store.secret(&meta.name) {
+                Ok(_) => {}
+                Err(countersign_vault::VaultError::SecretMissing(name)) => missing.push(name),
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(missing)
+    }
+
     /// Every stored secret, by credential name, for one explanation's `secret_in_artifact` check.
     ///
     /// # Errors
     /// When a secret cannot be read: an artifact is then not explained, rather than explained
-    /// without the check.
+    /// without the check. A credential with no secret in this keychain has none to look for.
     pub async fn secrets(&self) -> Result<Vec<(String, Secret)>, AppError> {
         let mut secrets = Vec::new();
         for meta in self.store.list().await? {
-            let secret = self.store.secret(&meta.name)?;
+            let secret = match self.store.secret(&meta.name) {
+                Ok(secret) => secret,
+                // No secret on this computer (a data home moved here, or made by an older
+                // release): there is nothing an artifact could hold, and the credential cannot
+                // run until its secret is typed again. A keychain that fails is still an error.
+                Err(countersign_vault::VaultError::SecretMissing(name)) => {
+                    tracing::warn!(credential = %name, "a credential has no secret in this keychain; it needs its secret typed again");
+                    continue;
+                }
+                Err(error) => return Err(error.into()),
+            };
             // An empty secret (a SQLite file's) is nothing to look for in an artifact: it would
             // be "found" in every one.
             if !secret.expose().is_empty() {

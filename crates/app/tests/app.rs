@@ -2665,3 +2665,152 @@ async fn an_execution_cut_off_by_a_lost_connection_is_outcome_unknown() {
     assert!(log.contains("execution.outcome_unknown"), "{log}");
     assert!(desk.audit.verify(None).await.unwrap().intact());
 }
+
+/// Where the data home made by this release is kept for the upgrade test.
+fn release_fixture() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("tests/fixtures/home-0.1")
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Makes the release fixture (run with `UPDATE_FIXTURE=1` when a release is cut, never by the
+/// test command): a credential, an agent (its key kept beside the fixture, for the test only), a
+/// pending and a rejected proposal, a money threshold, and their audit entries.
+async fn make_release_fixture(root: &std::path::Path) {
+    let _ = std::fs::remove_dir_all(root);
+    let home = DataHome::at(root.to_path_buf());
+    let audit = std::sync::Arc::new(Audit::open(&home, Actor::person("alice")).await.unwrap());
+    countersign_app::Credentials::open(&home)
+        .await
+        .unwrap()
+        .add(
+            &audit,
+            &countersign_core::credential::CredentialMeta {
+                name: "bank".into(),
+                description: "Everyday bank account".into(),
+                kind: countersign_core::credential::CredentialKind::Http {
+                    auth: countersign_core::credential::HttpAuth::Bearer,
+                    scope: countersign_core::credential::HttpScope {
+                        origins: vec!["https://api.bank.example".into()],
+                        methods: vec![],
+                        path_prefixes: vec!["/v1".into()],
+                    },
+                },
+                requires_second_factor: false,
+                prescriber: None,
+            },
+            &countersign_vault::Secret::new("fixture-token-not-real".into()),
+        )
+        .await
+        .unwrap();
+    let settings = countersign_app::Settings {
+        threshold: Some(countersign_app::MoneyThreshold {
+            amount: "500".into(),
+            currency: "USD".into(),
+        }),
+        ..countersign_app::Settings::default()
+    };
+    settings.save(&home, &audit).await.unwrap();
+    let lifecycle = countersign_app::Lifecycle::open_standard(&home, std::sync::Arc::clone(&audit))
+        .await
+        .unwrap();
+    let key = lifecycle.agents().add("claude").await.unwrap();
+    std::fs::write(root.join("agent-key.txt"), key.expose()).unwrap();
+    let balance = r#"{"summary":"Check the balance","purpose":"budget","artifact":{"kind":"http","credential":"bank","method":"GET","url":"https://api.bank.example/v1/balance"}}"#;
+    lifecycle.submit("claude", balance).await.unwrap().unwrap();
+    let pay = r#"{"summary":"Pay Acme","purpose":"invoice 12","artifact":{"kind":"http","credential":"bank","method":"POST","url":"https://api.bank.example/v1/payments","headers":{"Content-Type":"application/json"},"body":{"amount":{"currency_code":"USD","value":"42.00"},"payee":"Acme"}}}"#;
+    let paid = lifecycle.submit("claude", pay).await.unwrap().unwrap();
+    lifecycle.reject(&paid.id, "not this month").await.unwrap();
+    drop(lifecycle);
+    drop(audit);
+    // The keychain entries of the fixture's path are of no use elsewhere.
+    let keychain = home.keychain();
+    for name in countersign_app::AUDIT_KEYCHAIN_ENTRIES
+        .iter()
+        .chain(["bank"].iter())
+    {
+        let _ = keychain.remove(name);
+    }
+}
+
+/// A data home made by this release opens with this build (design: every store migrates): its
+/// audit log verifies and its chain continues, its proposals, agent, credential and settings are
+/// there, and the agent's key still works.
+#[tokio::test]
+async fn a_data_home_made_by_this_release_opens_and_continues() {
+    let fixture = release_fixture();
+    if std::env::var_os("UPDATE_FIXTURE").is_some() {
+        make_release_fixture(&fixture).await;
+    }
+    assert!(
+        fixture.join("audit.db").exists(),
+        "the release fixture {} is missing: make it with UPDATE_FIXTURE=1",
+        fixture.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("home");
+    copy_dir(&fixture, &root);
+    let home = DataHome::at(root.clone());
+    let audit = std::sync::Arc::new(Audit::open(&home, Actor::person("alice")).await.unwrap());
+    let before = audit.verify(None).await.unwrap();
+    assert!(before.intact(), "{before:?}");
+    let lifecycle = countersign_app::Lifecycle::open_standard(&home, std::sync::Arc::clone(&audit))
+        .await
+        .unwrap();
+    assert_eq!(lifecycle.store().pending().await.unwrap().len(), 1);
+    let rejected = lifecycle
+        .store()
+        .with_status(countersign_app::Status::Rejected)
+        .await
+        .unwrap();
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].reason.as_deref(), Some("not this month"));
+    assert_eq!(lifecycle.agents().list().await.unwrap()[0].name, "claude");
+    let credentials = countersign_app::Credentials::open(&home)
+        .await
+        .unwrap()
+        .list()
+        .await
+        .unwrap();
+    assert_eq!(credentials.len(), 1);
+    assert_eq!(
+        countersign_app::Settings::load(&home)
+            .unwrap()
+            .threshold
+            .unwrap()
+            .amount,
+        "500"
+    );
+    let key = std::fs::read_to_string(root.join("agent-key.txt")).unwrap();
+    assert_eq!(
+        lifecycle
+            .agents()
+            .authenticate(key.trim())
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("claude")
+    );
+    lifecycle
+        .submit("claude", r#"{"summary":"Check the balance again","purpose":"budget","artifact":{"kind":"http","credential":"bank","method":"GET","url":"https://api.bank.example/v1/balance"}}"#)
+        .await
+        .unwrap()
+        .unwrap();
+    let after = audit.verify(None).await.unwrap();
+    assert!(after.intact());
+    assert!(after.entries > before.entries, "the chain continues");
+}

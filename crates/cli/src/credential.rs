@@ -222,8 +222,14 @@ pub fn run(command: CredentialCommand) -> anyhow::Result<ExitCode> {
                 if list.is_empty() {
                     println!("No credentials yet. Add one with: countersign credential add NAME --kind http|sql|smtp …");
                 }
+                let missing = credentials.missing_secrets().await?;
                 for meta in list {
-                    println!("{}\t{}\t{}\t{}", meta.name, meta.kind_name(), scope_words(&meta.kind), meta.description);
+                    let note = if missing.contains(&meta.name) {
+                        "\tneeds its secret typed again on this computer: remove it and add it again with its secret"
+                    } else {
+                        ""
+                    };
+                    println!("{}\t{}\t{}\t{}{note}", meta.name, meta.kind_name(), scope_words(&meta.kind), meta.description);
                 }
             }
             CredentialCommand::Remove { name } => {
