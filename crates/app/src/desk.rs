@@ -473,10 +473,19 @@ impl Desk {
     }
 
     async fn record(&self, id: &str) -> Result<Record, AppError> {
-        self.lifecycle.store().existing(id).await
+        let record = self.lifecycle.store().existing(id).await?;
+        // On a team, as this desk would run it (see `Lifecycle::explained_here`).
+        Ok(match self.lifecycle.explained_here(record.clone()).await? {
+            Ok(here) => here,
+            Err(_) => record,
+        })
     }
 
     async fn view(&self, record: &Record) -> Result<ProposalView, AppError> {
+        let record = &match self.lifecycle.explained_here(record.clone()).await? {
+            Ok(here) => here,
+            Err(_) => record.clone(),
+        };
         // The exact artifact as stored; one that no longer matches its hash shows as such and
         // cannot be approved (the lifecycle checks again).
         let artifact = record.typed_artifact().ok();

@@ -275,7 +275,49 @@ impl Lifecycle {
                 decided_by(&record)
             )));
         }
-        Ok(record)
+        match self.explained_here(record).await? {
+            Ok(record) => Ok(record),
+            Err(refusal) => Err(not_allowed(format!(
+                "This desk cannot run proposal {id}: {} Nothing was approved.",
+                refusal.message
+            ))),
+        }
+    }
+
+    /// On a team, `record` explained again with this desk's own credentials, descriptors and
+    /// settings: the desk that decides executes with its own credential, so what the person
+    /// reads — its scope, its prescriber's signing block, whether it needs the second factor —
+    /// is what *this* desk would do, not what the desk that received it saw. Elsewhere (one
+    /// desk explained it already), and for a held run of a routine (explained with its reasons),
+    /// the stored explanation. A refusal here is returned as such.
+    ///
+    /// # Errors
+    /// When the credentials or settings cannot be read.
+    pub(crate) async fn explained_here(
+        &self,
+        mut record: Record,
+    ) -> Result<Result<Record, Refusal>, AppError> {
+        if !self.store.is_team() || record.routine_id.is_some() {
+            return Ok(Ok(record));
+        }
+        // One that no longer matches its hash is shown as stored; it cannot be approved.
+        let Ok(artifact) = record.typed_artifact() else {
+            return Ok(Ok(record));
+        };
+        let proposal = Proposal {
+            summary: record.summary.clone(),
+            purpose: record.purpose.clone(),
+            artifact,
+        };
+        let loaded = self.credentials.current(&self.home).await?;
+        let settings = self.settings.current(&self.home)?.for_explanations();
+        match crate::explain::explain_proposal(&loaded, &self.descriptors, &settings, &proposal) {
+            Ok(explained) => {
+                record.explanation = explained.explanation;
+                Ok(Ok(record))
+            }
+            Err(refusal) => Ok(Err(refusal)),
+        }
     }
 
     /// The person opened a proposal: recorded as `proposal.viewed`.

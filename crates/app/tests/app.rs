@@ -2440,8 +2440,15 @@ async fn team_rules_decide_who_signs_and_who_pays() {
             .any(|r| r.code == countersign_core::RiskCode::ControlledSubstance)
     );
     let word = countersign_app::confirmation_word(&drafted.artifact_sha256);
-    front.proposal(&drafted.id).await.unwrap();
-    back.proposal(&drafted.id).await.unwrap();
+    let at_front = front.proposal(&drafted.id).await.unwrap();
+    let at_back = back.proposal(&drafted.id).await.unwrap();
+    // Each desk explains it as it would run it: the prescriber's desk shows his own signing
+    // block, from his desk's credential; the nurse's desk has none to show.
+    let dea = |view: &countersign_app::views::ProposalView| {
+        view.details.iter().any(|d| d.value.contains("AB1234563"))
+    };
+    assert!(dea(&at_back), "{:?}", at_back.details);
+    assert!(!dea(&at_front), "{:?}", at_front.details);
     tokio::time::sleep(countersign_app::MINIMUM_VIEW + std::time::Duration::from_millis(100)).await;
     let refused = front
         .approve(&drafted.id, Some(&word), Some(&code_for(&nora)))
