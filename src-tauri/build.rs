@@ -5,6 +5,7 @@
 const COMMANDS: &[&str] = &[
     "sign_in_wanted",
     "sign_in",
+    "diagnostics",
     "status",
     "wait_for_change",
     "touch",

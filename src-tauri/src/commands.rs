@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use countersign_app::views::{
     AgentView, AuditLine, AuditQuery, ConnectedAgent, CredentialForm, CredentialView, DeskError,
-    EnrolmentView, InboxView, ProposalView, ReleaseChoice, SettingsView, SignInView, StatusView,
-    VerifyView,
+    DiagnosticsView, EnrolmentView, InboxView, ProposalView, ReleaseChoice, SettingsView,
+    SignInView, StatusView, VerifyView,
 };
 use countersign_app::{Desk, Settings};
 use countersign_vault::Secret;
@@ -24,6 +24,7 @@ pub(crate) fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
     tauri::generate_handler![
         sign_in_wanted,
         sign_in,
+        diagnostics,
         status,
         wait_for_change,
         touch,
@@ -392,6 +393,11 @@ async fn confirm_enrolment(shared: State<'_, Shared>, code: String) -> Answer<()
         .confirm_enrolment(&code)
         .await
         .map_err(words)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn diagnostics(shared: State<'_, Shared>) -> Answer<DiagnosticsView> {
+    desk(&shared).await?.diagnostics().await.map_err(words)
 }
 
 #[tauri::command(rename_all = "snake_case")]

@@ -4,13 +4,8 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("COUNTERSIGN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // The terminal's log and the data home's support log (`logs/`, one file a day).
+    let _log = countersign_launch::start_logging(true);
     match countersign_desktop::run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

@@ -10,6 +10,7 @@ import type {
   CredentialForm,
   CredentialView,
   DeskError,
+  DiagnosticsView,
   EnrolmentView,
   ErrorCode,
   InboxView,
@@ -31,6 +32,7 @@ export interface Api {
   /** On a team desk nobody signed in to yet: the team; otherwise null. */
   signInWanted(): Promise<SignInView | null>;
   signIn(name: string, code: string): Promise<void>;
+  diagnostics(): Promise<DiagnosticsView>;
   status(): Promise<StatusView>;
   waitForChange(seen: string): Promise<StatusView>;
   touch(): Promise<void>;
@@ -87,6 +89,7 @@ export function tauriApi(): Api {
   return {
     signInWanted: () => call("sign_in_wanted"),
     signIn: (name, code) => call("sign_in", { name, code }),
+    diagnostics: () => call("diagnostics"),
     status: () => call("status"),
     waitForChange: (seen) => call("wait_for_change", { seen }),
     touch: () => call("touch"),

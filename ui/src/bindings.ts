@@ -168,6 +168,12 @@ export type SignInView = {
  */
 team: string, };
 
+export type DiagnosticsView = { 
+/**
+ * Plain lines: versions, paths, counts, the support log's latest warnings and errors.
+ */
+text: string, };
+
 export type SigningView = { 
 /**
  * The attestation the prescriber signs by entering the code.

@@ -52,6 +52,22 @@ describe("settings", () => {
   });
 });
 
+describe("support", () => {
+  it("shows the diagnostic report as text and says whether it was copied", async () => {
+    const { api } = fakeApi({ pending: [], pending_total: 0, recent: [], alerts: [], pending_routines: 0 }, proposal());
+    api.diagnostics = async () => ({ text: "Countersign 0.1.0\nLatest warnings and errors:\n  <img src=x onerror=alert(1)>" });
+    const page = settingsPage(api, await api.settings(), [], () => undefined);
+    document.body.replaceChildren(page);
+    page.querySelector<HTMLButtonElement>("#copy-diagnostics")!.click();
+    for (let i = 0; i < 5; i += 1) await new Promise((r) => setTimeout(r, 0));
+    const report = page.querySelector<HTMLElement>("#diagnostics-report")!;
+    expect(report.hidden).toBe(false);
+    expect(report.textContent).toContain("<img src=x onerror=alert(1)>");
+    expect(report.querySelector("img")).toBeNull();
+    expect(page.querySelector("#diagnostics-status")?.textContent).not.toBe("");
+  });
+});
+
 describe("errors across IPC", () => {
   it("reads the coded error's message and code", async () => {
     const { message, errorCode, ERROR_KINDS } = await import("./api");

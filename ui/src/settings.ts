@@ -105,6 +105,38 @@ export function settingsPage(api: Api, view: SettingsView, credentials: Credenti
         : el("div", {}, ...credentials.map((c) => releaseSelect(api, c, releaseStatus))),
       releaseStatus,
     ),
+    support(api),
+  );
+}
+
+/** "Copy a diagnostic report": versions, paths, counts and recent warnings, for support. */
+function support(api: Api): HTMLElement {
+  const status = el("p", { role: "status", id: "diagnostics-status" });
+  const report = el("pre", { id: "diagnostics-report", class: "diagnostics", tabindex: "0", hidden: true });
+  return el(
+    "section",
+    { "aria-labelledby": "support-title" },
+    el("h2", { id: "support-title" }, "Support"),
+    el("p", {}, "The report lists versions, where your files are, how many proposals, credentials and agents there are, and recent warnings. It holds no secret and no proposal's content."),
+    button("Copy a diagnostic report", { id: "copy-diagnostics", class: "secondary" }, () => {
+      api
+        .diagnostics()
+        .then(async (view) => {
+          report.textContent = view.text;
+          report.hidden = false;
+          try {
+            await navigator.clipboard.writeText(view.text);
+            status.textContent = "Copied. Paste it into your message to support.";
+          } catch {
+            status.textContent = "The report is below: select it and copy it.";
+          }
+        })
+        .catch((e: unknown) => {
+          status.textContent = message(e);
+        });
+    }),
+    status,
+    report,
   );
 }
 

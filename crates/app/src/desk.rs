@@ -66,6 +66,8 @@ pub struct DeskOptions {
     /// On a team desk, the person who signed in: their roles and the team's rules decide what
     /// they may approve, and their own second factor is the one checked.
     pub signed_in: Option<SignedIn>,
+    /// Where the support log is written (the diagnostic report quotes its latest warnings).
+    pub log_folder: Option<std::path::PathBuf>,
 }
 
 impl Default for DeskOptions {
@@ -75,9 +77,13 @@ impl Default for DeskOptions {
             demo: false,
             auto_lock: true,
             signed_in: None,
+            log_folder: None,
         }
     }
 }
+
+/// How many of the log's latest warnings and errors the diagnostic report quotes.
+const REPORTED_LOG_LINES: usize = 20;
 
 /// A team desk's person and their team.
 struct Seat {
@@ -118,6 +124,7 @@ pub struct Desk {
     connector: StdMutex<Option<String>>,
     /// On a team desk, who signed in.
     seat: Option<Seat>,
+    log_folder: Option<std::path::PathBuf>,
     /// Held while the desk is open: one reviewer per data home.
     _review_lock: std::fs::File,
 }
@@ -158,6 +165,7 @@ impl Desk {
         let person = options.signed_in.as_ref().map_or(person, SignedIn::actor);
         let audit = Arc::new(Audit::open(&home, person).await?);
         audit.start_up().await?;
+        let log_folder = options.log_folder.clone();
         let seat = match options.signed_in {
             Some(person) => {
                 let team = Team::open(&home, Arc::clone(&audit))?.ok_or_else(|| {
@@ -211,6 +219,7 @@ impl Desk {
             settings: StdMutex::new(settings),
             connector: StdMutex::new(None),
             seat,
+            log_folder,
             _review_lock: review_lock,
         };
         Ok((desk, unknown))
@@ -653,6 +662,96 @@ impl Desk {
             ))),
             Some(first) => Ok(TeamApproval::Second(first.clone())),
         }
+    }
+
+    /// A diagnostic report for support, in plain text: versions, paths, counts and the support
+    /// log's latest warnings and errors. It names no secret and no proposal's content (the
+    /// log holds none; credentials appear by name and count only).
+    ///
+    /// # Errors
+    /// When locked, or a store cannot be read.
+    pub async fn diagnostics(&self) -> Result<crate::views::DiagnosticsView, AppError> {
+        self.guard()?;
+        let store = self.lifecycle.store();
+        let credentials = self.credentials.list().await?;
+        let missing = self.credentials.missing_secrets().await?;
+        let agents = store.agents().await?;
+        let last = self.audit.log().last().await?;
+        let team = crate::team::TeamConfig::read(&self.home)?;
+        let mut lines = vec![
+            format!(
+                "Countersign {} ({} {})",
+                env!("CARGO_PKG_VERSION"),
+                std::env::consts::OS,
+                std::env::consts::ARCH
+            ),
+            format!("Data home: {}", self.home.root().display()),
+            match &team {
+                Some(team) => format!(
+                    "Team: {} (reachable: {})",
+                    team.database,
+                    if store.reachable().await { "yes" } else { "no" }
+                ),
+                None => "Team: none (one person's desk)".to_owned(),
+            },
+            format!(
+                "Connector: {}",
+                self.connector
+                    .lock()
+                    .ok()
+                    .and_then(|c| c.clone())
+                    .unwrap_or_else(|| "not listening".to_owned())
+            ),
+            format!(
+                "Proposals waiting: {}; routines waiting: {}",
+                store.pending_total().await?,
+                store.pending_routines().await?
+            ),
+            format!(
+                "Credentials: {}{}",
+                credentials.len(),
+                if missing.is_empty() {
+                    String::new()
+                } else {
+                    format!("; needing their secret typed again: {}", missing.join(", "))
+                }
+            ),
+            format!(
+                "Agents: {} ({} revoked)",
+                agents.len(),
+                agents.iter().filter(|a| a.revoked_at.is_some()).count()
+            ),
+            format!("Audit log: {} entries", last.map_or(0, |(seq, _)| seq)),
+            format!(
+                "Locked: {}; second factor enrolled: {}",
+                if self.lock.locked.load(Ordering::SeqCst) {
+                    "yes"
+                } else {
+                    "no"
+                },
+                if self.second_factor.enrolled()?.is_some() {
+                    "yes"
+                } else {
+                    "no"
+                }
+            ),
+        ];
+        match &self.log_folder {
+            Some(folder) => {
+                lines.push(format!("Support log: {}", folder.display()));
+                let recent = recent_problems(folder, REPORTED_LOG_LINES);
+                if recent.is_empty() {
+                    lines.push("No warnings or errors in the support log.".to_owned());
+                } else {
+                    lines.push("Latest warnings and errors:".to_owned());
+                    lines.extend(recent.into_iter().map(|line| format!("  {line}")));
+                }
+            }
+            None => lines.push("Support log: none".to_owned()),
+        }
+        Ok(crate::views::DiagnosticsView {
+            text: lines.join("\n"),
+        })
     }
 
     /// Rejects with an optional reason.
@@ -1165,4 +1264,37 @@ impl Desk {
             Err(refusal) => Err(not_allowed(refusal.message)),
         }
     }
+}
+
+/// The latest `limit` warning and error lines of the support log's files, oldest first.
+fn recent_problems(folder: &std::path::Path, limit: usize) -> Vec<String> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(folder)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "log"))
+                .collect()
+        })
+        .unwrap_or_default();
+    // Daily files are named by date: in name order, the newest is last.
+    files.sort();
+    let mut problems: Vec<String> = Vec::new();
+    for file in files.iter().rev() {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        let mut found: Vec<String> = text
+            .lines()
+            .filter(|line| line.contains(" WARN ") || line.contains(" ERROR "))
+            .map(|line| line.chars().take(400).collect())
+            .collect();
+        found.append(&mut problems);
+        problems = found;
+        if problems.len() >= limit {
+            break;
+        }
+    }
+    let skip = problems.len().saturating_sub(limit);
+    problems.split_off(skip)
 }

@@ -193,6 +193,13 @@ pub struct StatusView {
     pub signed_in: Option<String>,
 }
 
+/// The diagnostic report, as text to copy for support.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct DiagnosticsView {
+    /// Plain lines: versions, paths, counts, the support log's latest warnings and errors.
+    pub text: String,
+}
+
 /// A team desk waiting for its person to sign in (design.md §19).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct SignInView {
@@ -610,6 +617,7 @@ pub(crate) fn typescript() -> String {
         InboxView::decl(&config),
         StatusView::decl(&config),
         SignInView::decl(&config),
+        DiagnosticsView::decl(&config),
         SigningView::decl(&config),
         FactView::decl(&config),
         ResultWordsView::decl(&config),

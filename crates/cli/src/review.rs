@@ -96,6 +96,8 @@ fn show(view: &ProposalView) {
 }
 
 pub fn run(demo: bool, person: Option<String>) -> anyhow::Result<ExitCode> {
+    // The support log goes to the data home's `logs/` only: the terminal is the reviewer's.
+    let _log = countersign_launch::start_logging(false);
     // The code is read before anything starts: the terminal is then the reviewer's.
     let sign_in = match person {
         Some(name) => {

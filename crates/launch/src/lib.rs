@@ -10,6 +10,10 @@
 //!
 //! *API boundary*: [`start`] and what it returns; the shells only show what is [`Running`].
 
+mod logging;
+
+pub use logging::{LogGuard, log_folder, start_logging};
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -118,6 +122,7 @@ pub async fn start(launch: Launch) -> Result<Running, LaunchError> {
     } else {
         None
     };
+    let data_home_for_logs = data_home.clone();
     let home = demo.as_ref().map_or(data_home, |d| d.home().clone());
     let signed_in = who(&home, launch.sign_in.as_ref()).await?;
     let options = DeskOptions {
@@ -125,6 +130,7 @@ pub async fn start(launch: Launch) -> Result<Running, LaunchError> {
         demo: demo.is_some(),
         auto_lock: launch.auto_lock,
         signed_in,
+        log_folder: Some(log_folder(&data_home_for_logs)),
     };
     let (desk, unknown) = Desk::open(home, countersign_app::person(), options).await?;
     if !unknown.is_empty() {

@@ -401,11 +401,51 @@ async fn an_mcp_payment_reviewed_approved_with_totp_released_in_part_and_audited
         .await
         .unwrap();
     desktop.screenshot("settings").await.unwrap();
+    // The diagnostic report, for support: counts and paths, no secret, no proposal's words.
+    desktop.click("#copy-diagnostics").await.unwrap();
+    desktop
+        .wait_for_text(
+            "#diagnostics-report",
+            "Credentials: 1",
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    let report = desktop.text_of("#diagnostics-report").await.unwrap();
+    assert!(
+        report.contains("Data home:") && report.contains("Audit log:"),
+        "{report}"
+    );
+    for private in [TOKEN, "Northwind", "INV-2231", "office chairs"] {
+        assert!(
+            !report.contains(private),
+            "{private} in the report: {report}"
+        );
+    }
     let _ = agent.cancel().await;
     // The secret never reached the page.
     let page = desktop.client.source().await.unwrap();
     assert!(!page.contains(TOKEN));
     desktop.close().await.unwrap();
+    // Nor the support log, nor the proposal's words.
+    let logs: Vec<_> = std::fs::read_dir(home.join("logs"))
+        .expect("the support log is written in the data home")
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!logs.is_empty());
+    for log in logs {
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(text.contains("listening for agents"), "{}", log.display());
+        for private in [
+            TOKEN,
+            "Northwind",
+            "INV-2231",
+            "office chairs",
+            "123-45-6789",
+        ] {
+            assert!(!text.contains(private), "{private} in {}", log.display());
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
