@@ -9,6 +9,7 @@
 mod agent_side;
 mod agents;
 mod audit;
+pub mod backup;
 mod credentials;
 mod desk;
 mod error;

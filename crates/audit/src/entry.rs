@@ -222,11 +222,17 @@ pub enum Event {
     /// The first of two people a rule asks for approved; the proposal waits for a second.
     #[serde(rename = "decision.first_approved")]
     DecisionFirstApproved,
+    /// A backup of the data home was made (`countersign backup`).
+    #[serde(rename = "backup.made")]
+    BackupMade,
+    /// A data home was restored from a backup; its log continues here.
+    #[serde(rename = "backup.restored")]
+    BackupRestored,
 }
 
 impl Event {
     /// Every event.
-    pub const ALL: [Event; 48] = [
+    pub const ALL: [Event; 50] = [
         Event::ProposalReceived,
         Event::ProposalRefused,
         Event::ProposalWithdrawn,
@@ -275,6 +281,8 @@ impl Event {
         Event::RuleAdded,
         Event::RuleRemoved,
         Event::DecisionFirstApproved,
+        Event::BackupMade,
+        Event::BackupRestored,
     ];
 
     /// The stored spelling, e.g. `decision.approved`.
@@ -328,6 +336,8 @@ impl Event {
             Event::RuleAdded => "rule.added",
             Event::RuleRemoved => "rule.removed",
             Event::DecisionFirstApproved => "decision.first_approved",
+            Event::BackupMade => "backup.made",
+            Event::BackupRestored => "backup.restored",
         }
     }
 

@@ -18,6 +18,7 @@ pub fn security_events(entry: &Entry) -> Option<&'static str> {
         Event::PersonDisabled => Some("A person was disabled"),
         Event::RoleGranted => Some("A role took effect for a person"),
         Event::RuleRemoved => Some("A team rule was removed"),
+        Event::BackupRestored => Some("This data home was restored from a backup"),
         Event::ExecutionOutcomeUnknown => {
             Some("An execution's outcome is unknown (Countersign stopped during it)")
         }

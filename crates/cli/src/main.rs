@@ -88,6 +88,20 @@ enum Command {
     /// Add, list, disable people of the team, and confirm roles that need two people.
     #[command(subcommand)]
     Person(team::PersonCommand),
+    /// Write one backup file of this data home: the audit log, proposals, credential settings
+    /// (never secrets), settings and checkpoints, with a checkpoint signed just before.
+    Backup {
+        /// The file to write (it must not exist yet).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into this data home, which must be new and empty (set COUNTERSIGN_HOME
+    /// to a new folder): the log is verified against the backup's signed checkpoint and
+    /// continues; credentials are listed whose secret must be typed again.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+    },
 }
 
 /// What `explain` prints for an explained proposal (design.md §14).
@@ -136,6 +150,44 @@ async fn acting_audit(
     }
 }
 
+fn backup(out: &std::path::Path) -> anyhow::Result<ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            let home = countersign_app::DataHome::locate()?;
+            let audit = acting_audit(&home).await?;
+            let seq = countersign_app::backup::backup(&home, &audit, out).await?;
+            println!(
+                "Wrote the backup {} (the audit log up to entry {seq}, with its signed checkpoint). It holds no secret: on a new computer, each credential's secret is typed again.",
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        })
+}
+
+fn restore(file: &std::path::Path) -> anyhow::Result<ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            let home = countersign_app::DataHome::locate()?;
+            let restored = countersign_app::backup::restore(&home, file).await?;
+            println!(
+                "Restored {} into {}: the audit log verifies against the backup's signed checkpoint and continues ({} entries).",
+                file.display(),
+                home.root().display(),
+                restored.entries
+            );
+            if restored.missing_secrets.is_empty() {
+                println!("No credential needs its secret typed again.");
+            } else {
+                println!("Type the secret again for: {}", restored.missing_secrets.join(", "));
+            }
+            Ok(ExitCode::SUCCESS)
+        })
+}
+
 /// Exit status of a refused proposal (design.md §6).
 const REFUSED: u8 = 2;
 
@@ -153,6 +205,8 @@ fn main() -> ExitCode {
         Command::Routine(command) => routine::run(command),
         Command::Team(command) => team::run_team(command),
         Command::Person(command) => team::run_person(command),
+        Command::Backup { out } => backup(&out),
+        Command::Restore { file } => restore(&file),
     };
     // Errors are for people: one line of causes, no backtrace.
     outcome.unwrap_or_else(|error| {

@@ -1027,3 +1027,142 @@ fn a_sqlite_database_is_added_without_a_secret() {
     assert!(!http.status.success());
     assert!(String::from_utf8_lossy(&http.stderr).contains("the secret is empty"));
 }
+
+/// A backup moves a person's records to a new computer (a new data home and keychain
+/// namespace): one file with no secret in it; restored, the log verifies against the backup's
+/// signed checkpoint and continues, the credential is listed as needing its secret typed again,
+/// and a data home that already has records is never overwritten.
+#[test]
+fn a_backup_restores_into_a_new_data_home_and_its_log_continues() {
+    let old = tempfile::tempdir().unwrap();
+    let new = tempfile::tempdir().unwrap();
+    let secret = format!("sk_live_backup_{}_never_copied", std::process::id());
+    let add = countersign(
+        old.path(),
+        &[
+            "credential",
+            "add",
+            "acme-bank",
+            "--kind",
+            "http",
+            "--auth",
+            "bearer",
+            "--origin",
+            "https://api.acme.example",
+            "--description",
+            "Checking account",
+        ],
+        Some(format!("{secret}\n").as_bytes()),
+    );
+    assert!(
+        add.status.success(),
+        "{}",
+        String::from_utf8_lossy(&add.stderr)
+    );
+    assert!(
+        countersign(old.path(), &["agent", "add", "claude"], None)
+            .status
+            .success()
+    );
+    let file = old.path().join("records.countersign-backup");
+    let made = countersign(
+        old.path(),
+        &["backup", "--out", file.to_str().unwrap()],
+        None,
+    );
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    assert!(String::from_utf8_lossy(&made.stdout).contains("holds no secret"));
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(
+        !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+        "the secret is not in the backup"
+    );
+    let again = countersign(
+        old.path(),
+        &["backup", "--out", file.to_str().unwrap()],
+        None,
+    );
+    assert!(
+        !again.status.success(),
+        "an existing file is not overwritten"
+    );
+
+    let home = new.path().join("home");
+    let restored = countersign(&home, &["restore", file.to_str().unwrap()], None);
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    let said = String::from_utf8_lossy(&restored.stdout).into_owned();
+    assert!(
+        said.contains("verifies against the backup's signed checkpoint"),
+        "{said}"
+    );
+    assert!(
+        said.contains("Type the secret again for: acme-bank"),
+        "{said}"
+    );
+    let verify = countersign(&home, &["audit", "verify"], None);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    let list = String::from_utf8_lossy(&countersign(&home, &["credential", "list"], None).stdout)
+        .into_owned();
+    assert!(
+        list.contains("acme-bank") && list.contains("needs its secret typed again"),
+        "{list}"
+    );
+    let agents =
+        String::from_utf8_lossy(&countersign(&home, &["agent", "list"], None).stdout).into_owned();
+    assert!(agents.contains("claude"), "{agents}");
+    let log = String::from_utf8_lossy(
+        &countersign(&home, &["audit", "export", "--format", "json"], None).stdout,
+    )
+    .into_owned();
+    for event in [
+        "credential.added",
+        "agent.added",
+        "backup.made",
+        "audit.checkpoint",
+        "backup.restored",
+    ] {
+        assert!(log.contains(event), "no {event} in the restored log");
+    }
+    assert!(!log.contains(&secret));
+    // The chain goes on here: a checkpoint with this computer's own key, and it still verifies.
+    let checkpoint = new.path().join("after.json");
+    assert!(
+        countersign(
+            &home,
+            &["audit", "checkpoint", "--out", checkpoint.to_str().unwrap()],
+            None
+        )
+        .status
+        .success()
+    );
+    assert!(
+        countersign(&home, &["audit", "verify"], None)
+            .status
+            .success()
+    );
+    assert!(
+        home.join("checkpoints/previous-signing-key.pub").exists(),
+        "the old key is kept"
+    );
+
+    let twice = countersign(&home, &["restore", file.to_str().unwrap()], None);
+    assert!(!twice.status.success());
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("already holds"));
+    let not_backup = new.path().join("not-a-backup");
+    std::fs::write(&not_backup, "hello").unwrap();
+    let other = new.path().join("other");
+    let refused = countersign(&other, &["restore", not_backup.to_str().unwrap()], None);
+    assert!(!refused.status.success());
+}
