@@ -6,6 +6,7 @@ const COMMANDS: &[&str] = &[
     "sign_in_wanted",
     "sign_in",
     "diagnostics",
+    "backup",
     "status",
     "wait_for_change",
     "touch",

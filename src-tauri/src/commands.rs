@@ -25,6 +25,7 @@ pub(crate) fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         sign_in_wanted,
         sign_in,
         diagnostics,
+        backup,
         status,
         wait_for_change,
         touch,
@@ -345,6 +346,23 @@ async fn export_audit<R: Runtime>(
     };
     let text = desk.export_audit(&format, &query).await.map_err(words)?;
     countersign_app::write_durably(&path, &text).map_err(words)?;
+    Ok(Some(path.display().to_string()))
+}
+
+/// Writes a backup of the records where the person chooses.
+#[tauri::command(rename_all = "snake_case")]
+async fn backup<R: Runtime>(
+    app: AppHandle<R>,
+    shared: State<'_, Shared>,
+) -> Answer<Option<String>> {
+    let desk = desk(&shared).await?;
+    let Some(path) =
+        crate::native::ask_save_path(&app, "Back up my records", "countersign-records.backup")
+            .await?
+    else {
+        return Ok(None);
+    };
+    desk.backup(&path).await.map_err(words)?;
     Ok(Some(path.display().to_string()))
 }
 

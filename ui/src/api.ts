@@ -33,6 +33,8 @@ export interface Api {
   signInWanted(): Promise<SignInView | null>;
   signIn(name: string, code: string): Promise<void>;
   diagnostics(): Promise<DiagnosticsView>;
+  /** Asks where to save, then writes the backup; the path, or null when the person cancelled. */
+  backup(): Promise<string | null>;
   status(): Promise<StatusView>;
   waitForChange(seen: string): Promise<StatusView>;
   touch(): Promise<void>;
@@ -90,6 +92,7 @@ export function tauriApi(): Api {
     signInWanted: () => call("sign_in_wanted"),
     signIn: (name, code) => call("sign_in", { name, code }),
     diagnostics: () => call("diagnostics"),
+    backup: () => call("backup"),
     status: () => call("status"),
     waitForChange: (seen) => call("wait_for_change", { seen }),
     touch: () => call("touch"),

@@ -105,7 +105,35 @@ export function settingsPage(api: Api, view: SettingsView, credentials: Credenti
         : el("div", {}, ...credentials.map((c) => releaseSelect(api, c, releaseStatus))),
       releaseStatus,
     ),
+    safekeeping(api),
     support(api),
+  );
+}
+
+/** "Back up my records": one file to keep elsewhere or to restore on a new computer. */
+function safekeeping(api: Api): HTMLElement {
+  const status = el("p", { role: "status", id: "backup-status" });
+  return el(
+    "section",
+    { "aria-labelledby": "backup-title" },
+    el("h2", { id: "backup-title" }, "Keeping your records safe"),
+    el(
+      "p",
+      {},
+      "A backup is one file with your audit log, proposals, credential settings and checkpoints. It holds no secret: on a new computer you type each credential's secret again (countersign restore FILE).",
+    ),
+    button("Back up my records", { id: "backup-records", class: "secondary" }, () => {
+      status.textContent = "Choose where to save the backup…";
+      api
+        .backup()
+        .then((path) => {
+          status.textContent = path === null ? "No backup was made." : `Backed up to ${path}. Keep it somewhere other than this computer.`;
+        })
+        .catch((e: unknown) => {
+          status.textContent = message(e);
+        });
+    }),
+    status,
   );
 }
 

@@ -75,6 +75,7 @@ export function fakeApi(inbox: InboxView, view: ProposalView, state: StatusView 
   const api: Api = {
     signInWanted: async () => null,
     signIn: async () => undefined,
+    backup: async () => "/home/a/countersign-records.backup",
     diagnostics: async () => ({ text: "Countersign 0.1.0 (linux x86_64)\nData home: /home/a/.local/share/countersign" }),
     status: async () => state,
     waitForChange: () => never,

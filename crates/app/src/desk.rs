@@ -664,6 +664,16 @@ impl Desk {
         }
     }
 
+    /// Writes a backup of this data home to `out` (see [`crate::backup::backup`]); returns the
+    /// last audit entry it holds.
+    ///
+    /// # Errors
+    /// When locked, on a team desk, or when the log or a file fails.
+    pub async fn backup(&self, out: &std::path::Path) -> Result<u64, AppError> {
+        self.guard()?;
+        crate::backup::backup(&self.home, &self.audit, out).await
+    }
+
     /// A diagnostic report for support, in plain text: versions, paths, counts and the support
     /// log's latest warnings and errors. It names no secret and no proposal's content (the
     /// log holds none; credentials appear by name and count only).

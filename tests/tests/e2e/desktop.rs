@@ -422,6 +422,35 @@ async fn an_mcp_payment_reviewed_approved_with_totp_released_in_part_and_audited
             "{private} in the report: {report}"
         );
     }
+    // A backup through the native save dialog; restored into a new data home, it verifies.
+    let backup = dir.path().join("records.backup");
+    desktop.click("#backup-records").await.unwrap();
+    let path = backup.display().to_string();
+    tokio::task::spawn_blocking(move || save_in_native_dialog("Back up my records", &path))
+        .await
+        .unwrap();
+    desktop
+        .wait_for_text("#backup-status", "Backed up to", Duration::from_secs(30))
+        .await
+        .unwrap();
+    let bytes = std::fs::read(&backup).unwrap();
+    assert!(
+        !bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()),
+        "no secret in the backup"
+    );
+    let moved = dir.path().join("new-computer");
+    let restored = crate::review::run(&moved, &["restore", backup.to_str().unwrap()], "");
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    assert!(String::from_utf8_lossy(&restored.stdout).contains("Type the secret again for: bank"));
+    assert!(
+        crate::review::run(&moved, &["audit", "verify"], "")
+            .status
+            .success()
+    );
     let _ = agent.cancel().await;
     // The secret never reached the page.
     let page = desktop.client.source().await.unwrap();
