@@ -79,6 +79,7 @@ async fn open<R: Runtime>(
         demo: demo_choice(launch),
         auto_lock: true,
         sign_in,
+        team_demo: None,
     })
     .await?;
     if let Some(demo) = running.demo {

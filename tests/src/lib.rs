@@ -304,7 +304,13 @@ fn processes_of(binary: &Path) -> Vec<u32> {
 /// Whether a WebDriver error says the element was replaced by a redraw.
 fn stale(error: &fantoccini::error::CmdError) -> bool {
     let text = error.to_string();
-    text.contains("was not found") || text.contains("stale element")
+    // WebKitWebDriver also answers a click on an element being redrawn with an error that has
+    // no message at all (seen on a loaded CI machine): it is tried again like a stale one.
+    text.contains("was not found")
+        || text.contains("stale element")
+        || text.contains("not interactable")
+        || text.contains("intercepted")
+        || text.trim_end().ends_with("webdriver returned error:")
 }
 
 /// Starts `tauri-driver` and opens a WebDriver session on the app.

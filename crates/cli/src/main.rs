@@ -65,6 +65,11 @@ enum Command {
         /// inside the data home that starts fresh every time.
         #[arg(long)]
         demo: bool,
+        /// With --demo: run the demo as a team of two people (a nurse at this desk, a
+        /// prescriber at a second desk) on this PostgreSQL database, which the demo empties:
+        /// postgres://USER@HOST:PORT/DATABASE (the password is asked for).
+        #[arg(long, requires = "demo")]
+        team_database: Option<String>,
     },
     /// Bridge an agent that speaks MCP over standard input and output to the running app (the
     /// agent key comes from COUNTERSIGN_AGENT_KEY).
@@ -197,7 +202,10 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Explain { file } => explain(file),
         Command::Credential(command) => credential::run(command),
-        Command::Review { demo } => review::run(demo, cli.acting_as),
+        Command::Review {
+            demo,
+            team_database,
+        } => review::run(demo, team_database, cli.acting_as),
         Command::Mcp => mcp::run(),
         Command::Agent(command) => agent::run(command),
         Command::Audit(command) => audit::run(command),

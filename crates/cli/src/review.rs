@@ -95,12 +95,31 @@ fn show(view: &ProposalView) {
     println!("Purpose given: {}", safe(&view.purpose));
 }
 
-pub fn run(demo: bool, person: Option<String>) -> anyhow::Result<ExitCode> {
+pub fn run(
+    demo: bool,
+    team_database: Option<String>,
+    person: Option<String>,
+) -> anyhow::Result<ExitCode> {
     // The support log goes to the data home's `logs/` only: the terminal is the reviewer's.
     let _log = countersign_launch::start_logging(false);
-    // The code is read before anything starts: the terminal is then the reviewer's.
+    // The team demo's database password, then a person's code, are read before anything
+    // starts: the terminal is then the reviewer's.
+    let team_demo = match team_database {
+        Some(database) => Some(countersign_launch::TeamDemo {
+            database,
+            password: crate::credential::read_secret("Team demo database password: ")?,
+        }),
+        None => None,
+    };
     let sign_in = match person {
         Some(name) => {
+            // A team demo desk shows its demo person's code, as the one-person demo does.
+            if let Some(code) = countersign_app::DataHome::locate()
+                .ok()
+                .and_then(|home| countersign_demo::team::demo_code(&home, &name))
+            {
+                println!("(Demo: {name}'s authenticator shows {code}.)");
+            }
             let code = rpassword::prompt_password(format!("Second factor code for {name}: "))
                 .or_else(|_| {
                     let mut line = String::new();
@@ -123,6 +142,7 @@ pub fn run(demo: bool, person: Option<String>) -> anyhow::Result<ExitCode> {
             // The terminal cannot unlock: it does not lock itself either.
             auto_lock: false,
             sign_in,
+            team_demo,
         })
         .await?;
         let desk = Arc::clone(&running.desk);
@@ -135,6 +155,11 @@ pub fn run(demo: bool, person: Option<String>) -> anyhow::Result<ExitCode> {
         println!("Countersign is listening for agents on http://{local} (data home {}).", home.root().display());
         if let Some(demo) = demo {
             println!("DEMO: sandbox shop/bank at {}, clinic FHIR server at {}; the demo agent is proposing now.", demo.sandbox().bank, demo.sandbox().fhir);
+            if let Some(back) = demo.team_back() {
+                println!("TEAM DEMO: this desk is {}'s. {}'s desk, in a second terminal:", countersign_demo::team::NURSE, countersign_demo::team::PRESCRIBER_NAME);
+                println!("  COUNTERSIGN_HOME={} countersign review --as \"{}\"", back.root().display(), countersign_demo::team::PRESCRIBER_NAME);
+                println!("  (or the desktop app with that COUNTERSIGN_HOME). Only the prescriber can sign the controlled-substance prescription.");
+            }
         }
         println!("Proposals appear here as they arrive. Press Ctrl-D to stop.");
 

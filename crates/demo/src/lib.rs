@@ -13,6 +13,7 @@ mod bank;
 mod fhir;
 pub mod script;
 mod smtp;
+pub mod team;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
@@ -58,6 +59,8 @@ pub struct Demo {
     sandbox: Sandbox,
     agent_key: Secret,
     mailbox: PathBuf,
+    /// In the team demo, the second desk and the first person's seed.
+    team: Option<team::TeamParts>,
     services: Vec<JoinHandle<()>>,
 }
 
@@ -328,6 +331,7 @@ impl Demo {
             },
             agent_key,
             mailbox,
+            team: None,
             services,
         })
     }

@@ -43,6 +43,24 @@ pub struct Launch {
     /// Who signs in, on a desk that is in a team (design.md §19); a single person's desk takes
     /// none.
     pub sign_in: Option<SignIn>,
+    /// With the demo: run it as a team (two people, two desks) on this database.
+    pub team_demo: Option<TeamDemo>,
+}
+
+/// The demo in team mode: the PostgreSQL database it may empty and use, and its password.
+pub struct TeamDemo {
+    /// `postgres://USER@HOST:PORT/DATABASE`, no password in it.
+    pub database: String,
+    /// The database's password.
+    pub password: countersign_vault::Secret,
+}
+
+impl std::fmt::Debug for TeamDemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TeamDemo")
+            .field("database", &self.database)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A person signing in to a team desk: their name and their authenticator's current code.
@@ -117,17 +135,32 @@ pub async fn start(launch: Launch) -> Result<Running, LaunchError> {
                 && countersign_demo::wanted(&data_home, false, false).await?
         }
     };
-    let demo = if wanted {
-        Some(Demo::start(&data_home).await?)
-    } else {
-        None
+    let demo = match (wanted, &launch.team_demo) {
+        (true, Some(team)) => {
+            Some(Demo::start_team(&data_home, &team.database, &team.password).await?)
+        }
+        (true, None) => Some(Demo::start(&data_home).await?),
+        (false, _) => None,
     };
     let data_home_for_logs = data_home.clone();
     let home = demo.as_ref().map_or(data_home, |d| d.home().clone());
-    let signed_in = who(&home, launch.sign_in.as_ref()).await?;
+    // The team demo signs its first person in at its own desk.
+    let demo_sign_in = demo
+        .as_ref()
+        .and_then(Demo::team_sign_in)
+        .map(|(name, code)| SignIn {
+            name,
+            code: countersign_vault::Secret::new(code),
+        });
+    let signed_in = who(&home, launch.sign_in.as_ref().or(demo_sign_in.as_ref())).await?;
     let options = DeskOptions {
         plain_loopback_origins: plain_loopback_origins(),
-        demo: demo.is_some(),
+        // The team demo's second desk is the demo too: labelled, its person's code shown.
+        demo: demo.is_some()
+            || home
+                .root()
+                .join(countersign_demo::team::AUTHENTICATOR_FILE)
+                .exists(),
         auto_lock: launch.auto_lock,
         signed_in,
         log_folder: Some(log_folder(&data_home_for_logs)),

@@ -277,3 +277,121 @@ fn the_demo_in_the_terminal_reviewer() {
     review.send(ControlCode::EndOfTransmission).unwrap();
     review.expect("Stopped").unwrap();
 }
+
+/// The demo in team mode (design.md §19): `countersign review --demo --team-database` is the
+/// nurse's desk, signed in as Nora Nurse; a second terminal is Dr Amir Khan's desk. Her agent's
+/// controlled-substance prescription cannot be signed at her desk; he signs it at his, with his
+/// own code, and it is sent once.
+#[test]
+fn the_team_demo_at_two_desks() {
+    use crate::review::{TeamDatabase, team_database};
+    let TeamDatabase {
+        address, password, ..
+    } = team_database("team_demo");
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let mut command = Command::new(countersign_binary());
+    command
+        .args(["review", "--demo", "--team-database", &address])
+        .env("COUNTERSIGN_HOME", &home)
+        .env(
+            "COUNTERSIGN_CONNECTOR_ADDR",
+            format!("127.0.0.1:{}", free_port()),
+        );
+    let _one_demo = ONE_DEMO_AT_A_TIME.blocking_lock();
+    let mut nurse = Session::spawn(command).unwrap();
+    watchdog(nurse.get_process().pid(), Duration::from_secs(600));
+    nurse.set_expect_timeout(Some(Duration::from_secs(60)));
+    nurse.expect("Team demo database password: ").unwrap();
+    nurse.send_line(&password).unwrap();
+    let started = nurse
+        .expect(Regex(
+            r"COUNTERSIGN_HOME=(\S+) countersign review|countersign: [^\r\n]*",
+        ))
+        .unwrap();
+    let back = String::from_utf8_lossy(started.get(1).unwrap_or_else(|| {
+        panic!(
+            "the team demo did not start: {}",
+            String::from_utf8_lossy(started.get(0).unwrap())
+        )
+    }))
+    .into_owned();
+
+    // At the nurse's desk: everything is skipped, and the prescription cannot be signed.
+    let mut refused = false;
+    for _ in 0..40 {
+        let prompt = nurse
+            .expect(Regex(r"Type (\w+) to approve(?: this routine)?, r to reject, s to skip: |No proposals waiting\."))
+            .unwrap();
+        let Some(code) = prompt.get(1) else {
+            if refused {
+                break;
+            }
+            continue;
+        };
+        let code = String::from_utf8_lossy(code).into_owned();
+        let shown = String::from_utf8_lossy(prompt.before()).into_owned();
+        if shown.contains("Oxycodone") && !refused {
+            nurse.send_line(&code).unwrap();
+            enter_second_factor(&mut nurse);
+            nurse.expect("Only a prescriber signs").unwrap();
+            refused = true;
+        } else {
+            nurse.send_line("s").unwrap();
+        }
+    }
+    assert!(
+        refused,
+        "the nurse was shown the prescription and could not sign it"
+    );
+
+    // At the prescriber's desk, in a second terminal.
+    let mut command = Command::new(countersign_binary());
+    command
+        .args(["review", "--as", "Dr Amir Khan"])
+        .env("COUNTERSIGN_HOME", &back)
+        .env(
+            "COUNTERSIGN_CONNECTOR_ADDR",
+            format!("127.0.0.1:{}", free_port()),
+        );
+    let mut doctor = Session::spawn(command).unwrap();
+    watchdog(doctor.get_process().pid(), Duration::from_secs(600));
+    doctor.set_expect_timeout(Some(Duration::from_secs(60)));
+    let shown = doctor
+        .expect(Regex(r"Dr Amir Khan's authenticator shows (\d{6})"))
+        .unwrap();
+    let code = String::from_utf8_lossy(shown.get(1).unwrap()).into_owned();
+    doctor
+        .expect("Second factor code for Dr Amir Khan: ")
+        .unwrap();
+    doctor.send_line(&code).unwrap();
+    let mut signed = false;
+    for _ in 0..40 {
+        let prompt = doctor
+            .expect(Regex(
+                r"Type (\w+) to approve(?: this routine)?, r to reject, s to skip: ",
+            ))
+            .unwrap();
+        let word = String::from_utf8_lossy(prompt.get(1).unwrap()).into_owned();
+        let shown = String::from_utf8_lossy(prompt.before()).into_owned();
+        if shown.contains("Oxycodone") {
+            assert!(
+                shown.contains("AK1234563"),
+                "his own signing block: {shown}"
+            );
+            doctor.send_line(&word).unwrap();
+            enter_second_factor(&mut doctor);
+            doctor.expect("Release to the agent").unwrap();
+            doctor.send_line("all").unwrap();
+            doctor.expect("The agent receives").unwrap();
+            signed = true;
+            break;
+        }
+        doctor.send_line("s").unwrap();
+    }
+    assert!(signed, "the prescriber signed the prescription at his desk");
+    doctor.send(ControlCode::EndOfTransmission).unwrap();
+    doctor.expect("Stopped").unwrap();
+    nurse.send(ControlCode::EndOfTransmission).unwrap();
+    nurse.expect("Stopped").unwrap();
+}
