@@ -29,7 +29,7 @@ describe("the app shell", () => {
     const { api } = fakeApi({ pending: [], pending_total: 0, recent: [], alerts: [], pending_routines: 0 }, proposal(), status({ signed_in: "Nora Nurse" }));
     let waiting = true;
     const tried: { name: string; code: string }[] = [];
-    api.signInWanted = async () => (waiting ? { team: "postgres://clinic@db.example/team" } : null);
+    api.signInWanted = async () => (waiting ? { team: "postgres://clinic@db.example/team", demo_codes: ["Nora Nurse: 123456"] } : null);
     api.signIn = async (name, code) => {
       tried.push({ name, code });
       if (code !== "123456") throw { code: "not_allowed", message: "that name and code do not sign anyone in" };
@@ -39,6 +39,7 @@ describe("the app shell", () => {
     await settle();
     expect(root.querySelector("#sign-in-title")?.textContent).toBe("Sign in to this desk");
     expect(root.querySelector<HTMLElement>("nav")?.hidden).toBe(true);
+    expect(root.querySelector("#sign-in-demo-codes")?.textContent).toContain("Nora Nurse: 123456");
     expect(document.activeElement?.id).toBe("sign-in-name");
     expect(root.querySelector("label[for='sign-in-code']")?.textContent).toContain("Code from your authenticator app");
     root.querySelector<HTMLInputElement>("#sign-in-name")!.value = "Nora Nurse";

@@ -166,7 +166,12 @@ export type SignInView = {
 /**
  * The team's database, as this desk reaches it (never its password).
  */
-team: string, };
+team: string, 
+/**
+ * On a desk of the team demo only: the demo's authenticator codes now, as the one-person
+ * demo shows its own ("Dr Amir Khan: 123456"). Empty anywhere else.
+ */
+demo_codes: Array<string>, };
 
 export type DiagnosticsView = { 
 /**

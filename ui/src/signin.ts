@@ -7,6 +7,28 @@ import { message } from "./api";
 import type { SignInView } from "./bindings";
 import { button, el, field } from "./dom";
 
+const DEMO_CODE_REFRESH_MS = 10_000;
+
+/** On a desk of the team demo: its people's codes now, kept current while the screen is up. */
+function demoCodes(team: SignInView, api: Api): HTMLElement | null {
+  if (team.demo_codes.length === 0) return null;
+  const words = (codes: string[]): string => `Demo — the demo's authenticator shows ${codes.join("; ")}.`;
+  const line = el("p", { class: "demo-label", id: "sign-in-demo-codes" }, words(team.demo_codes));
+  const timer = window.setInterval(() => {
+    if (!line.isConnected) {
+      window.clearInterval(timer);
+      return;
+    }
+    api
+      .signInWanted()
+      .then((now) => {
+        if (now !== null && now.demo_codes.length > 0) line.textContent = words(now.demo_codes);
+      })
+      .catch(() => undefined);
+  }, DEMO_CODE_REFRESH_MS);
+  return line;
+}
+
 export function signInPage(team: SignInView, api: Api, signedIn: () => void): HTMLElement {
   const error = el("p", { class: "error", role: "alert", id: "sign-in-error" });
   const name = el("input", { id: "sign-in-name", type: "text", autocomplete: "username", spellcheck: "false" });
@@ -42,6 +64,7 @@ export function signInPage(team: SignInView, api: Api, signedIn: () => void): HT
     { class: "page sign-in", "aria-labelledby": "sign-in-title", id: "sign-in-screen" },
     el("h1", { id: "sign-in-title" }, "Sign in to this desk"),
     el("p", { id: "sign-in-team" }, `This desk is part of a team (${team.team}). Sign in, and every decision made here is recorded under your name.`),
+    demoCodes(team, api),
     field("Your name in the team", name),
     field("Code from your authenticator app", code),
     button("Sign in", { id: "sign-in", class: "primary" }, submit),

@@ -205,6 +205,9 @@ pub struct DiagnosticsView {
 pub struct SignInView {
     /// The team's database, as this desk reaches it (never its password).
     pub team: String,
+    /// On a desk of the team demo only: the demo's authenticator codes now, as the one-person
+    /// demo shows its own ("Dr Amir Khan: 123456"). Empty anywhere else.
+    pub demo_codes: Vec<String>,
 }
 
 /// The EPCS signing statement (21 CFR 1311.140) shown while the code is entered.

@@ -222,6 +222,17 @@ pub fn sign_in_wanted(
         countersign_app::team::TeamConfig::read(&home)?.map(|config| {
             countersign_app::views::SignInView {
                 team: config.database,
+                // A desk of the team demo shows its people's demo codes, as the demo does.
+                demo_codes: [
+                    countersign_demo::team::NURSE,
+                    countersign_demo::team::PRESCRIBER_NAME,
+                ]
+                .iter()
+                .filter_map(|name| {
+                    countersign_demo::team::demo_code(&home, name)
+                        .map(|code| format!("{name}: {code}"))
+                })
+                .collect(),
             }
         }),
     )
