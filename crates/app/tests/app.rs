@@ -1740,22 +1740,8 @@ async fn kill_9_during_a_routine_run_is_outcome_unknown_and_never_retried() {
 /// routine's hash.
 #[tokio::test]
 async fn a_routine_updates_postgresql_with_bound_values_only() {
-    let admin = env("COUNTERSIGN_TEST_POSTGRES");
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    let name = format!(
-        "routine_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos()
-    );
-    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    let admin_db = format!("{base}/{name}");
+    // The credential's address has no password: the keychain holds it.
+    let (address, password, admin_db) = fresh_database("routine").await;
     let mut db = sqlx::PgConnection::connect(&admin_db).await.unwrap();
     sqlx::raw_sql(
         "CREATE TABLE invoices (id int PRIMARY KEY, status text NOT NULL, note text);
@@ -1764,13 +1750,6 @@ async fn a_routine_updates_postgresql_with_bound_values_only() {
     .execute(&mut db)
     .await
     .unwrap();
-    // The credential's address has no password: the keychain holds it.
-    let (user_and_password, host) = base
-        .strip_prefix("postgres://")
-        .unwrap()
-        .split_once('@')
-        .unwrap();
-    let (user, password) = user_and_password.split_once(':').unwrap();
     let (_dir, home) = home();
     let audit = std::sync::Arc::new(Audit::open(&home, Actor::person("alice")).await.unwrap());
     let credentials = countersign_app::Credentials::open(&home).await.unwrap();
@@ -1782,14 +1761,14 @@ async fn a_routine_updates_postgresql_with_bound_values_only() {
                 description: "Clinic billing on PostgreSQL".into(),
                 kind: countersign_core::credential::CredentialKind::Sql {
                     dialect: countersign_core::credential::SqlDialect::Postgres,
-                    url: format!("postgres://{user}@{host}/{name}"),
+                    url: address.clone(),
                     read_only: false,
                     max_rows: 100,
                 },
                 requires_second_factor: false,
                 prescriber: None,
             },
-            &countersign_vault::Secret::new(password.into()),
+            &countersign_vault::Secret::new(password.expose().to_owned()),
         )
         .await
         .unwrap();
@@ -1889,11 +1868,18 @@ async fn a_routine_updates_postgresql_with_bound_values_only() {
         .unwrap();
     assert!(json.contains(&routine.routine_sha256));
     assert!(json.contains("routine.run.succeeded") && json.contains("routine.run.held"));
-    assert!(!json.contains(password), "the password is never in the log");
+    assert!(
+        !json.contains(password.expose()),
+        "the password is never in the log"
+    );
     assert!(audit.verify(None).await.unwrap().intact());
     drop(db);
+    let name = admin_db.rsplit('/').next().unwrap();
+    let mut admin = sqlx::PgConnection::connect(&env("COUNTERSIGN_TEST_POSTGRES"))
+        .await
+        .unwrap();
     sqlx::raw_sql(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&mut conn)
+        .execute(&mut admin)
         .await
         .unwrap();
 }
@@ -1978,7 +1964,7 @@ async fn a_routine_warns_a_week_ahead_and_stops_at_its_expiry() {
 
 /// A fresh database on the test command's PostgreSQL: its address without the password, the
 /// password, and the administrator's address of it (for the test's own changes).
-async fn team_database(prefix: &str) -> (String, countersign_vault::Secret, String) {
+async fn fresh_database(prefix: &str) -> (String, countersign_vault::Secret, String) {
     let admin = env("COUNTERSIGN_TEST_POSTGRES");
     let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
     let name = format!(
@@ -2055,7 +2041,7 @@ async fn team_desk(
 /// verifies and names both people.
 #[tokio::test]
 async fn two_desks_share_one_queue_and_exactly_one_executes() {
-    let (address, password, admin_db) = team_database("queue").await;
+    let (address, password, admin_db) = fresh_database("queue").await;
     let (front_dir, front_home) = home();
     let (back_dir, back_home) = home();
     countersign_app::team::Team::init(&front_home, &address, &password, "Ana Admin")
@@ -2258,7 +2244,7 @@ async fn add_http_credential(
 async fn team_rules_decide_who_signs_and_who_pays() {
     use countersign_app::team::{Rule, Team};
     use countersign_app::{Desk, DeskOptions};
-    let (address, password, _) = team_database("rules").await;
+    let (address, password, _) = fresh_database("rules").await;
     let (front_dir, front_home) = home();
     let (back_dir, back_home) = home();
     let ana = Team::init(&front_home, &address, &password, "Ana Admin")
@@ -2593,7 +2579,7 @@ fn held_server() -> (
 /// again the proposal is `outcome_unknown`, with its entry, and nothing is sent again.
 #[tokio::test]
 async fn an_execution_cut_off_by_a_lost_connection_is_outcome_unknown() {
-    let (address, password, admin_db) = team_database("cutoff").await;
+    let (address, password, admin_db) = fresh_database("cutoff").await;
     let (dir, home_dir) = home();
     countersign_app::team::Team::init(&home_dir, &address, &password, "Ana Admin")
         .await
