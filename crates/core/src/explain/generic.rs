@@ -703,11 +703,11 @@ fn is_phone(value: &str) -> bool {
 /// An IBAN with a valid ISO 13616 check (mod 97), spaces allowed.
 fn is_iban(value: &str) -> bool {
     let compact: String = value.chars().filter(|c| *c != ' ').collect();
+    // All-ASCII is checked first: it is what makes the byte slices below fall on characters.
     if !(15..=34).contains(&compact.len())
-        || !compact.is_char_boundary(4)
+        || !compact.bytes().all(|b| b.is_ascii_alphanumeric())
         || !compact[..2].bytes().all(|b| b.is_ascii_uppercase())
         || !compact[2..4].bytes().all(|b| b.is_ascii_digit())
-        || !compact.bytes().all(|b| b.is_ascii_alphanumeric())
     {
         return false;
     }
