@@ -3,7 +3,7 @@
 # (/usr/bin/countersign-desktop, its desktop entry and icons) and the `countersign` command
 # (/usr/bin/countersign), declaring what they need at run time. Prints where the package is.
 #   --debug  package the debug build (what the test command checks; no second release build)
-#   --check  then install it with apt-get into this system, start the installed app to its inbox
+#   --check  then install it with apt-get into this system, start the installed app to its first page
 #            on the display (Xvfb and a keychain must be running: the test command starts
 #            them), run the installed `countersign --version`, and remove it again
 # macOS and Windows bundles (.dmg/.app, .msi) are configured in src-tauri/tauri.conf.json and
@@ -61,16 +61,16 @@ case "$version" in
 esac
 ready="$scratch/ready"
 (cd "$scratch" && COUNTERSIGN_HOME="$scratch/home" COUNTERSIGN_READY_FILE="$ready" \
-  COUNTERSIGN_CONNECTOR_ADDR="127.0.0.1:0" /usr/bin/countersign-desktop --no-demo \
+  COUNTERSIGN_CONNECTOR_ADDR="127.0.0.1:0" /usr/bin/countersign-desktop \
   >"$scratch/app.log" 2>&1) &
 app=$!
 for _ in $(seq 1 120); do
   [ -s "$ready" ] && break
-  kill -0 "$app" 2>/dev/null || { cat "$scratch/app.log" >&2; die "the installed app stopped before its inbox showed"; }
+  kill -0 "$app" 2>/dev/null || { cat "$scratch/app.log" >&2; die "the installed app stopped before its first page showed"; }
   sleep 0.5
 done
-[ -s "$ready" ] || { cat "$scratch/app.log" >&2; kill "$app" 2>/dev/null; die "the installed app did not show its inbox within 60 s"; }
-say "The installed app opened on its inbox"
+[ -s "$ready" ] || { cat "$scratch/app.log" >&2; kill "$app" 2>/dev/null; die "the installed app did not show its first page within 60 s"; }
+say "The installed app opened on its first page (a new data home: the first-run guide)"
 kill "$app" 2>/dev/null || true
 wait "$app" 2>/dev/null || true
 DEBIAN_FRONTEND=noninteractive apt-get remove -y -q "$package" >/dev/null

@@ -3,11 +3,12 @@
 # it starts the app on a virtual one (Xvfb), says so, and saves a screenshot of the window.
 #   --screenshot-only  exit after the screenshot instead of keeping the app running
 #   --demo / --no-demo always / never run the demo (by default: the demo while the data home has
-#                      no credentials, i.e. on a newcomer's first run)
+#                      no credentials, i.e. on a newcomer's first run; with --no-demo a new data
+#                      home opens on the first-run guide, as the installed app does)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 screenshot_only=false
-app_args=()
+app_args=(--demo-when-new)
 for arg in "$@"; do
   case "$arg" in
     --screenshot-only) screenshot_only=true ;;

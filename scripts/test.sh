@@ -47,7 +47,7 @@ step "Running the UI's component tests (Vitest)" bash -c 'cd ui && npx vitest ru
 step "Running the Rust tests, including end-to-end in the real webview" \
   cargo test --workspace --locked --no-fail-fast
 # After the end-to-end tests: the bundler rebuilds the desktop app with its assets embedded.
-step "Packaging: the Debian package of the debug build, installed with apt-get, started to its inbox, removed" \
+step "Packaging: the Debian package of the debug build, installed with apt-get, started to its first page, removed" \
   scripts/package.sh --debug --check
 step "Fuzzing every parser of agent input (${COUNTERSIGN_FUZZ_SECONDS:-15} s each)" cs_fuzz
 say "All tests passed"

@@ -40,6 +40,9 @@ const COMMANDS: &[&str] = &[
     "approve_routine",
     "change_routine",
     "run_routine",
+    "first_run",
+    "finish_first_run",
+    "start_demo",
 ];
 
 fn main() {

@@ -60,13 +60,29 @@ pub(crate) async fn sign_in<R: Runtime>(
     Ok(())
 }
 
+/// The demo in place of the person's own desk, asked for from the first-run guide: the window
+/// shows the demo's desk until the app is quit; the person's desk keeps running beside it.
+pub(crate) async fn start_demo<R: Runtime>(
+    app: &AppHandle<R>,
+    opened: &watch::Sender<Opened>,
+) -> anyhow::Result<()> {
+    let launch = Launch {
+        demo: true,
+        ..Launch::default()
+    };
+    let desk = open(app, launch, None).await?;
+    let _ = opened.send(Some(Ok(desk)));
+    Ok(())
+}
+
 fn demo_choice(launch: Launch) -> DemoChoice {
     if launch.demo {
         DemoChoice::Always
-    } else if launch.no_demo {
-        DemoChoice::Never
-    } else {
+    } else if launch.demo_when_new && !launch.no_demo {
         DemoChoice::OnFirstRun
+    } else {
+        // A newcomer's own desk opens on the first-run guide, which offers the demo.
+        DemoChoice::Never
     }
 }
 

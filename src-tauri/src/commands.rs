@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use countersign_app::views::{
     AgentView, AuditLine, AuditQuery, ConnectedAgent, CredentialForm, CredentialView, DeskError,
-    DiagnosticsView, EnrolmentView, InboxView, ProposalView, ReleaseChoice, SettingsView,
-    SignInView, StatusView, VerifyView,
+    DiagnosticsView, EnrolmentView, FirstRunView, InboxView, ProposalView, ReleaseChoice,
+    SettingsView, SignInView, StatusView, VerifyView,
 };
 use countersign_app::{Desk, Settings};
 use countersign_vault::Secret;
@@ -59,6 +59,9 @@ pub(crate) fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         approve_routine,
         change_routine,
         run_routine,
+        first_run,
+        finish_first_run,
+        start_demo,
     ]
 }
 
@@ -411,6 +414,32 @@ async fn confirm_enrolment(shared: State<'_, Shared>, code: String) -> Answer<()
         .confirm_enrolment(&code)
         .await
         .map_err(words)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn first_run(shared: State<'_, Shared>) -> Answer<FirstRunView> {
+    desk(&shared).await?.first_run().await.map_err(words)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn finish_first_run(shared: State<'_, Shared>, skipped: bool) -> Answer<()> {
+    desk(&shared)
+        .await?
+        .finish_first_run(skipped)
+        .map_err(words)
+}
+
+/// Opens the demo in this window instead of the person's own desk, until the app is quit (the
+/// next start opens their own records again).
+#[tauri::command(rename_all = "snake_case")]
+async fn start_demo<R: Runtime>(app: AppHandle<R>, shared: State<'_, Shared>) -> Answer<()> {
+    let _one = shared.signing_in.lock().await;
+    if desk(&shared).await?.status().await.map_err(words)?.demo {
+        return Ok(());
+    }
+    crate::background::start_demo(&app, &shared.opened)
+        .await
+        .map_err(|error| DeskError::unavailable(format!("The demo could not start: {error}")))
 }
 
 #[tauri::command(rename_all = "snake_case")]

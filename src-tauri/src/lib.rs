@@ -42,8 +42,11 @@ pub(crate) struct Shared {
 pub(crate) struct Launch {
     /// `--demo`: always the demo.
     demo: bool,
-    /// `--no-demo`: never the demo, even with no credentials yet.
+    /// `--no-demo`: never the demo, even with no credentials yet (also the default).
     no_demo: bool,
+    /// `--demo-when-new`: the demo while the data home has no credential (`scripts/run.sh`);
+    /// without it a new data home opens on the first-run guide.
+    demo_when_new: bool,
 }
 
 /// Builds and runs the desktop app until the person quits it.
@@ -55,6 +58,7 @@ pub fn run() -> tauri::Result<()> {
     let launch = Launch {
         demo: args.iter().any(|a| a == "--demo"),
         no_demo: args.iter().any(|a| a == "--no-demo"),
+        demo_when_new: args.iter().any(|a| a == "--demo-when-new"),
     };
     let (opened, desk) = watch::channel::<Opened>(None);
     let opened = Arc::new(opened);

@@ -3,7 +3,8 @@ import { message } from "./api";
 import type { AgentView, ConnectedAgent } from "./bindings";
 import { button, el, field } from "./dom";
 
-function connected(agent: ConnectedAgent): HTMLElement {
+/** A newly connected agent: its key, shown once, and where to paste its configuration. */
+export function connected(agent: ConnectedAgent): HTMLElement {
   return el(
     "section",
     { class: "connected", id: "connected-agent", "aria-labelledby": "connected-title" },

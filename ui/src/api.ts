@@ -13,6 +13,7 @@ import type {
   DiagnosticsView,
   EnrolmentView,
   ErrorCode,
+  FirstRunView,
   InboxView,
   ProposalView,
   ReleaseChoice,
@@ -68,6 +69,12 @@ export interface Api {
   approveRoutine(id: string, confirmation: string, code: string): Promise<RoutineView>;
   changeRoutine(id: string, change: RoutineChange, reason: string): Promise<RoutineView>;
   runRoutine(id: string, parameters: Record<string, unknown>): Promise<RunView>;
+  /** The first-run guide's state and templates. */
+  firstRun(): Promise<FirstRunView>;
+  /** Remembers that the guide was finished or skipped. */
+  finishFirstRun(skipped: boolean): Promise<void>;
+  /** Shows the demo in this window until the app is quit. */
+  startDemo(): Promise<void>;
 }
 
 interface TauriInternals {
@@ -126,6 +133,9 @@ export function tauriApi(): Api {
     approveRoutine: (id, confirmation, code) => call("approve_routine", { id, confirmation, code }),
     changeRoutine: (id, change, reason) => call("change_routine", { id, change, reason }),
     runRoutine: (id, parameters) => call("run_routine", { id, parameters }),
+    firstRun: () => call("first_run"),
+    finishFirstRun: (skipped) => call("finish_first_run", { skipped }),
+    startDemo: () => call("start_demo"),
   };
 }
 

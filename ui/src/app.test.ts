@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { mountApp } from "./app";
 import { el, revealed } from "./dom";
-import { fakeApi, proposal, status } from "./testing";
+import { fakeApi, firstRun, proposal, status } from "./testing";
 
 const settle = async (): Promise<void> => {
   for (let i = 0; i < 5; i += 1) await Promise.resolve();
@@ -21,6 +21,33 @@ describe("the app shell", () => {
     await settle();
     expect(root.querySelector("#empty-inbox-heading")?.textContent).toBe("No proposals waiting.");
     expect(root.textContent).toContain("Connect an agent to get started.");
+  });
+
+  it("opens a newcomer's own desk on the first-run guide, and on the inbox once it is done", async () => {
+    const root = document.createElement("div");
+    document.body.append(root);
+    const { api } = fakeApi({ pending: [], pending_total: 0, recent: [], alerts: [], pending_routines: 0 }, proposal());
+    let opens = true;
+    api.firstRun = async () => firstRun({ opens });
+    api.finishFirstRun = async () => {
+      opens = false;
+    };
+    let ready = 0;
+    api.ready = async () => {
+      ready += 1;
+    };
+    mountApp(root, api).stop();
+    await settle();
+    await settle();
+    expect(location.hash).toBe("#welcome");
+    expect(root.querySelector("#guide-step-title")?.textContent).toBe("Step 1 of 5: What Countersign does");
+    expect(ready).toBe(1);
+    root.querySelector<HTMLButtonElement>("#guide-skip")!.click();
+    await settle();
+    await settle();
+    expect(location.hash).toBe("#inbox");
+    expect(root.querySelector("#empty-inbox-heading")?.textContent).toBe("No proposals waiting.");
+    expect(ready).toBe(1);
   });
 
   it("on a team desk, asks who is signing in and opens as them", async () => {

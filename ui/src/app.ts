@@ -10,6 +10,7 @@ import { reviewPage } from "./review";
 import { routinePage, routinesPage } from "./routines";
 import { lockScreen, settingsPage } from "./settings";
 import { signInPage } from "./signin";
+import { firstRunPage } from "./welcome";
 
 const SECTIONS: [string, string][] = [
   ["inbox", "Inbox"],
@@ -34,7 +35,7 @@ export class App {
   /** A team desk nobody signed in to yet: only the sign-in screen is shown. */
   private signingIn = false;
   private stopped = false;
-  /** Set once the first inbox is on screen (the start-up benchmark waits for it). */
+  /** Set once the first page (the inbox or the guide) is on screen; start-up checks wait for it. */
   private announcedReady = false;
 
   constructor(
@@ -92,6 +93,11 @@ export class App {
       return;
     }
     this.renderBanner();
+    if (location.hash === "") {
+      // A newcomer's own desk opens on the first-run guide.
+      const guide = await this.api.firstRun().catch(() => null);
+      if (guide?.opens === true) location.hash = "#welcome";
+    }
     if (location.hash === "" && this.status.pending > 0) {
       // The app opens on the newest proposal.
       const inbox = await this.api.inbox().catch(() => null);
@@ -191,8 +197,22 @@ export class App {
         this.show(routinesPage(await this.api.routines(), (id) => (location.hash = `#routine/${encodeURIComponent(id)}`)));
       } else if (this.route.startsWith("routine/")) {
         await this.openRoutine(this.route.slice("routine/".length));
+      } else if (this.route === "welcome") {
+        const guide = firstRunPage(this.api, await this.api.firstRun(), {
+          finished: () => {
+            location.hash = "#inbox";
+          },
+          // The window now shows the demo's desk: start again from its status.
+          demo: () => {
+            location.hash = "";
+            location.reload();
+          },
+        });
+        this.show(guide);
+        this.announceReady();
       } else if (this.route === "credentials") {
-        this.show(credentialsPage(this.api, await this.api.credentials(), (notice) => void this.follow(notice), notice));
+        const templates = (await this.api.firstRun().catch(() => null))?.templates ?? [];
+        this.show(credentialsPage(this.api, await this.api.credentials(), (notice) => void this.follow(notice), notice, templates));
       } else if (this.route === "agents") {
         this.show(agentsPage(this.api, await this.api.agents(), () => void this.follow()));
       } else if (this.route === "audit") {
@@ -201,15 +221,19 @@ export class App {
         this.show(settingsPage(this.api, await this.api.settings(), await this.api.credentials(), () => void this.refreshStatus()));
       } else {
         this.show(inboxPage(await this.api.inbox(), (id) => (location.hash = `#proposal/${encodeURIComponent(id)}`)));
-        if (!this.announcedReady) {
-          this.announcedReady = true;
-          this.api.ready().catch(() => undefined);
-        }
+        this.announceReady();
       }
     } catch (e) {
       this.show(el("section", { class: "page" }, el("h1", {}, "Something went wrong"), el("p", { role: "alert" }, message(e))));
     }
     this.main.focus({ preventScroll: true });
+  }
+
+  /** Tells the app, once, that the first page is on screen (the start-up checks wait for it). */
+  private announceReady(): void {
+    if (this.announcedReady) return;
+    this.announcedReady = true;
+    this.api.ready().catch(() => undefined);
   }
 
   private async refreshStatus(): Promise<void> {

@@ -562,7 +562,11 @@ added_at: string,
 /**
  * When it was revoked.
  */
-revoked_at: string | null, };
+revoked_at: string | null, 
+/**
+ * When it first asked what it may use: the sign it is connected and working.
+ */
+checked_in_at: string | null, };
 
 export type ConnectedAgent = { 
 /**
@@ -681,6 +685,55 @@ settings: Settings,
  * Whether a second factor is enrolled.
  */
 second_factor_enrolled: boolean, };
+
+export type CredentialTemplate = { 
+/**
+ * A stable key (`stripe`).
+ */
+key: string, 
+/**
+ * Its name on the card ("Stripe").
+ */
+title: string, 
+/**
+ * What connecting it lets an assistant propose, in plain words.
+ */
+words: string, 
+/**
+ * What the person still fills in on the form, or `None` when nothing is left.
+ */
+to_fill: string | null, 
+/**
+ * What to paste into the secret window, and where to find it.
+ */
+secret_words: string | null, 
+/**
+ * The form as the template fills it.
+ */
+form: CredentialForm, };
+
+export type FirstRunView = { 
+/**
+ * Whether the app opens on the guide by itself: a desk of one's own (not the demo, not a
+ * team's) with no credential yet, whose guide was neither finished nor skipped.
+ */
+opens: boolean, 
+/**
+ * Whether a second factor is enrolled.
+ */
+second_factor_enrolled: boolean, 
+/**
+ * The credentials added so far, by name.
+ */
+credentials: Array<string>, 
+/**
+ * The connected agents (revoked ones left out).
+ */
+agents: Array<AgentView>, 
+/**
+ * The ready-made credential starts.
+ */
+templates: Array<CredentialTemplate>, };
 
 export type ErrorCode = "locked" | "not_allowed" | "not_pending" | "audit_unavailable" | "keychain_unavailable" | "execution_failed" | "unavailable";
 

@@ -1,6 +1,6 @@
 import type { Api } from "./api";
 import { message } from "./api";
-import type { CredentialForm, CredentialKindName, CredentialView, ReleaseRule } from "./bindings";
+import type { CredentialForm, CredentialKindName, CredentialTemplate, CredentialView, ReleaseRule } from "./bindings";
 import { button, el, field } from "./dom";
 
 /** Every release rule in words: a rule added in Rust fails to compile here until it is named. */
@@ -64,7 +64,16 @@ export function scopeSentence(form: CredentialForm): string {
   return `Emails go out through ${form.host || "the server"} as ${form.from || "your address"}${form.allowed_domains.length === 0 ? " to anyone you approve" : `, only to addresses at ${form.allowed_domains.join(", ")}`}.`;
 }
 
-function builder(api: Api, added: (notice: string) => void): HTMLElement {
+/**
+ * The scope builder: a form for one credential, optionally started from a template (its scope
+ * filled in, and what is left to type said beside it). `added` gets the notice to show.
+ */
+export function credentialBuilder(
+  api: Api,
+  added: (notice: string) => void,
+  templates: CredentialTemplate[] = [],
+  chosen: string | null = null,
+): HTMLElement {
   const input = (id: string, type = "text", attributes: Record<string, string> = {}): HTMLInputElement =>
     el("input", { id, type, autocomplete: "off", ...attributes });
   const kind = el(
@@ -99,6 +108,13 @@ function builder(api: Api, added: (notice: string) => void): HTMLElement {
   const from = input("cred-from", "email");
   const domains = input("cred-domains");
   const secondFactor = el("input", { type: "checkbox", id: "cred-second-factor" });
+  const templateSelect = el(
+    "select",
+    { id: "cred-template" },
+    el("option", { value: "" }, "Nothing: I fill in every field"),
+    ...templates.map((t) => el("option", { value: t.key, selected: t.key === chosen }, t.title)),
+  );
+  const templateHint = el("div", { id: "cred-template-hint", class: "template-hint" });
   const sentence = el("p", { id: "scope-sentence", class: "scope-sentence", "aria-live": "polite" });
   const status = el("p", { role: "status", id: "cred-status" });
 
@@ -151,6 +167,43 @@ function builder(api: Api, added: (notice: string) => void): HTMLElement {
     field("Send as (From address)", from),
     field("Only to these domains, comma-separated (empty: anyone)", domains),
   );
+  /** Sets every control from `start`, as a template fills the form. */
+  const fill = (start: CredentialForm): void => {
+    kind.value = start.kind;
+    name.value = start.name;
+    description.value = start.description;
+    auth.value = start.auth || "bearer";
+    authName.value = start.auth_name;
+    origins.value = start.origins.join("\n");
+    for (const m of methods) m.checked = start.methods.includes(m.value);
+    prefixes.value = start.path_prefixes.join(", ");
+    dialect.value = start.dialect || "postgres";
+    url.value = start.url;
+    readWrite.checked = start.read_write;
+    maxRows.value = String(start.max_rows || 500);
+    host.value = start.host;
+    port.value = String(start.port || 587);
+    tls.value = start.tls || "starttls";
+    username.value = start.username;
+    from.value = start.from;
+    domains.value = start.allowed_domains.join(", ");
+    secondFactor.checked = start.second_factor;
+  };
+  const applyTemplate = (): void => {
+    const template = templates.find((t) => t.key === templateSelect.value);
+    templateHint.replaceChildren();
+    if (template === undefined) return;
+    fill(template.form);
+    templateHint.append(el("p", {}, template.words));
+    if (template.to_fill !== null) templateHint.append(el("p", { id: "cred-to-fill" }, `Still to type: ${template.to_fill}.`));
+    templateHint.append(
+      el("p", { id: "cred-secret-words" }, template.secret_words === null ? "No secret is needed." : `The secret to paste in the window that opens: ${template.secret_words}.`),
+    );
+  };
+  templateSelect.addEventListener("change", () => {
+    applyTemplate();
+    update();
+  });
   const update = (): void => {
     http.hidden = kind.value !== "http";
     sql.hidden = kind.value !== "sql";
@@ -161,6 +214,8 @@ function builder(api: Api, added: (notice: string) => void): HTMLElement {
     "section",
     { class: "builder", "aria-labelledby": "add-credential-title" },
     el("h2", { id: "add-credential-title" }, "Add a credential"),
+    templates.length === 0 ? null : field("Start from", templateSelect),
+    templateHint,
     field("What is it?", kind),
     field("Name agents will use", name, "Short, like stripe or clinic-db"),
     field("What it is for, in your words", description),
@@ -174,7 +229,7 @@ function builder(api: Api, added: (notice: string) => void): HTMLElement {
       api
         .addCredential(form())
         .then((ok) => {
-          if (ok) added(`Added “${form().name}”. Its secret is in the system keychain.`);
+          if (ok) added(form().kind === "sql" && form().dialect === "sqlite" ? `Added “${form().name}”. A file needs no secret.` : `Added “${form().name}”. Its secret is in the system keychain.`);
           else status.textContent = "Cancelled; nothing was added.";
         })
         .catch((e: unknown) => {
@@ -185,6 +240,7 @@ function builder(api: Api, added: (notice: string) => void): HTMLElement {
   );
   container.addEventListener("input", update);
   container.addEventListener("change", update);
+  applyTemplate();
   update();
   return container;
 }
@@ -195,6 +251,7 @@ export function credentialsPage(
   credentials: CredentialView[],
   reload: (notice: string) => void,
   notice = "",
+  templates: CredentialTemplate[] = [],
 ): HTMLElement {
   const status = el("p", { role: "status", id: "credentials-status" }, notice);
   const list = el(
@@ -252,6 +309,6 @@ export function credentialsPage(
     el("p", { class: "hint" }, "Secrets stay in the system keychain. Agents see only these names and what each may be used for."),
     status,
     credentials.length === 0 ? el("p", {}, "No credentials yet.") : list,
-    builder(api, reload),
+    credentialBuilder(api, reload, templates),
   );
 }

@@ -13,7 +13,8 @@ const LOCK_CHOICES: [number, string][] = [
   [3600, "After 1 hour"],
 ];
 
-function enrolment(api: Api, enrolled: boolean, changed: () => void): HTMLElement {
+/** Second-factor enrolment: a QR code to scan, then a code from the app to confirm it. */
+export function enrolment(api: Api, enrolled: boolean, changed: () => void): HTMLElement {
   const section = el("section", { class: "enrol", "aria-labelledby": "enrol-title" });
   const status = el("p", { role: "status", id: "enrol-status" });
   section.append(
@@ -107,6 +108,13 @@ export function settingsPage(api: Api, view: SettingsView, credentials: Credenti
     ),
     safekeeping(api),
     support(api),
+    el(
+      "section",
+      { "aria-labelledby": "guide-title" },
+      el("h2", { id: "guide-title" }, "Getting started"),
+      el("p", {}, "The guide walks through the second factor, a first account and connecting an assistant, and offers the demo."),
+      el("a", { href: "#welcome", id: "open-guide", class: "button secondary" }, "Show the getting-started guide"),
+    ),
   );
 }
 

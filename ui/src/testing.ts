@@ -2,7 +2,7 @@
 // webview (tests/), this one lets each screen be checked alone, quickly, in jsdom.
 
 import type { Api } from "./api";
-import type { InboxView, ProposalView, RoutineView, StatusView } from "./bindings";
+import type { FirstRunView, InboxView, ProposalView, RoutineView, StatusView } from "./bindings";
 
 export function routine(overrides: Partial<RoutineView> = {}): RoutineView {
   return {
@@ -49,6 +49,25 @@ export function proposal(overrides: Partial<ProposalView> = {}): ProposalView {
     released: null,
     release_default: "ask",
     result_words: null,
+    ...overrides,
+  };
+}
+
+export function firstRun(overrides: Partial<FirstRunView> = {}): FirstRunView {
+  const form = {
+    name: "stripe", kind: "http", description: "Stripe payments", auth: "bearer", auth_name: "", origins: ["https://api.stripe.com"],
+    methods: [], path_prefixes: ["/v1"], dialect: "postgres", url: "", read_write: false, max_rows: 500,
+    host: "", port: 587, tls: "starttls", username: "", from: "", allowed_domains: [], second_factor: false, release_default: "ask" as const,
+  };
+  return {
+    opens: true,
+    second_factor_enrolled: false,
+    credentials: [],
+    agents: [],
+    templates: [
+      { key: "stripe", title: "Stripe", words: "Charges and refunds.", to_fill: null, secret_words: "a restricted key", form },
+      { key: "sqlite-file", title: "A database file on this computer (SQLite)", words: "Reads a file.", to_fill: "where the file is", secret_words: null, form: { ...form, name: "local-db", kind: "sql", dialect: "sqlite", origins: [], path_prefixes: [] } },
+    ],
     ...overrides,
   };
 }
@@ -130,6 +149,9 @@ export function fakeApi(inbox: InboxView, view: ProposalView, state: StatusView 
       return { ...vetted, line: { ...vetted.line, status: change === "reject" ? "rejected" : change === "pause" ? "paused" : "revoked" } };
     },
     runRoutine: async () => ({ id: "run_1", requested_by: "you", started_at: "now", status: "succeeded", proposal_id: null, reason: null }),
+    firstRun: async () => firstRun({ opens: false }),
+    finishFirstRun: async () => undefined,
+    startDemo: async () => undefined,
   };
   return { api, calls };
 }

@@ -93,6 +93,8 @@ pub struct AgentSide {
     agents: Agents,
     max_pending: i64,
     submitting: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Agents whose first `list_capabilities` is already noted, so later calls write nothing.
+    checked_in: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl AgentSide {
@@ -103,6 +105,7 @@ impl AgentSide {
             lifecycle,
             max_pending,
             submitting: std::sync::Mutex::new(HashMap::new()),
+            checked_in: std::sync::Mutex::new(std::collections::HashSet::new()),
         }
     }
 
@@ -124,6 +127,18 @@ impl AgentSide {
     /// `unavailable` when the credentials cannot be read.
     pub async fn capabilities(&self, agent: &str) -> Result<serde_json::Value, AgentError> {
         let unavailable = |e: AppError| AgentError::unavailable(&e);
+        let noted = self
+            .checked_in
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(agent);
+        if !noted {
+            self.agents.checked_in(agent).await.map_err(unavailable)?;
+            self.checked_in
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(agent.to_owned());
+        }
         // The session's copy: list_capabilities no longer opens vault.db on every call.
         let list = self
             .lifecycle

@@ -123,6 +123,23 @@ impl Agents {
         Ok(())
     }
 
+    /// Notes the first time `name` asked what it may use; later calls change nothing. Not an
+    /// audited step: it only tells the first-run guide the assistant got through.
+    ///
+    /// # Errors
+    /// When the store cannot be written.
+    pub async fn checked_in(&self, name: &str) -> Result<(), AppError> {
+        let first = Statement::new(
+            "UPDATE agents SET checked_in_at = ? WHERE name = ? AND checked_in_at IS NULL",
+        )
+        .bind(now_text())
+        .bind(name);
+        if self.store.write(first).await? > 0 {
+            self.store.changed();
+        }
+        Ok(())
+    }
+
     /// The agent a key belongs to, if it is registered and not revoked.
     ///
     /// # Errors

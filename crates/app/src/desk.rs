@@ -7,6 +7,10 @@
 //! after it was shown; `danger` risks need their confirmation word typed; the second factor is
 //! checked by the lifecycle.
 
+mod first_run;
+
+pub use first_run::FIRST_RUN_FILE;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -961,6 +965,7 @@ impl Desk {
                 name: a.name,
                 added_at: a.added_at,
                 revoked_at: a.revoked_at,
+                checked_in_at: a.checked_in_at,
             })
             .collect())
     }

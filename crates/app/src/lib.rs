@@ -26,6 +26,7 @@ pub mod routines;
 mod settings;
 mod store;
 pub mod team;
+pub mod templates;
 pub mod totp;
 pub mod views;
 
@@ -38,7 +39,7 @@ pub use audit::{
     Audit, DurableFile, KEYCHAIN_ENTRIES as AUDIT_KEYCHAIN_ENTRIES, ReportOutcome, write_durably,
 };
 pub use credentials::{Credentials, check as check_credential, needs_no_secret};
-pub use desk::{ATTESTATION, Desk, DeskOptions, MINIMUM_VIEW, WORDS, person};
+pub use desk::{ATTESTATION, Desk, DeskOptions, FIRST_RUN_FILE, MINIMUM_VIEW, WORDS, person};
 pub use error::AppError;
 pub use execute::{Executions, Outcome};
 pub use explain::explain;

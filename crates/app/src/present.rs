@@ -438,6 +438,11 @@ pub fn agent_configs(address: &str, key: &str) -> Vec<AgentConfig> {
             place: "~/.cursor/mcp.json (or .cursor/mcp.json in a project)".into(),
             text: serde_json::to_string_pretty(&cursor).unwrap_or_default(),
         },
+        AgentConfig {
+            client: "Any other MCP client".into(),
+            place: "Add an MCP server of type “streamable HTTP” with this address and header".into(),
+            text: format!("Address: {url}\nHeader: Authorization: Bearer {key}"),
+        },
     ]
 }
 
@@ -570,7 +575,7 @@ mod tests {
     #[test]
     fn agent_configs_carry_the_key_and_address() {
         let configs = agent_configs("127.0.0.1:7799", "csk_test");
-        assert_eq!(configs.len(), 3);
+        assert_eq!(configs.len(), 4);
         assert!(configs.iter().all(|c| c.text.contains("csk_test")));
         assert!(configs[0].text.contains("127.0.0.1:7799"));
         let desktop: serde_json::Value = serde_json::from_str(&configs[0].text).unwrap();

@@ -18,6 +18,8 @@ pub struct AgentInfo {
     pub added_at: String,
     /// When its key was revoked, if it was.
     pub revoked_at: Option<String>,
+    /// When it first asked what it may use (`list_capabilities`).
+    pub checked_in_at: Option<String>,
 }
 
 /// A proposal as the person sees it.

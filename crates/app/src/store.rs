@@ -599,7 +599,7 @@ impl Store {
     /// When the store cannot be read.
     pub async fn agents(&self) -> Result<Vec<AgentInfo>, AppError> {
         self.all(Statement::new(
-            "SELECT name, added_at, revoked_at FROM agents ORDER BY name",
+            "SELECT name, added_at, revoked_at, checked_in_at FROM agents ORDER BY name",
         ))
         .await
     }

@@ -454,6 +454,8 @@ pub struct AgentView {
     pub added_at: String,
     /// When it was revoked.
     pub revoked_at: Option<String>,
+    /// When it first asked what it may use: the sign it is connected and working.
+    pub checked_in_at: Option<String>,
 }
 
 /// A newly connected agent: its key, shown once, and configuration to paste.
@@ -646,6 +648,8 @@ pub(crate) fn typescript() -> String {
         VerifyView::decl(&config),
         EnrolmentView::decl(&config),
         SettingsView::decl(&config),
+        CredentialTemplate::decl(&config),
+        FirstRunView::decl(&config),
         ErrorCode::decl(&config),
         DeskError::decl(&config),
     ] {
@@ -677,4 +681,38 @@ mod tests {
             "ui/src/bindings.ts differs from the Rust types; run `UPDATE_BINDINGS=1 cargo test -p countersign-app bindings` and commit it"
         );
     }
+}
+
+/// A ready-made start for a credential: the scope of a service people commonly connect, filled
+/// in from its provider's documentation, with what the person still has to type said in words.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct CredentialTemplate {
+    /// A stable key (`stripe`).
+    pub key: String,
+    /// Its name on the card ("Stripe").
+    pub title: String,
+    /// What connecting it lets an assistant propose, in plain words.
+    pub words: String,
+    /// What the person still fills in on the form, or `None` when nothing is left.
+    pub to_fill: Option<String>,
+    /// What to paste into the secret window, and where to find it.
+    pub secret_words: Option<String>,
+    /// The form as the template fills it.
+    pub form: CredentialForm,
+}
+
+/// The first-run guide's state: which steps are done, and what the steps offer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct FirstRunView {
+    /// Whether the app opens on the guide by itself: a desk of one's own (not the demo, not a
+    /// team's) with no credential yet, whose guide was neither finished nor skipped.
+    pub opens: bool,
+    /// Whether a second factor is enrolled.
+    pub second_factor_enrolled: bool,
+    /// The credentials added so far, by name.
+    pub credentials: Vec<String>,
+    /// The connected agents (revoked ones left out).
+    pub agents: Vec<AgentView>,
+    /// The ready-made credential starts.
+    pub templates: Vec<CredentialTemplate>,
 }

@@ -6,8 +6,12 @@ CREATE TABLE IF NOT EXISTS agents (
     name       TEXT PRIMARY KEY,
     key_hash   TEXT NOT NULL UNIQUE,
     added_at   TEXT NOT NULL,
-    revoked_at TEXT
+    revoked_at TEXT,
+    -- When it first asked what it may use (list_capabilities).
+    checked_in_at TEXT
 );
+-- A team database made before the column existed.
+ALTER TABLE agents ADD COLUMN IF NOT EXISTS checked_in_at TEXT;
 
 CREATE TABLE IF NOT EXISTS proposals (
     id              TEXT PRIMARY KEY,

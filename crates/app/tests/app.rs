@@ -2772,7 +2772,10 @@ async fn a_data_home_made_by_this_release_opens_and_continues() {
         .unwrap();
     assert_eq!(rejected.len(), 1);
     assert_eq!(rejected[0].reason.as_deref(), Some("not this month"));
-    assert_eq!(lifecycle.agents().list().await.unwrap()[0].name, "claude");
+    let agents = lifecycle.agents().list().await.unwrap();
+    assert_eq!(agents[0].name, "claude");
+    // Added by a later migration: an agent of the old release has not checked in yet.
+    assert_eq!(agents[0].checked_in_at, None);
     let credentials = countersign_app::Credentials::open(&home)
         .await
         .unwrap()
@@ -2806,4 +2809,98 @@ async fn a_data_home_made_by_this_release_opens_and_continues() {
     let after = audit.verify(None).await.unwrap();
     assert!(after.intact());
     assert!(after.entries > before.entries, "the chain continues");
+}
+
+/// The first-run guide opens on a newcomer's own desk only: until a credential exists or the
+/// guide was finished or skipped, and never for the demo. A SQLite file is added without a
+/// secret; an agent's first `list_capabilities` is what turns the guide's check green.
+#[tokio::test]
+async fn the_first_run_guide_opens_until_it_is_done_and_sees_the_assistant_check_in() {
+    use countersign_app::views::CredentialForm;
+    use countersign_app::{AgentSide, Desk, DeskOptions};
+
+    let (dir, home) = home();
+    let (desk, _) = Desk::open(home.clone(), Actor::person("alice"), DeskOptions::default())
+        .await
+        .unwrap();
+    let view = desk.first_run().await.unwrap();
+    assert!(view.opens && !view.second_factor_enrolled);
+    assert!(view.credentials.is_empty() && view.agents.is_empty());
+    let keys: Vec<&str> = view.templates.iter().map(|t| t.key.as_str()).collect();
+    for wanted in [
+        "stripe",
+        "fhir",
+        "gmail",
+        "microsoft-365",
+        "clinic-database",
+        "sqlite-file",
+    ] {
+        assert!(keys.contains(&wanted), "{wanted} in {keys:?}");
+    }
+
+    // The assistant connects; its first list_capabilities is noted, once.
+    let connected = desk.connect_agent("claude-desktop").await.unwrap();
+    assert_eq!(
+        desk.first_run().await.unwrap().agents[0].checked_in_at,
+        None
+    );
+    let agents = AgentSide::new(std::sync::Arc::clone(desk.lifecycle()), 50);
+    let name = agents.authenticate(&connected.key).await.unwrap().unwrap();
+    agents.capabilities(&name).await.unwrap();
+    let first = desk.first_run().await.unwrap().agents[0]
+        .checked_in_at
+        .clone()
+        .expect("checked in");
+    agents.capabilities(&name).await.unwrap();
+    assert_eq!(
+        desk.first_run().await.unwrap().agents[0].checked_in_at,
+        Some(first)
+    );
+
+    // The SQLite template, filled in with where the file is: added with no secret at all.
+    let file = dir.path().join("shop.db");
+    let mut form: CredentialForm = view
+        .templates
+        .iter()
+        .find(|t| t.key == "sqlite-file")
+        .unwrap()
+        .form
+        .clone();
+    form.url = format!("sqlite://{}", file.display());
+    assert_eq!(desk.secret_wanted(&form).unwrap(), None);
+    desk.add_credential(&form, &countersign_vault::Secret::new(String::new()))
+        .await
+        .unwrap();
+    let view = desk.first_run().await.unwrap();
+    assert_eq!(view.credentials, vec!["local-db".to_owned()]);
+    assert!(!view.opens, "a desk with a credential opens on its inbox");
+
+    // Skipped on another empty desk: it stays closed, and the marker says it was skipped.
+    drop(desk);
+    let (_other_dir, other) = self::home();
+    let (desk, _) = Desk::open(
+        other.clone(),
+        Actor::person("alice"),
+        DeskOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(desk.first_run().await.unwrap().opens);
+    desk.finish_first_run(true).unwrap();
+    assert!(!desk.first_run().await.unwrap().opens);
+    let marker =
+        std::fs::read_to_string(other.root().join(countersign_app::FIRST_RUN_FILE)).unwrap();
+    assert!(marker.contains("\"skipped\":true"), "{marker}");
+    drop(desk);
+
+    // The demo's desk never shows it.
+    let (_demo_dir, demo_home) = self::home();
+    let options = DeskOptions {
+        demo: true,
+        ..DeskOptions::default()
+    };
+    let (desk, _) = Desk::open(demo_home, Actor::person("alice"), options)
+        .await
+        .unwrap();
+    assert!(!desk.first_run().await.unwrap().opens);
 }

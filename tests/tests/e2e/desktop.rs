@@ -24,7 +24,7 @@ use crate::review::{countersign_binary, free_port};
 const TOKEN: &str = "bank-token-e2e-5521";
 
 /// A payments API on 127.0.0.1 that records every request it receives.
-fn bank() -> (String, Arc<Mutex<Vec<String>>>) {
+pub(crate) fn bank() -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -94,7 +94,7 @@ fn prepared_home(home: &Path, origin: &str, auto_lock_seconds: u32) -> (String, 
     (key, countersign_app::totp::decode(&seed).unwrap())
 }
 
-fn code(seed: &[u8]) -> String {
+pub(crate) fn code(seed: &[u8]) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -126,7 +126,7 @@ fn watch_notifications() -> (std::process::Child, Arc<Mutex<String>>) {
     (monitor, text)
 }
 
-async fn launch(home: &Path, connector: &str) -> Desktop {
+pub(crate) async fn launch(home: &Path, connector: &str) -> Desktop {
     let home = home.to_string_lossy().into_owned();
     Desktop::launch_with(
         &[
@@ -139,7 +139,10 @@ async fn launch(home: &Path, connector: &str) -> Desktop {
     .unwrap()
 }
 
-async fn mcp(connector: &str, key: &str) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
+pub(crate) async fn mcp(
+    connector: &str,
+    key: &str,
+) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
     let transport = StreamableHttpClientTransport::from_config(
         StreamableHttpClientTransportConfig::with_uri(format!("http://{connector}/mcp"))
             .auth_header(key.to_owned()),
@@ -147,7 +150,7 @@ async fn mcp(connector: &str, key: &str) -> rmcp::service::RunningService<rmcp::
     ().serve(transport).await.expect("the MCP session starts")
 }
 
-fn call(tool: &'static str, arguments: serde_json::Value) -> CallToolRequestParams {
+pub(crate) fn call(tool: &'static str, arguments: serde_json::Value) -> CallToolRequestParams {
     CallToolRequestParams::new(tool).with_arguments(arguments.as_object().cloned().unwrap())
 }
 
@@ -167,7 +170,7 @@ async fn agent_view(
         .unwrap()
 }
 
-async fn open_newest(desktop: &Desktop) {
+pub(crate) async fn open_newest(desktop: &Desktop) {
     desktop.click("#pending a.proposal-link").await.unwrap();
     desktop
         .find("#review-headline", Duration::from_secs(20))
@@ -175,13 +178,13 @@ async fn open_newest(desktop: &Desktop) {
         .unwrap();
 }
 
-async fn type_into(desktop: &Desktop, css: &str, text: &str) {
+pub(crate) async fn type_into(desktop: &Desktop, css: &str, text: &str) {
     let field = desktop.find(css, Duration::from_secs(10)).await.unwrap();
     field.clear().await.unwrap();
     field.send_keys(text).await.unwrap();
 }
 
-async fn approve_disabled(desktop: &Desktop) -> bool {
+pub(crate) async fn approve_disabled(desktop: &Desktop) -> bool {
     desktop
         .find("#approve", Duration::from_secs(10))
         .await
@@ -600,7 +603,7 @@ async fn the_app_locks_itself_after_inactivity_and_unlocks_with_the_code() {
 /// Waits for the native dialog titled `title` and gives it the keyboard (real X focus). A busy
 /// machine can take a while to open GTK's file chooser the first time, and focusing a window
 /// that is not mapped yet fails, so the focus is tried again.
-fn focus_native_dialog(title: &str) {
+pub(crate) fn focus_native_dialog(title: &str) {
     let found = Command::new("timeout")
         .args(["90", "xdotool", "search", "--sync", "--name", title])
         .output()
@@ -658,7 +661,24 @@ fn save_in_native_dialog(title: &str, path: &str) {
 
 /// Types `text` and Enter into the native secret dialog, as a person at the keyboard would
 /// (xdotool sends real X key events to the focused window).
-fn type_into_native_dialog(text: &str) {
+/// Enrols the second factor on the screen showing "Set up a second factor", reading the QR
+/// code's key as an authenticator app would, saving a screenshot `shot` scrolled to `from`;
+/// returns the seed.
+pub(crate) async fn enrol_in_window(desktop: &Desktop, shot: &str, from: &str) -> Vec<u8> {
+    desktop.click("#enrol-start").await.unwrap();
+    desktop
+        .find("#enrol-qr", Duration::from_secs(10))
+        .await
+        .unwrap();
+    let key = desktop.text_of("#enrol-key").await.unwrap();
+    let seed = countersign_app::totp::decode(&key).unwrap();
+    desktop.screenshot_from(shot, from).await.unwrap();
+    type_into(desktop, "#enrol-code", &code(&seed)).await;
+    desktop.click("#enrol-confirm").await.unwrap();
+    seed
+}
+
+pub(crate) fn type_into_native_dialog(text: &str) {
     focus_native_dialog("Countersign — secret");
     assert!(
         Command::new("xdotool")
@@ -681,6 +701,12 @@ async fn a_credential_is_added_with_its_secret_typed_into_a_native_dialog_never_
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
+    // The person skipped the first-run guide (first_run.rs walks through it).
+    std::fs::write(
+        home.join(countersign_app::FIRST_RUN_FILE),
+        r#"{"skipped":true}"#,
+    )
+    .unwrap();
     let (origin, _) = bank();
     let connector = format!("127.0.0.1:{}", free_port());
     let desktop = launch(&home, &connector).await;
@@ -733,19 +759,7 @@ async fn a_credential_is_added_with_its_secret_typed_into_a_native_dialog_never_
 
     // Enrol the second factor from the settings screen, as with an authenticator app.
     desktop.click("#nav-settings").await.unwrap();
-    desktop.click("#enrol-start").await.unwrap();
-    desktop
-        .find("#enrol-qr", Duration::from_secs(10))
-        .await
-        .unwrap();
-    let key = desktop.text_of("#enrol-key").await.unwrap();
-    let seed = countersign_app::totp::decode(&key).unwrap();
-    desktop
-        .screenshot_from("enrolment", "#enrol-title")
-        .await
-        .unwrap();
-    type_into(&desktop, "#enrol-code", &code(&seed)).await;
-    desktop.click("#enrol-confirm").await.unwrap();
+    enrol_in_window(&desktop, "enrolment", "#enrol-title").await;
     desktop
         .wait_for_text("#enrol-state", "Set up.", Duration::from_secs(20))
         .await

@@ -6,5 +6,6 @@
 mod demo_desktop;
 mod demo_review;
 mod desktop;
+mod first_run;
 mod review;
 mod smoke;

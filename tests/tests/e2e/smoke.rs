@@ -1,12 +1,18 @@
-//! The app opens on the empty inbox, under a strict CSP, and stays a single instance.
+//! Once the first-run guide is done, the app opens on the empty inbox, under a strict CSP, and
+//! stays a single instance.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use countersign_e2e::Desktop;
 
-/// The app on an empty data home of its own, without the demo.
+/// The app on an empty data home of its own, without the demo, whose person already skipped
+/// the first-run guide (`first_run.rs` tests the guide).
 async fn launch_empty(home: &std::path::Path) -> anyhow::Result<Desktop> {
+    std::fs::write(
+        home.join(countersign_app::FIRST_RUN_FILE),
+        r#"{"skipped":true}"#,
+    )?;
     let home = home.to_string_lossy().into_owned();
     let connector = format!("127.0.0.1:{}", crate::review::free_port());
     Desktop::launch_with(

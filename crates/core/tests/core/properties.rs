@@ -206,7 +206,9 @@ fn replace_nth(json: &mut Json, target: usize, value: &str, seen: &mut usize) ->
             }
             this == target
         }
-        Json::Array(items) => items.iter_mut().any(|i| replace_nth(i, target, value, seen)),
+        Json::Array(items) => items
+            .iter_mut()
+            .any(|i| replace_nth(i, target, value, seen)),
         Json::Object(members) => members
             .values_mut()
             .any(|v| replace_nth(v, target, value, seen)),
