@@ -15,7 +15,7 @@ CS_APP_PACKAGES=(libwebkit2gtk-4.1-dev build-essential libxdo-dev libssl-dev
   libayatana-appindicator3-dev librsvg2-dev libdbus-1-dev pkg-config curl ca-certificates)
 # And what headless runs and the tests need on top.
 CS_HEADLESS_PACKAGES=(xvfb xauth x11-utils imagemagick)
-CS_TEST_PACKAGES=(webkit2gtk-driver dbus dbus-x11 gnome-keyring dunst xdotool python3)
+CS_TEST_PACKAGES=(webkit2gtk-driver dbus dbus-x11 gnome-keyring dunst xdotool)
 
 cs_require_platform() {
   case "$(uname -s)" in
@@ -140,51 +140,6 @@ cs_fuzz() {
       return 1
     fi
   done
-}
-
-# The Rust tests, as `cargo test --workspace --no-fail-fast` runs them, in less time: one cargo
-# call builds every test binary; then the end-to-end binary (the real webview: most of its time
-# is spent waiting for windows) runs beside the other binaries instead of after them. Each binary
-# runs from its package's folder with CARGO_MANIFEST_DIR set, as cargo runs it; a failure in
-# either group fails the step once both are done; the doc tests run last.
-cs_rust_tests() {
-  local list="$CS_RUN_DIR/test-binaries.tsv" e2e_log="$CS_RUN_DIR/e2e-tests.log"
-  cargo test --workspace --locked --no-run --message-format=json-render-diagnostics \
-    | /usr/bin/python3 -c '
-import json, os, sys
-for line in sys.stdin:
-    try:
-        m = json.loads(line)
-    except ValueError:
-        continue
-    if m.get("reason") == "compiler-artifact" and m.get("profile", {}).get("test") and m.get("executable"):
-        print("\t".join([os.path.dirname(m["manifest_path"]), m["target"]["name"], m["executable"]]))
-' | sort -u >"$list"
-  [ -s "$list" ] || die "cargo built no test binaries"
-  run_group() { # $1: e2e or others
-    local dir name exe failed=()
-    while IFS=$'\t' read -r dir name exe; do
-      case "$1:$dir" in
-        e2e:"$CS_ROOT/tests") ;;
-        others:"$CS_ROOT/tests") continue ;;
-        e2e:*) continue ;;
-      esac
-      echo "     Running ${dir#"$CS_ROOT"/} ($name): $exe"
-      (cd "$dir" && CARGO_MANIFEST_DIR="$dir" "$exe") || failed+=("${dir#"$CS_ROOT"/} ($name)")
-    done <"$list"
-    if [ ${#failed[@]} -gt 0 ]; then
-      printf 'failed test binaries: %s\n' "${failed[*]}" >&2
-      return 1
-    fi
-  }
-  run_group e2e >"$e2e_log" 2>&1 &
-  local e2e=$! others=0 webview=0
-  run_group others || others=1
-  wait "$e2e" || webview=1
-  say "The end-to-end tests (run beside the others; $e2e_log)"
-  cat "$e2e_log"
-  cargo test --workspace --locked --doc || others=1
-  [ "$others" = 0 ] && [ "$webview" = 0 ]
 }
 
 cs_cleanup() {

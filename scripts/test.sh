@@ -44,8 +44,8 @@ cs_start_postgres
 cs_start_smtp
 
 step "Running the UI's component tests (Vitest)" bash -c 'cd ui && npx vitest run'
-step "Running the Rust tests, including end-to-end in the real webview (beside the others)" \
-  cs_rust_tests
+step "Running the Rust tests, including end-to-end in the real webview" \
+  cargo test --workspace --locked --no-fail-fast
 # After the end-to-end tests: the bundler rebuilds the desktop app with its assets embedded.
 step "Packaging: the Debian package of the debug build, installed with apt-get, started to its first page, removed" \
   scripts/package.sh --debug --check
