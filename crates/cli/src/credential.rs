@@ -1,4 +1,4 @@
-//! `countersign credential add|list|remove`.
+//! `countersign credential add|list|remove|templates`.
 
 use std::io::{IsTerminal as _, Read as _};
 use std::process::ExitCode;
@@ -89,6 +89,9 @@ pub enum CredentialCommand {
         /// The credential's name.
         name: String,
     },
+    /// The ready-made starts the app's first-run guide offers (Stripe, Gmail, a FHIR server…),
+    /// each as the `credential add` line it fills in and what is left to type.
+    Templates,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -155,6 +158,21 @@ pub fn run(command: CredentialCommand) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        if matches!(command, CredentialCommand::Templates) {
+            for template in countersign_app::templates::credential_templates() {
+                println!("{}: {}", template.key, template.title);
+                println!("  {}", template.words);
+                println!("  countersign credential add {}", add_flags(&template.form));
+                if let Some(left) = &template.to_fill {
+                    println!("  Still to type: {left}.");
+                }
+                match &template.secret_words {
+                    Some(secret) => println!("  The secret it asks for: {secret}."),
+                    None => println!("  No secret is needed."),
+                }
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
         let home = DataHome::locate()?;
         let audit = crate::acting_audit(&home).await?;
         let credentials = Credentials::open(&home).await?;
@@ -236,9 +254,57 @@ pub fn run(command: CredentialCommand) -> anyhow::Result<ExitCode> {
                 credentials.remove(&audit, &name).await?;
                 println!("Removed the credential “{name}” and its secret.");
             }
+            CredentialCommand::Templates => {}
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The `credential add` arguments a template fills in; what it leaves empty is left out, so
+/// clap asks for it by name.
+fn add_flags(form: &countersign_app::views::CredentialForm) -> String {
+    let mut flags = vec![form.name.clone(), format!("--kind {}", form.kind)];
+    if !form.description.is_empty() {
+        flags.push(format!("--description '{}'", form.description));
+    }
+    match form.kind.as_str() {
+        "http" => {
+            flags.push(format!("--auth {}", form.auth));
+            flags.extend(form.origins.iter().map(|o| format!("--origin {o}")));
+            flags.extend(form.methods.iter().map(|m| format!("--method {m}")));
+            flags.extend(
+                form.path_prefixes
+                    .iter()
+                    .map(|p| format!("--path-prefix {p}")),
+            );
+        }
+        "sql" => {
+            flags.push(format!("--dialect {}", form.dialect));
+            if !form.url.is_empty() {
+                flags.push(format!("--url {}", form.url));
+            }
+            if form.read_write {
+                flags.push("--read-write".into());
+            }
+        }
+        _ => {
+            for (flag, value) in [
+                ("host", &form.host),
+                ("username", &form.username),
+                ("from", &form.from),
+            ] {
+                if !value.is_empty() {
+                    flags.push(format!("--{flag} {value}"));
+                }
+            }
+            flags.push(format!("--port {}", form.port));
+            flags.push(format!("--tls {}", form.tls));
+        }
+    }
+    if form.second_factor {
+        flags.push("--second-factor".into());
+    }
+    flags.join(" ")
 }
 
 fn scope_words(kind: &CredentialKind) -> String {

@@ -1028,6 +1028,60 @@ fn a_sqlite_database_is_added_without_a_secret() {
     assert!(String::from_utf8_lossy(&http.stderr).contains("the secret is empty"));
 }
 
+/// `credential templates` prints the first-run guide's ready-made starts as `credential add`
+/// lines; the Stripe line, run as printed with a key on standard input, adds a credential whose
+/// scope is Stripe's address and `/v1`, and a template's blanks are said, never filled in.
+#[test]
+fn the_guides_templates_are_credential_add_lines_in_the_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    let listed = countersign(home.path(), &["credential", "templates"], None);
+    assert!(listed.status.success());
+    let text = String::from_utf8_lossy(&listed.stdout).into_owned();
+    for key in [
+        "stripe:",
+        "fhir:",
+        "gmail:",
+        "microsoft-365:",
+        "clinic-database:",
+        "sqlite-file:",
+    ] {
+        assert!(text.contains(key), "{key} in {text}");
+    }
+    assert!(
+        text.contains("Still to type: your FHIR server's address"),
+        "{text}"
+    );
+    let stripe = text
+        .lines()
+        .find(|l| l.contains("credential add stripe"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert_eq!(
+        stripe,
+        "countersign credential add stripe --kind http --description 'Stripe payments' --auth bearer --origin https://api.stripe.com --path-prefix /v1"
+    );
+    let args: Vec<String> = stripe
+        .trim_start_matches("countersign ")
+        .replace("'Stripe payments'", "Stripe-payments")
+        .split(' ')
+        .map(str::to_owned)
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let added = countersign(home.path(), &args, Some(b"rk_test_template_51Hx\n"));
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let list = countersign(home.path(), &["credential", "list"], None);
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        list.contains("https://api.stripe.com (any method; /v1)"),
+        "{list}"
+    );
+}
+
 /// A backup moves a person's records to a new computer (a new data home and keychain
 /// namespace): one file with no secret in it; restored, the log verifies against the backup's
 /// signed checkpoint and continues, the credential is listed as needing its secret typed again,
