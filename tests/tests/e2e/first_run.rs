@@ -222,6 +222,8 @@ async fn the_guide_can_be_skipped_reopened_from_settings_and_offers_the_demo() {
         .find("#demo-label", Duration::from_secs(60))
         .await
         .unwrap();
+    // The window may already have opened the newest proposal: the inbox lists what arrived.
+    desktop.click("#nav-inbox").await.unwrap();
     desktop
         .find("#pending a.proposal-link", Duration::from_secs(60))
         .await
