@@ -380,8 +380,16 @@ fn match_path(pattern: &str, path: &str) -> Option<BTreeMap<String, String>> {
     Some(captures)
 }
 
-/// Percent-decodes a URL component for display (invalid UTF-8 is shown replaced).
+/// Percent-decodes a URL component for display. When the decoded bytes are not UTF-8 the
+/// component is shown as written, escapes and all: a replacement character would show a value
+/// the server never receives.
 pub fn percent_decode(s: &str) -> String {
+    percent_decode_utf8(s).unwrap_or_else(|| s.to_owned())
+}
+
+/// Percent-decodes `s`, or `None` when the decoded bytes are not UTF-8. Malformed escapes
+/// (`%zz`) stay as written.
+pub fn percent_decode_utf8(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -397,7 +405,7 @@ pub fn percent_decode(s: &str) -> String {
         out.push(bytes[i]);
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
@@ -428,6 +436,9 @@ mod tests {
         assert_eq!(shopify["id"], "808");
         assert!(match_path("/a/{id}.json", "/a/808").is_none());
         assert_eq!(percent_decode("a%20b%zz"), "a b%zz");
+        // Not UTF-8 once decoded: shown exactly as written, never with U+FFFD.
+        assert_eq!(percent_decode("%82k_live"), "%82k_live");
+        assert_eq!(percent_decode("caf%C3%A9"), "café");
         assert!(origin_matches(
             "https://*.myshopify.com",
             "https://shop-1.myshopify.com"

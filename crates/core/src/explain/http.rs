@@ -244,16 +244,31 @@ pub fn explain(artifact: &HttpArtifact, context: &Context<'_>) -> Result<Draft, 
 /// strings (FHIR searches, Gmail label filters), but servers differ on which value counts, so the
 /// explanation shows every value ("a, b") and never picks one: a descriptor that reads an amount
 /// from a repeated name finds no single amount and says so.
+///
+/// Names and values are read as `application/x-www-form-urlencoded` (`+` is a space), but one
+/// whose bytes are not UTF-8 once decoded is shown as written rather than with U+FFFD
+/// (`url::Url::query_pairs` decodes lossily).
 fn query_fields(url: &url::Url) -> BTreeMap<String, String> {
     let mut fields: BTreeMap<String, String> = BTreeMap::new();
-    for (name, value) in url.query_pairs() {
+    let decode = |part: &str| {
+        crate::descriptor::percent_decode_utf8(&part.replace('+', " "))
+            .unwrap_or_else(|| part.to_owned())
+    };
+    for pair in url
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let (name, value) = (decode(name), decode(value));
         fields
-            .entry(name.into_owned())
+            .entry(name)
             .and_modify(|all| {
                 all.push_str(", ");
                 all.push_str(&value);
             })
-            .or_insert_with(|| value.into_owned());
+            .or_insert(value);
     }
     fields
 }
