@@ -41,8 +41,8 @@ const FILES: [&str; 2] = ["settings.json", "audit.pub"];
 pub struct Restored {
     /// How many audit entries the restored log holds (with `backup.restored`).
     pub entries: u64,
-    /// Credentials whose secret must be typed again on this computer.
-    pub missing_secrets: Vec<String>,
+    /// The names of the credentials whose secret must be typed again on this computer.
+    pub needing_their_secret: Vec<String>,
 }
 
 fn file_error(what: &'static str, path: &Path, error: impl std::fmt::Display) -> AppError {
@@ -256,13 +256,10 @@ pub async fn restore(home: &DataHome, file: &Path) -> Result<Restored, AppError>
     }
     home.ensure()?;
     for (target, bytes) in &targets {
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| file_error("creating", parent, e))?;
-        }
-        std::fs::write(target, bytes).map_err(|e| file_error("writing", target, e))?;
-        std::fs::File::open(target)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| file_error("writing", target, e))?;
+        // Each file whole and durable, or not there: a crash mid-restore leaves no torn store.
+        let mut out = crate::audit::DurableFile::create(target)?;
+        std::io::Write::write_all(&mut out, bytes).map_err(|e| file_error("writing", target, e))?;
+        out.commit()?;
     }
     let checkpoint_path = home.checkpoints().join("restored-from-backup.json");
     std::fs::create_dir_all(home.checkpoints())
@@ -299,13 +296,13 @@ pub async fn restore(home: &DataHome, file: &Path) -> Result<Restored, AppError>
         )
         .await?;
     let after = audit.log().last().await?.map_or(0, |(seq, _)| seq);
-    let missing_secrets = crate::credentials::Credentials::open(home)
+    let needing_their_secret = crate::credentials::Credentials::open(home)
         .await?
-        .missing_secrets()
+        .needing_their_secret()
         .await?;
     Ok(Restored {
         entries: after.try_into().unwrap_or(0),
-        missing_secrets,
+        needing_their_secret,
     })
 }
 

@@ -202,7 +202,7 @@ impl Credentials {
     ///
     /// # Errors
     /// When the store or the keychain cannot be read.
-    pub async fn missing_secrets(&self) -> Result<Vec<String>, AppError> {
+    pub async fn needing_their_secret(&self) -> Result<Vec<String>, AppError> {
         let mut missing = Vec::new();
         for meta in self.store.list().await? {
             if needs_no_secret(&meta) {

@@ -688,7 +688,7 @@ impl Desk {
         self.guard()?;
         let store = self.lifecycle.store();
         let credentials = self.credentials.list().await?;
-        let missing = self.credentials.missing_secrets().await?;
+        let missing = self.credentials.needing_their_secret().await?;
         let agents = store.agents().await?;
         let last = self.audit.log().last().await?;
         let team = crate::team::TeamConfig::read(&self.home)?;

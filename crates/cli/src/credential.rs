@@ -166,8 +166,9 @@ pub fn run(command: CredentialCommand) -> anyhow::Result<ExitCode> {
                 if let Some(left) = &template.to_fill {
                     println!("  Still to type: {left}.");
                 }
+                // Words saying where to find the secret (a description), never a value.
                 match &template.secret_words {
-                    Some(secret) => println!("  The secret it asks for: {secret}."),
+                    Some(words) => println!("  The secret it asks for: {words}."),
                     None => println!("  No secret is needed."),
                 }
             }
@@ -240,7 +241,7 @@ pub fn run(command: CredentialCommand) -> anyhow::Result<ExitCode> {
                 if list.is_empty() {
                     println!("No credentials yet. Add one with: countersign credential add NAME --kind http|sql|smtp …");
                 }
-                let missing = credentials.missing_secrets().await?;
+                let missing = credentials.needing_their_secret().await?;
                 for meta in list {
                     let note = if missing.contains(&meta.name) {
                         "\tneeds its secret typed again on this computer: remove it and add it again with its secret"

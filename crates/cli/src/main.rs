@@ -184,10 +184,11 @@ fn restore(file: &std::path::Path) -> anyhow::Result<ExitCode> {
                 home.root().display(),
                 restored.entries
             );
-            if restored.missing_secrets.is_empty() {
+            // Credential names only: a backup holds no secret.
+            if restored.needing_their_secret.is_empty() {
                 println!("No credential needs its secret typed again.");
             } else {
-                println!("Type the secret again for: {}", restored.missing_secrets.join(", "));
+                println!("Type the secret again for: {}", restored.needing_their_secret.join(", "));
             }
             Ok(ExitCode::SUCCESS)
         })
