@@ -41,6 +41,7 @@ const COMMANDS: &[&str] = &[
     "change_routine",
     "run_routine",
     "first_run",
+    "credential_templates",
     "finish_first_run",
     "start_demo",
 ];

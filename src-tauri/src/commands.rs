@@ -60,6 +60,7 @@ pub(crate) fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         change_routine,
         run_routine,
         first_run,
+        credential_templates,
         finish_first_run,
         start_demo,
     ]
@@ -115,7 +116,7 @@ async fn sign_in<R: Runtime>(
     name: String,
     code: String,
 ) -> Answer<()> {
-    let _one = shared.signing_in.lock().await;
+    let _one = shared.opening.lock().await;
     if shared.waiting.lock().ok().is_none_or(|w| w.is_none()) {
         return Err(DeskError::unavailable(
             "Nobody needs to sign in: the desk is open.",
@@ -422,6 +423,13 @@ async fn first_run(shared: State<'_, Shared>) -> Answer<FirstRunView> {
 }
 
 #[tauri::command(rename_all = "snake_case")]
+async fn credential_templates(
+    shared: State<'_, Shared>,
+) -> Answer<Vec<countersign_app::views::CredentialTemplate>> {
+    Ok(desk(&shared).await?.credential_templates())
+}
+
+#[tauri::command(rename_all = "snake_case")]
 async fn finish_first_run(shared: State<'_, Shared>, skipped: bool) -> Answer<()> {
     desk(&shared)
         .await?
@@ -433,7 +441,7 @@ async fn finish_first_run(shared: State<'_, Shared>, skipped: bool) -> Answer<()
 /// next start opens their own records again).
 #[tauri::command(rename_all = "snake_case")]
 async fn start_demo<R: Runtime>(app: AppHandle<R>, shared: State<'_, Shared>) -> Answer<()> {
-    let _one = shared.signing_in.lock().await;
+    let _one = shared.opening.lock().await;
     if desk(&shared).await?.status().await.map_err(words)?.demo {
         return Ok(());
     }

@@ -33,8 +33,9 @@ pub(crate) struct Shared {
     opened: Arc<watch::Sender<Opened>>,
     launch: Launch,
     waiting: Arc<std::sync::Mutex<Option<countersign_app::views::SignInView>>>,
-    /// One sign-in at a time: a second press of "Sign in" waits for the first.
-    signing_in: tokio::sync::Mutex<()>,
+    /// One change of the window's desk at a time: a second press of "Sign in" or "Try the
+    /// demo first" waits for the first.
+    opening: tokio::sync::Mutex<()>,
 }
 
 /// How the app was launched.
@@ -75,7 +76,7 @@ pub fn run() -> tauri::Result<()> {
             opened: Arc::clone(&opened),
             launch,
             waiting: Arc::clone(&waiting),
-            signing_in: tokio::sync::Mutex::new(()),
+            opening: tokio::sync::Mutex::new(()),
         })
         .invoke_handler(commands::handler())
         .setup(move |app| {

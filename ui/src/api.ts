@@ -8,6 +8,7 @@ import type {
   AuditQuery,
   ConnectedAgent,
   CredentialForm,
+  CredentialTemplate,
   CredentialView,
   DeskError,
   DiagnosticsView,
@@ -71,6 +72,8 @@ export interface Api {
   runRoutine(id: string, parameters: Record<string, unknown>): Promise<RunView>;
   /** The first-run guide's state and templates. */
   firstRun(): Promise<FirstRunView>;
+  /** The ready-made credential starts for the scope builder. */
+  credentialTemplates(): Promise<CredentialTemplate[]>;
   /** Remembers that the guide was finished or skipped. */
   finishFirstRun(skipped: boolean): Promise<void>;
   /** Shows the demo in this window until the app is quit. */
@@ -134,6 +137,7 @@ export function tauriApi(): Api {
     changeRoutine: (id, change, reason) => call("change_routine", { id, change, reason }),
     runRoutine: (id, parameters) => call("run_routine", { id, parameters }),
     firstRun: () => call("first_run"),
+    credentialTemplates: () => call("credential_templates"),
     finishFirstRun: (skipped) => call("finish_first_run", { skipped }),
     startDemo: () => call("start_demo"),
   };

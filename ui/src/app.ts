@@ -211,7 +211,7 @@ export class App {
         this.show(guide);
         this.announceReady();
       } else if (this.route === "credentials") {
-        const templates = (await this.api.firstRun().catch(() => null))?.templates ?? [];
+        const templates = await this.api.credentialTemplates().catch(() => []);
         this.show(credentialsPage(this.api, await this.api.credentials(), (notice) => void this.follow(notice), notice, templates));
       } else if (this.route === "agents") {
         this.show(agentsPage(this.api, await this.api.agents(), () => void this.follow()));

@@ -150,6 +150,7 @@ export function fakeApi(inbox: InboxView, view: ProposalView, state: StatusView 
     },
     runRoutine: async () => ({ id: "run_1", requested_by: "you", started_at: "now", status: "succeeded", proposal_id: null, reason: null }),
     firstRun: async () => firstRun({ opens: false }),
+    credentialTemplates: async () => firstRun().templates,
     finishFirstRun: async () => undefined,
     startDemo: async () => undefined,
   };

@@ -37,8 +37,13 @@ impl Desk {
             second_factor_enrolled: self.second_factor.enrolled()?.is_some(),
             credentials,
             agents,
-            templates: crate::templates::credential_templates(),
+            templates: self.credential_templates(),
         })
+    }
+
+    /// The ready-made credential starts, for the scope builder.
+    pub fn credential_templates(&self) -> Vec<crate::views::CredentialTemplate> {
+        crate::templates::credential_templates()
     }
 
     /// Remembers that the person finished (`skipped` false) or skipped the guide, so the app
